@@ -1,0 +1,102 @@
+"""Every setting of ehelse, declared once.
+
+Each setting is one `Setting` row: its name, default, type and help. The value comes from the
+environment variable `EHELSE_<NAME>` (upper case), else the default. `ehelse serve --help` and
+docs/settings.md list them all; tests/test_settings.py fails when one is undocumented.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+ENV_PREFIX = "EHELSE_"
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    cast: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", "sqlite:///var/ehelse.sqlite",
+            "Database: sqlite:///path (embedded default) or postgresql://user@host:port/db."),
+    Setting("host", "127.0.0.1", "Address `ehelse serve` listens on."),
+    Setting("port", 8080, "Port `ehelse serve` listens on.", int),
+    Setting("workers", 1, "Server worker processes (`serve --workers`).", int),
+    Setting("base_url", "",
+            "Public base URL of the server (e.g. https://fhir.example.no); default: from the request."),
+    Setting("max_body_bytes", 16 * 1024 * 1024,
+            "Largest request body accepted, in bytes; larger bodies get 413.", int),
+    Setting("max_json_depth", 64, "Deepest JSON nesting accepted in a request body.", int),
+    Setting("default_page_size", 50, "Entries per page when a search or history gives no _count.", int),
+    Setting("max_page_size", 1000, "Largest _count honoured for search and history.", int),
+    Setting("validate", True, "Validate resources on every write (off only for trusted bulk loads).", _bool),
+    Setting("token_issuer", "",
+            "Issuer (iss) of the tokens this deployment signs; default: <base>/oauth2 or 'ehelse'."),
+    Setting("token_lifetime", 3600, "Lifetime in seconds of tokens made by `ehelse token`.", int),
+    Setting("key_file", "",
+            "PEM file with the token signing key; empty: keys are kept in the database."),
+    Setting("db_pool_size", 10, "Largest number of PostgreSQL connections per server process.", int),
+    Setting("sqlite_readers", 8, "Reader connections per process on SQLite (WAL; one writer).", int),
+    Setting("log_level", "info", "Log level: debug, info, warning, error."),
+    Setting("log_format", "json", "Log format: json (structured, one object a line) or text."),
+    Setting("metrics", True, "Serve Prometheus metrics at /metrics.", _bool),
+    Setting("shutdown_timeout", 30, "Seconds to let requests in flight finish on shutdown.", int),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(slots=True)
+class Settings:
+    """The values in force: environment over defaults, and explicit overrides over both."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = environ.get(setting.env)
+            if raw is None:
+                values[setting.name] = setting.default
+            else:
+                try:
+                    values[setting.name] = setting.cast(raw)
+                except ValueError as exc:
+                    raise ValueError(f"{setting.env}: {exc}") from None
+        for name, value in overrides.items():
+            if name not in _BY_NAME:
+                raise KeyError(f"unknown setting {name!r}")
+            if value is not None:
+                values[name] = value
+        return cls(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def get_settings(**overrides: Any) -> Settings:
+    return Settings.from_env(**overrides)
