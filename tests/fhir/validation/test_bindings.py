@@ -1,0 +1,181 @@
+"""Required-binding value sets (terminologies.html#binding) and the rule-checked systems."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+
+import pytest
+
+from ehelse.fhir.validation import bindings
+from ehelse.fhir.validation.bindings import check_code, valueset_codes
+
+VS = "http://hl7.org/fhir/ValueSet/"
+V3 = "http://terminology.hl7.org/ValueSet/"
+
+
+@pytest.mark.parametrize(
+    ("url", "system", "code", "expected"),
+    [
+        # whole code system, plain `code` element (no system)
+        (VS + "administrative-gender", None, "female", True),
+        (VS + "administrative-gender", None, "unknown", True),
+        (VS + "administrative-gender", None, "F", False),
+        (VS + "administrative-gender", None, "Female", False),  # codes are case-sensitive
+        (VS + "administrative-gender|4.0.1", None, "male", True),  # version suffix stripped
+        (VS + "observation-status", None, "final", True),
+        (VS + "observation-status", None, "entered-in-error", True),
+        (VS + "observation-status", None, "done", False),
+        (VS + "request-status", None, "active", True),
+        (VS + "request-status", None, "on-hold", True),
+        (VS + "request-status", None, "final", False),
+        (VS + "bundle-type", None, "transaction-response", True),
+        (VS + "bundle-type", None, "searchset", True),
+        (VS + "bundle-type", None, "bundle", False),
+        # Coding with a system: the pair must match
+        (VS + "administrative-gender", "http://hl7.org/fhir/administrative-gender", "other", True),
+        (VS + "administrative-gender", "http://example.org/gender", "other", False),
+    ],
+)
+def test_enumerated_required_valuesets(url, system, code, expected):
+    assert check_code(url, system, code) is expected
+
+
+def test_filter_is_a_on_nested_hierarchy():
+    # parent-relationship-codes: v3-RoleCode is-a PRN (parent) or is-a TWIN (required binding
+    # of the family-member extension); MTH (mother) sits below PRN, BRO below SIB.
+    url = VS + "parent-relationship-codes"
+    role = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+    assert check_code(url, role, "PRN") is True
+    assert check_code(url, role, "MTH") is True
+    assert check_code(url, role, "NMTH") is True
+    assert check_code(url, role, "BRO") is False
+    assert check_code(VS + "sibling-relationship-codes", role, "BRO") is True
+    assert check_code(VS + "sibling-relationship-codes", role, "MTH") is False
+
+
+def test_filter_with_exclude_of_the_abstract_parent():
+    # v3-ActEncounterCode: is-a _ActEncounterCode, excluding _ActEncounterCode itself
+    url = V3 + "v3-ActEncounterCode"
+    act = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+    assert check_code(url, act, "AMB") is True
+    assert check_code(url, act, "EMER") is True
+    assert check_code(url, act, "_ActEncounterCode") is False
+    assert check_code(url, act, "ACADR") is False  # an ActCode, but not an encounter code
+
+
+def test_filter_is_not_a():
+    # patient-contactrelationship: v2-0131 is-not-a O (other)
+    url = VS + "patient-contactrelationship"
+    v2 = "http://terminology.hl7.org/CodeSystem/v2-0131"
+    assert check_code(url, v2, "C") is True
+    assert check_code(url, v2, "N") is True
+    assert check_code(url, v2, "O") is False
+
+
+def test_valueset_import():
+    # security-labels imports six v3 value sets
+    url = VS + "security-labels"
+    assert check_code(url, "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R") is True
+    assert check_code(url, "http://terminology.hl7.org/CodeSystem/v3-ActCode", "HIV") is True
+    assert check_code(url, "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "ZZ") is False
+
+
+def test_unknown_or_external_gives_none():
+    assert check_code("http://example.org/ValueSet/nothing", None, "x") is None
+    # doc-typecodes is LOINC filtered by a property we do not have: never a False
+    assert check_code(VS + "doc-typecodes", "http://loinc.org", "11488-4") is None
+    assert check_code(VS + "doc-typecodes", "http://loinc.org", "no-such-code") is None
+    assert valueset_codes(VS + "doc-typecodes") is None
+    assert valueset_codes("http://example.org/ValueSet/nothing") is None
+
+
+def test_partly_open_valueset_is_open_only_for_its_unknown_systems():
+    # use-context (extensible): administrative-gender and v3 codes enumerated, plus SNOMED CT
+    # is-a filters and UN M49 regions we cannot enumerate.
+    url = VS + "use-context"
+    assert check_code(url, "http://hl7.org/fhir/administrative-gender", "female") is True
+    assert check_code(url, "http://hl7.org/fhir/administrative-gender", "F") is False
+    assert check_code(url, "http://snomed.info/sct", "123456") is None
+    assert check_code(url, "http://unstats.un.org/unsd/methods/m49/m49.htm", "001") is None
+    assert check_code(url, None, "female") is True
+    assert check_code(url, None, "no-such-code") is None  # could be a SNOMED code
+    assert valueset_codes(url) is None
+
+
+def test_valueset_codes_is_the_full_set():
+    codes = valueset_codes(VS + "administrative-gender")
+    system = "http://hl7.org/fhir/administrative-gender"
+    assert codes == frozenset((system, c) for c in ("male", "female", "other", "unknown"))
+    assert valueset_codes(VS + "mimetypes") is None  # rule-based: not enumerable
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("text/plain", True), ("application/fhir+json", True), ("text/html; charset=UTF-8", True),
+     ("image/svg+xml", True), ("text", False), ("plain/", False), ("nonsense/plain", False),
+     ("text/plain charset", False)],
+)
+def test_mimetypes_by_syntax(code, expected):
+    assert check_code(VS + "mimetypes", None, code) is expected
+    assert check_code(VS + "mimetypes", "urn:ietf:bcp:13", code) is expected
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("nb", True), ("nb-NO", True), ("nn", True), ("se", True), ("zh-Hant-TW", True),
+     ("de-CH-1996", True), ("en-GB-oed", True), ("x-private", True), ("es-419", True),
+     ("norwegian!", False), ("n", False), ("nb_NO", False), ("nb-", False)],
+)
+def test_languages_by_bcp47_syntax(code, expected):
+    assert check_code(VS + "all-languages", "urn:ietf:bcp:47", code) is expected
+    assert check_code(VS + "all-languages", None, code) is expected
+
+
+def test_languages_list_and_syntax():
+    url = VS + "languages"
+    assert check_code(url, "urn:ietf:bcp:47", "en-US") is True  # listed
+    assert check_code(url, "urn:ietf:bcp:47", "nb-NO") is True  # well-formed, not listed
+    assert check_code(url, "urn:ietf:bcp:47", "not a tag") is False
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("mg", True), ("mm[Hg]", True), ("kg/m2", True), ("/min", True), ("10*3/uL", True),
+     ("{beats}/min", True), ("%", True), ("mL/(24.h)", True), ("m g", False), ("", False),
+     ("mm[Hg", False), ("kg)", False), ("{open", False)],
+)
+def test_ucum_plausible_syntax(code, expected):
+    assert check_code(VS + "ucum-units", "http://unitsofmeasure.org", code) is expected
+
+
+def test_currencies():
+    url = VS + "currencies"
+    assert check_code(url, None, "NOK") is True
+    assert check_code(url, "urn:iso:std:iso:4217", "EUR") is True
+    assert check_code(url, None, "KRO") is False
+    assert check_code(url, None, "nok") is False
+
+
+def test_generated_file_is_small_and_covers_required_bindings():
+    from ehelse.fhir.definitions import HERE
+
+    path = HERE / "valuesets.json.gz"
+    assert path.stat().st_size < 200_000
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    assert data["source"].startswith("hl7.fhir.r4.core 4.0.1")
+    assert len(data["valuesets"]) > 250
+    assert VS + "administrative-gender" in bindings.known_valuesets()
+
+
+def test_lookup_is_fast():
+    url = VS + "observation-status"
+    check_code(url, None, "final")  # load once
+    n = 20000
+    start = time.perf_counter()
+    for _ in range(n):
+        check_code(url, None, "final")
+        check_code(url, "http://hl7.org/fhir/observation-status", "bogus")
+    per_call = (time.perf_counter() - start) / (2 * n)
+    assert per_call < 5e-6, f"{per_call * 1e6:.2f} µs per check"
