@@ -51,6 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("validate", True, "Validate resources on every write (off only for trusted bulk loads).", _bool),
     Setting("token_issuer", "",
             "Issuer (iss) of the tokens this deployment signs; default: <base>/oauth2 or 'ehelse'."),
+    Setting("token_audience", "",
+            "Audience (aud) tokens must name, besides the FHIR base URL of the request; default: <base>/fhir or 'ehelse'."),
     Setting("token_lifetime", 3600, "Lifetime in seconds of tokens made by `ehelse token`.", int),
     Setting("key_file", "",
             "PEM file with the token signing key; empty: keys are kept in the database."),

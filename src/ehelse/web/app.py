@@ -1,0 +1,143 @@
+"""The ASGI application: `create_app(settings=None, repo=None)`.
+
+    RequestContext (request id, security headers, access log, metrics, last-resort 500)
+      BodyLimit (413 past max_body_bytes)
+        /fhir/...   FhirEndpoint -> Router(settings).handle(request, repo)
+        /healthz /readyz /metrics
+        mounted apps (`app.mount("/oauth2", asgi_app)`: the trust issue, the portals)
+
+Servers load it as a factory: `uvicorn --factory ehelse.web.app:create_app` or
+`granian --interface asgi --factory ehelse.web.app:create_app` (what `ehelse serve` does).
+Each server process builds its own app, opens its own connections and keeps nothing another
+process needs: any number of them can serve one PostgreSQL database behind a load balancer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from ehelse.errors import MethodNotAllowed, NotFound, NotImplementedFhir
+from ehelse.settings import Settings, get_settings
+from ehelse.web import logs, operations
+from ehelse.web.fhir import FhirEndpoint
+from ehelse.web.metrics import Metrics
+from ehelse.web.middleware import BodyLimit, RequestContext
+from ehelse.web.responses import send_error
+
+ASGIApp = Callable[[dict, Any, Any], Awaitable[None]]
+
+
+class AppState:
+    """What the routes share within one process. The repository, token service and router
+    are made on first use, so building the app never touches the database."""
+
+    def __init__(self, settings: Settings, repo: Any = None, router: Any = None):
+        self.settings = settings
+        self.metrics = Metrics()
+        self._repo = repo
+        self.owns_repo = repo is None  # close only what we opened
+        self._router = router
+        self._tokens = None
+
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            from ehelse.storage import open_repository
+
+            self._repo = open_repository(self.settings.database_url)
+            self.metrics.pool_stats = getattr(self._repo, "pool_stats", None)
+        return self._repo
+
+    @property
+    def tokens(self) -> Any:
+        if self._tokens is None:
+            from ehelse.access.tokens import TokenService
+
+            self._tokens = TokenService(self.settings, self.repo)
+        return self._tokens
+
+    @property
+    def router(self) -> Any:
+        if self._router is None:
+            try:
+                from ehelse.fhir.router import Router
+            except ImportError:
+                raise NotImplementedFhir("The FHIR router is not installed in this build") from None
+            self._router = Router(self.settings)
+        return self._router
+
+    def close(self) -> None:
+        if self.owns_repo and self._repo is not None:
+            self._repo.close()
+            self._repo = None
+
+
+class EhelseApp:
+    """The whole server as one ASGI callable. Dispatch is by path prefix: a dictionary
+    look-up and a few string tests, so a FHIR read pays almost nothing for routing."""
+
+    def __init__(self, state: AppState):
+        self.state = state
+        self.fhir = FhirEndpoint(state)
+        self.mounts: list[tuple[str, ASGIApp]] = []
+        self._operations: dict[str, Callable[..., Awaitable[None]]] = {
+            "/healthz": operations.healthz, "/readyz": operations.readyz}
+        if state.settings.metrics:
+            self._operations["/metrics"] = operations.metrics
+        self._stack = RequestContext(BodyLimit(self._dispatch, state.settings.max_body_bytes), state.metrics)
+
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        """Serve `app` under `prefix` (e.g. "/oauth2"). It gets the full path with `root_path`
+        set to the prefix, as Starlette's Mount does."""
+        self.mounts.append((prefix.rstrip("/"), app))
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await self._stack(scope, receive, send)
+
+    async def _dispatch(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return  # no websockets here
+        path = scope["path"]
+        if path == "/fhir" or path.startswith("/fhir/"):
+            await self.fhir(scope, receive, send)
+            return
+        operation = self._operations.get(path)
+        if operation is not None:
+            if scope["method"] not in ("GET", "HEAD"):
+                await send_error(send, MethodNotAllowed(f"{path} answers GET only"), headers=[(b"allow", b"GET, HEAD")])
+                return
+            await operation(self.state, scope, send)
+            return
+        for prefix, app in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                await app({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send)
+                return
+        await send_error(send, NotFound(f"Nothing at {path}; the FHIR API is at /fhir"))
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        # Startup opens the database so the first request does not pay for it; a database
+        # that is down does not stop the process (/readyz says so until it comes back).
+        # Shutdown (after the server has let requests in flight finish) closes it.
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                logs.configure(self.state.settings.log_level, self.state.settings.log_format)
+                try:
+                    self.state.repo
+                except Exception as exc:
+                    logs.log.error("database not reachable at startup: %s", type(exc).__name__)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.state.close()
+                logs.log.info("shut down cleanly")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings | None = None, repo: Any = None, router: Any = None) -> EhelseApp:
+    """The ASGI app. `repo`: an open Repository (the caller closes it) or None to open
+    `settings.database_url` on first use. `router`: for tests of the web layer alone."""
+    return EhelseApp(AppState(settings or get_settings(), repo, router))

@@ -1,0 +1,199 @@
+"""The `/fhir` endpoint: HTTP in, FhirRequest to the router, FhirResponse back out.
+
+Everything FHIR-specific lives in the core (`Router(settings).handle(request, repo)`); this
+module only does what HTTP needs: content negotiation (http.html#mime-type), `_format` and
+`_pretty` (http.html#parameters), the bearer token, reading the body within the limit, and
+the response headers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+
+from ehelse.errors import (BadRequest, FhirError, Forbidden, NotAcceptable, UnsupportedMediaType)
+from ehelse.fhir.request import FhirRequest, FhirResponse
+from ehelse.access.tokens import missing_token
+from ehelse.web.responses import FHIR_JSON, send_bytes, send_error
+
+# http://hl7.org/fhir/R4/http.html#mime-type: JSON only here. `_format` may also say "json".
+JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
+_FORMAT_OK = JSON_TYPES | {"json"}
+_ACCEPT_ANY = {"*/*", "application/*"}
+BODY_TYPES = JSON_TYPES | {"application/json-patch+json"}  # JSON Patch: http.html#patch
+FORM = "application/x-www-form-urlencoded"  # POST [type]/_search: http.html#search
+# Reachable without a token (DESIGN.md): the CapabilityStatement and SMART discovery.
+OPEN_PATHS = {"metadata", ".well-known/smart-configuration"}
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+# Response headers every FHIR answer gets: personal data must not sit in shared caches.
+FHIR_HEADERS = ((b"cache-control", b"no-store"),
+                (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
+
+
+class FhirEndpoint:
+    """ASGI app for everything under /fhir."""
+
+    def __init__(self, state: Any, *, inline_reads: bool = True):
+        self.state = state
+        # Reads by id run on the event loop (a single indexed lookup, cheaper than a thread
+        # hop; measured in bench/web_stack.py); everything else runs in a worker thread, so
+        # a slow search or a write waiting on the database lock never stalls other requests.
+        self.inline_reads = inline_reads
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        head = scope["method"] == "HEAD"
+        method = "GET" if head else scope["method"]  # HEAD is GET without the body
+        pretty = False
+        try:
+            query = _query(scope["query_string"])
+            pretty = _pop(query, "_pretty") == "true"
+            headers = _headers(scope["headers"])
+            _negotiate(headers.get("accept"), _pop(query, "_format"))
+            path = scope["path"][len("/fhir"):].strip("/")
+            base_url = self._base_url(scope, headers)
+            actor = None
+            if path not in OPEN_PATHS:
+                actor = self._authenticate(headers.get("authorization"), base_url)
+            body = b""
+            if method in ("POST", "PUT", "PATCH"):
+                body = await _read_body(receive)
+                body, query = _check_body_type(headers.get("content-type"), body, path, query)
+            request = FhirRequest(method=method, path=path, query=query, headers=headers, body=body,
+                                  base_url=base_url, actor=actor, request_id=scope["state"]["request_id"])
+            response = await self._handle(request)
+        except FhirError as error:
+            await send_error(send, error, pretty=pretty, head=head, headers=FHIR_HEADERS)
+            return
+        scope["state"]["interaction"] = response.interaction
+        await _send_response(send, response, pretty, head)
+
+    def _base_url(self, scope: dict, headers: dict[str, str]) -> str:
+        configured = self.state.settings.base_url
+        if configured:
+            return configured.rstrip("/") + "/fhir"
+        host = headers.get("host", "")
+        if not _HOST.fullmatch(host):  # it ends up in Location headers and links
+            server = scope.get("server") or ("localhost", None)
+            host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
+        return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}/fhir"
+
+    def _authenticate(self, authorization: str | None, base_url: str) -> Any:
+        if not authorization:
+            raise missing_token()
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise missing_token()
+        actor = self.state.tokens.verify(token.strip(), base_url)
+        admit(actor)
+        return actor
+
+    async def _handle(self, request: FhirRequest) -> FhirResponse:
+        router, repo = self.state.router, self.state.repo
+        if self.inline_reads and _is_read(request):
+            return router.handle(request, repo)
+        return await anyio.to_thread.run_sync(router.handle, request, repo)
+
+
+def admit(actor: Any) -> None:
+    """Default deny until the trust issue brings the access rules: admins pass, everyone
+    else (citizens, personnel, system clients) gets 403 with an OperationOutcome. The trust
+    issue replaces this gate with the per-request repository built from the policy."""
+    if not actor.is_admin:
+        raise Forbidden(f"No access rules yet for {actor.kind} tokens; only admin tokens are accepted")
+
+
+async def _send_response(send: Any, response: FhirResponse, pretty: bool, head: bool) -> None:
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()
+           if name.lower() not in ("content-type", "content-length")]
+    raw.extend(FHIR_HEADERS)
+    body = response.json_bytes(pretty=pretty)
+    content_type = response.headers.get("Content-Type") or response.headers.get("content-type")
+    await send_bytes(send, response.status, body, content_type.encode() if content_type else FHIR_JSON,
+                     headers=raw, head=head)
+
+
+def _is_read(request: FhirRequest) -> bool:
+    """read or vread: GET Type/id or Type/id/_history/vid, no search parameters."""
+    if request.method != "GET" or request.query:
+        return False
+    parts = request.path.split("/")
+    if len(parts) == 2 or (len(parts) == 4 and parts[2] == "_history"):
+        return parts[0][:1].isupper() and not parts[1].startswith(("_", "$"))
+    return False
+
+
+def _query(raw: bytes) -> list[tuple[str, str]]:
+    if not raw:
+        return []
+    try:
+        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("Query string is not valid UTF-8", code="structure") from None
+
+
+def _pop(query: list[tuple[str, str]], name: str) -> str | None:
+    """Remove a parameter the web layer handles (the router never sees it); the last wins."""
+    found = None
+    for item in [item for item in query if item[0] == name]:
+        found = item[1]
+        query.remove(item)
+    return found
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _negotiate(accept: str | None, format_param: str | None) -> None:
+    """406 unless the client can take JSON. `_format` overrides Accept (http.html#mime-type)."""
+    if format_param is not None:
+        if _media_type(format_param) not in _FORMAT_OK:
+            raise NotAcceptable(f"_format={format_param} is not served; this server speaks application/fhir+json")
+        return
+    if not accept:
+        return
+    for item in accept.split(","):
+        media, _, params = item.partition(";")
+        media = media.strip().lower()
+        if "q=0" in params.replace(" ", "") and not re.search(r"q=0\.\d*[1-9]", params):
+            continue  # q=0 means "not this one"
+        if media in JSON_TYPES or media in _ACCEPT_ANY or media == "":
+            return
+    raise NotAcceptable(f"Accept: {accept} cannot be met; this server speaks application/fhir+json")
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("Client went away before sending the whole body")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _check_body_type(content_type: str | None, body: bytes, path: str,
+                     query: list[tuple[str, str]]) -> tuple[bytes, list[tuple[str, str]]]:
+    """415 for a body that is not JSON; a form-encoded `_search` body joins the query."""
+    media = _media_type(content_type) if content_type else ""
+    if media == FORM and (path == "_search" or path.endswith("/_search")):
+        return b"", query + _query(body)
+    if not body and not media:
+        return body, query
+    if media not in BODY_TYPES:
+        raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'} is not accepted; "
+                                   "send application/fhir+json")
+    return body, query
