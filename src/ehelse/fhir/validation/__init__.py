@@ -1,17 +1,40 @@
-"""FHIR R4 validation (issue 3). Placeholder until the compiled validator lands:
-it checks only that a resource is a JSON object with a resourceType."""
+"""FHIR R4 validation (issue 3): `validate(resource, profiles=...) -> list[Issue]`.
+
+Three passes, each only when the one before found no errors (a FHIRPath invariant or a
+profile on a malformed structure would report noise, not facts):
+  1. structure.py   element names, JSON shapes, types, cardinality, primitives, references,
+                    bindings -- one walk against tables compiled from the R4 definitions
+  2. invariants.py  the core constraints (FHIRPath), per resource
+  3. profiles.py    meta.profile, the `profiles` argument and known extension definitions
+docs/validation.md lists what is checked and what is not.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ehelse.errors import Issue
+from ehelse.fhir.validation import profiles as _profiles
+from ehelse.fhir.validation.model import model
+from ehelse.fhir.validation.profiles import register_profile
+from ehelse.fhir.validation.structure import Walk
+
+try:  # the invariants module lands in parallel (issue 3, invariants part)
+    from ehelse.fhir.validation.invariants import check as _check_invariants
+except ImportError:  # pragma: no cover - only before invariants.py exists
+    _check_invariants = None
+
+__all__ = ["validate", "register_profile"]
 
 
 def validate(resource: Any, *, profiles: list[str] | None = None) -> list[Issue]:
     """All issues found in `resource` (errors, warnings); empty when it is valid."""
-    if not isinstance(resource, dict):
-        return [Issue("error", "structure", "A resource must be a JSON object")]
-    if not isinstance(resource.get("resourceType"), str):
-        return [Issue("error", "required", "resourceType is required", "resourceType")]
-    return []
+    walk = Walk(model(), _profiles.extension_urls())
+    walk.resource(resource, None)
+    issues = walk.issues
+    if any(issue.is_error for issue in issues):
+        return issues
+    if _check_invariants is not None:
+        issues.extend(_check_invariants(resource))
+    issues.extend(_profiles.check(resource, profiles, walk.extensions))
+    return issues

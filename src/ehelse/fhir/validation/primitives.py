@@ -1,0 +1,181 @@
+"""Checks for FHIR R4 primitive values, one function per type: value -> message or None.
+
+http://hl7.org/fhir/R4/datatypes.html#primitive gives each type's JSON form and regex (the
+regexes here are the ones in the R4 StructureDefinitions, tested against the generated data
+in tests). Beyond the regexes: a date must exist on the calendar (2020-02-30 does not),
+integers are 32-bit, strings are non-empty and at most 1 MB (datatypes.html#string),
+and decimals are checked on the number's text as the client sent it (json.html#decimal).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from ehelse.fhir.jsoncodec import Number
+
+_YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+_ZONE = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
+
+REGEX = {
+    "date": _YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?",
+    "dateTime": _YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T" + _TIME + _ZONE + r")?)?)?",
+    "instant": _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T" + _TIME + _ZONE,
+    "time": _TIME,
+    "decimal": r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?",
+    "id": r"[A-Za-z0-9\-\.]{1,64}",
+    "code": r"[^\s]+(\s[^\s]+)*",
+    "oid": r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+",
+    "uuid": r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    "uri": r"\S*",
+    "base64Binary": r"(\s*([0-9a-zA-Z\+/=]){4}\s*)+",
+}
+_MATCH = {name: re.compile(pattern).fullmatch for name, pattern in REGEX.items()}
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_MAX_STRING = 1024 * 1024
+_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _real_date(text: str) -> bool:
+    """The YYYY-MM-DD prefix names a day that exists (regexes allow 2020-02-30)."""
+    if len(text) < 10:
+        return True
+    month = int(text[5:7])
+    day = int(text[8:10])
+    if day <= _DAYS[month - 1]:
+        return month != 2 or day != 29 or _leap(int(text[0:4]))
+    return False
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _string(value: Any) -> str | None:
+    if type(value) is not str:
+        return f"expected a JSON string, got {_json_type(value)}"
+    if not value:
+        return "a string must not be empty"
+    if len(value) > _MAX_STRING:
+        return "a string must not be longer than 1 MB"
+    return None
+
+
+def _pattern(name: str, expected: str) -> Callable[[Any], str | None]:
+    match = _MATCH[name]
+
+    def check(value: Any) -> str | None:
+        if type(value) is not str:
+            return f"expected a JSON string ({expected}), got {_json_type(value)}"
+        if match(value) is None:
+            return f"{value!r} is not a valid {name}: expected {expected}"
+        return None
+
+    return check
+
+
+def _dated(name: str, expected: str) -> Callable[[Any], str | None]:
+    match = _MATCH[name]
+
+    def check(value: Any) -> str | None:
+        if type(value) is not str:
+            return f"expected a JSON string ({expected}), got {_json_type(value)}"
+        if match(value) is None:
+            return f"{value!r} is not a valid {name}: expected {expected}"
+        if not _real_date(value):
+            return f"{value!r} is not a valid {name}: that day does not exist"
+        return None
+
+    return check
+
+
+def _uri(value: Any) -> str | None:
+    if type(value) is not str:
+        return f"expected a JSON string (a URI), got {_json_type(value)}"
+    if not value or _MATCH["uri"](value) is None:
+        return f"{value!r} is not a valid uri: expected no whitespace and at least one character"
+    return None
+
+
+def _boolean(value: Any) -> str | None:
+    if type(value) is not bool:
+        return f"expected JSON true or false, got {_json_type(value)}"
+    return None
+
+
+def _integer_in(low: int, high: int, name: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if type(value) is not int:
+            return f"expected a JSON integer ({name}), got {_json_type(value)}"
+        if value < low or value > high:
+            return f"{value} is out of range for {name} ({low}..{high})"
+        return None
+
+    return check
+
+
+def _decimal(value: Any) -> str | None:
+    kind = type(value)
+    if kind is int:
+        return None
+    if kind is float:
+        text = repr(value)
+    elif kind is Number:
+        text = value.text
+    else:
+        return f"expected a JSON number (decimal), got {_json_type(value)}"
+    if _MATCH["decimal"](text) is None:
+        return f"{text} is not a valid decimal"
+    return None
+
+
+def _xhtml(value: Any) -> str | None:
+    if type(value) is not str:
+        return f"expected a JSON string (xhtml), got {_json_type(value)}"
+    if not value.lstrip().startswith("<div"):
+        return "narrative xhtml must be a <div> element (narrative.html#xhtml)"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float, Number)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+json_type = _json_type
+
+CHECKERS: dict[str, Callable[[Any], str | None]] = {
+    "boolean": _boolean,
+    "integer": _integer_in(_INT32_MIN, _INT32_MAX, "integer"),
+    "positiveInt": _integer_in(1, _INT32_MAX, "positiveInt"),
+    "unsignedInt": _integer_in(0, _INT32_MAX, "unsignedInt"),
+    "decimal": _decimal,
+    "string": _string,
+    "markdown": _string,
+    "xhtml": _xhtml,
+    "uri": _uri,
+    "url": _uri,
+    "canonical": _uri,
+    "id": _pattern("id", "1-64 of A-Z a-z 0-9 - ."),
+    "code": _pattern("code", "no leading, trailing or double whitespace"),
+    "oid": _pattern("oid", "urn:oid:1.2.3..."),
+    "uuid": _pattern("uuid", "urn:uuid: and a lower-case UUID"),
+    "base64Binary": _pattern("base64Binary", "base64 text"),
+    "time": _pattern("time", "hh:mm:ss"),
+    "date": _dated("date", "YYYY, YYYY-MM or YYYY-MM-DD"),
+    "dateTime": _dated("dateTime", "YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss with a time zone"),
+    "instant": _dated("instant", "YYYY-MM-DDThh:mm:ss with a time zone"),
+}

@@ -1,0 +1,233 @@
+"""The structural pass: one walk over a resource's JSON against the R4 tables.
+
+Checks element names, JSON shapes, choice types, cardinality, primitive formats, contained
+resources, extensions' form, references and bindings, and collects what later passes need
+(extensions with a known definition, for the profile pass). Each issue's expression is a
+FHIRPath to the element, e.g. `Patient.name[0].given[1]` (operationoutcome.html, the
+`expression` element).
+
+Hot path: this runs on every write, so it avoids work on valid data (paths are built only for
+objects it descends into and for issues; no per-element allocation otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ehelse.errors import Issue
+from ehelse.fhir.validation import references
+from ehelse.fhir.validation.model import Model, Rule, Table
+from ehelse.fhir.validation.primitives import json_type
+from ehelse.fhir.validation.terminology import check_binding
+
+
+class Walk:
+    """State of validating one top-level resource."""
+
+    __slots__ = ("model", "issues", "extensions", "element_table", "extension_urls")
+
+    def __init__(self, model: Model, extension_urls: frozenset[str] | set[str]):
+        self.model = model
+        self.issues: list[Issue] = []
+        # (extension object, its path, its url) for extensions whose definition is known
+        self.extensions: list[tuple[dict, str, str]] = []
+        self.element_table = model.tables["Element"]
+        self.extension_urls = extension_urls
+
+    def error(self, code: str, message: str, path: str) -> None:
+        self.issues.append(Issue("error", code, message, path))
+
+    # -- resources -----------------------------------------------------------------------
+    def resource(self, resource: Any, path: str | None, container_refs: list | None = None) -> None:
+        """Validate a resource at `path` (None at the top: the path starts with its type).
+
+        A contained resource passes its container's list of `#id` references: references
+        between contained resources resolve in the container (references.html#contained)."""
+        contained = container_refs is not None
+        if type(resource) is not dict:
+            self.error("structure", f"expected a resource (a JSON object), got {json_type(resource)}",
+                       path or "$this")
+            return
+        resource_type = resource.get("resourceType")
+        if type(resource_type) is not str:
+            self.error("required", "resourceType is required: a JSON string naming the type",
+                       f"{path}.resourceType" if path else "resourceType")
+            return
+        table = self.model.tables.get(resource_type)
+        if table is None or resource_type not in self.model.resource_types:
+            self.error("structure", f"{resource_type!r} is not an R4 resource type",
+                       f"{path}.resourceType" if path else "resourceType")
+            return
+        here = path or resource_type
+        if contained and "contained" in resource:
+            # dom-2: a contained resource SHALL NOT contain resources (references.html#contained)
+            self.error("structure", "a contained resource must not itself contain resources",
+                       f"{here}.contained")
+        local_refs: list[tuple[str, str]] = container_refs if contained else []
+        self.object(resource, table, here, local_refs)
+        if local_refs and not contained:
+            self._check_local_refs(resource, local_refs)
+
+    def _check_local_refs(self, resource: dict, local_refs: list[tuple[str, str]]) -> None:
+        ids = {c.get("id") for c in resource.get("contained", ()) if type(c) is dict}
+        for local_id, path in local_refs:
+            if local_id and local_id not in ids:
+                self.error("invalid", f"'#{local_id}' does not match the id of a contained resource",
+                           path)
+
+    # -- objects -------------------------------------------------------------------------
+    def object(self, obj: dict, table: Table, path: str, local_refs: list) -> None:
+        if not obj:
+            self.error("structure", "an object must not be empty", path)
+            return
+        choices: dict[str, str] | None = None
+        for key, value in obj.items():
+            rule = table.get(key)
+            if rule is None:
+                if key[0] == "_":
+                    self._primitive_extension(obj, key, value, table, path)
+                elif key == "resourceType" and table.is_resource_root:
+                    pass
+                else:
+                    self.error("structure", f"unknown element {key!r}: R4 {table.type_name} has no such element",
+                               f"{path}.{key}")
+                continue
+            if rule.choice is not None:
+                if choices is None:
+                    choices = {}
+                other = choices.get(rule.choice)
+                if other is not None:
+                    self.error("structure", f"{rule.choice}[x] must have exactly one form, "
+                               f"found {other} and {key}", f"{path}.{key}")
+                    continue
+                choices[rule.choice] = key
+            if rule.array:
+                if type(value) is not list:
+                    self.error("structure", f"{key} must be a JSON array, got {json_type(value)}",
+                               f"{path}.{key}")
+                    continue
+                if not value:
+                    self.error("structure", f"{key} must not be an empty array", f"{path}.{key}")
+                    continue
+                if 0 < rule.max < len(value):
+                    self.error("structure", f"{key} allows at most {rule.max} items, found {len(value)}",
+                               f"{path}.{key}")
+                if rule.is_primitive:
+                    check = rule.check
+                    nulls_allowed = f"_{key}" in obj
+                    for index, item in enumerate(value):
+                        if item is None and nulls_allowed:
+                            continue
+                        message = check(item)
+                        if message is not None:
+                            self.error("value" if item is not None else "structure", message,
+                                       f"{path}.{key}[{index}]")
+                        elif rule.binding is not None:
+                            check_binding(self, rule, None, item, f"{path}.{key}[{index}]")
+                else:
+                    for index, item in enumerate(value):
+                        self.item(rule, item, f"{path}.{key}[{index}]", local_refs)
+            else:
+                if type(value) is list:
+                    self.error("structure", f"{key} must be a single value, not an array",
+                               f"{path}.{key}")
+                    continue
+                if rule.is_primitive:
+                    message = rule.check(value)
+                    if message is not None:
+                        self.error("value" if value is not None else "structure", message, f"{path}.{key}")
+                    elif rule.binding is not None:
+                        check_binding(self, rule, None, value, f"{path}.{key}")
+                else:
+                    self.item(rule, value, f"{path}.{key}", local_refs)
+        for label, keys in table.required:
+            for key in keys:
+                if key in obj:
+                    break
+            else:
+                self.error("required", f"{label} is required (minimum cardinality 1)", f"{path}.{label}")
+
+    def item(self, rule: Rule, value: Any, path: str, local_refs: list) -> None:
+        """One complex value (object) of a rule: a data type, backbone element or resource."""
+        if rule.is_resource:
+            self.resource(value, path, local_refs if rule.name == "contained" else None)
+            return
+        if type(value) is not dict:
+            self.error("structure", f"expected a JSON object ({rule.code}), got {json_type(value)}", path)
+            return
+        table = rule.table
+        if table is None:
+            self.error("not-supported", f"no definition for type {rule.code}", path)
+            return
+        self.object(value, table, path, local_refs)
+        code = rule.code
+        if code == "Reference":
+            self._reference(rule, value, path, local_refs)
+        elif code == "Extension":
+            self._extension(value, path)
+        elif rule.binding is not None and (code == "CodeableConcept" or code == "Coding"):
+            check_binding(self, rule, code, value, path)
+
+    # -- special types -------------------------------------------------------------------
+    def _reference(self, rule: Rule, value: dict, path: str, local_refs: list) -> None:
+        reference = value.get("reference")
+        if type(reference) is not str:
+            return
+        message, target, local_id = references.parse(reference, self.model.resource_types)
+        if message is not None:
+            self.error("value", message, f"{path}.reference")
+            return
+        if local_id is not None:
+            local_refs.append((local_id, f"{path}.reference"))
+        targets = rule.targets
+        if targets is None:
+            return
+        declared = value.get("type")
+        for name in (target, declared if type(declared) is str else None):
+            if name is not None and name not in targets:
+                allowed = ", ".join(sorted(targets))
+                self.error("value", f"a reference to {name} is not allowed here: expected {allowed}",
+                           f"{path}.reference")
+                return
+
+    def _extension(self, value: dict, path: str) -> None:
+        # ext-1: an extension has either a value[x] or nested extensions, never both (extensibility.html)
+        has_value = any(key.startswith("value") for key in value)
+        if has_value == ("extension" in value):
+            self.error("structure", "an extension must have either a value[x] or nested extensions, "
+                       "not both and not neither (ext-1)", path)
+        url = value.get("url")
+        if url is not None and url in self.extension_urls:
+            self.extensions.append((value, path, url))
+
+    def _primitive_extension(self, obj: dict, key: str, value: Any, table: Table, path: str) -> None:
+        """`_name` carries a primitive's id and extensions (json.html#primitive)."""
+        rule = table.get(key[1:])
+        if rule is None or not rule.is_primitive:
+            self.error("structure", f"unknown element {key!r}: {key[1:]!r} is not a primitive element "
+                       f"of {table.type_name}", f"{path}.{key}")
+            return
+        element = self.element_table
+        if rule.array:
+            if type(value) is not list or not value:
+                self.error("structure", f"{key} must be a non-empty JSON array", f"{path}.{key}")
+                return
+            values = obj.get(key[1:])
+            if values is not None:
+                if type(values) is not list or len(values) != len(value):
+                    self.error("structure", f"{key} must have as many items as {key[1:]}", f"{path}.{key}")
+                    return
+            for index, item in enumerate(value):
+                if item is None:
+                    if values is None or values[index] is None:
+                        self.error("structure", f"{key[1:]}[{index}] has neither a value nor extensions",
+                                   f"{path}.{key[1:]}[{index}]")
+                elif type(item) is dict:
+                    self.object(item, element, f"{path}.{key[1:]}[{index}]", [])
+                else:
+                    self.error("structure", f"expected a JSON object or null, got {json_type(item)}",
+                               f"{path}.{key}[{index}]")
+        elif type(value) is dict:
+            self.object(value, element, f"{path}.{key[1:]}", [])
+        else:
+            self.error("structure", f"{key} must be a JSON object, got {json_type(value)}", f"{path}.{key}")
