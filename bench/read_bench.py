@@ -1,0 +1,122 @@
+"""Read benchmark: GET /fhir/Patient/<id> over HTTP against a bare JSON endpoint.
+
+Issue 2: 32 concurrent clients, requests/s of read by id (http://hl7.org/fhir/R4/http.html#read)
+with a bearer token, and its ratio to a bare JSON endpoint served by the same ASGI server
+with the same worker count (bench/bare_app.py); target ratio >= 0.5. Both are measured in
+the same run, one after the other, so machine noise hits both alike.
+
+Load: wrk when installed (C, cheap on a shared 2-core machine), else bench/loadgen.py; the
+report says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+
+from bench import loadgen, wrk
+from bench.crud_seeds import SEEDS
+from bench.databases import fresh_database
+from bench.server import admin_token, bare_server, ehelse_server, upgrade_database
+
+TARGET_RATIO = 0.5
+
+
+async def seed_patients(base_url: str, token: str, count: int) -> list[str]:
+    """Create `count` Patients through the API; their ids."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+    body = orjson.dumps(SEEDS["Patient"])
+    ids: list[str] = []
+
+    async def creator(share: int) -> None:
+        connection = loadgen.Connection(base_url, default_headers=headers)
+        try:
+            for _ in range(share):
+                response = await connection.request("POST", "/Patient", body)
+                if response.status != 201:
+                    raise RuntimeError(f"seeding a Patient gave {response.status}: {response.body[:300]!r}")
+                ids.append(orjson.loads(response.body)["id"] if response.body
+                           else response.headers["location"].split("/_history/")[0].rsplit("/", 1)[-1])
+        finally:
+            await connection.close()
+
+    clients = 4
+    await asyncio.gather(*(creator(count // clients + (1 if i < count % clients else 0))
+                           for i in range(clients)))
+    return ids
+
+
+async def python_get_load(base_url: str, paths: list[str], *, token: str, connections: int,
+                          seconds: float) -> dict:
+    """The fallback when wrk is absent: the same GET cycle from asyncio connections."""
+    recorder = loadgen.LatencyRecorder()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def client(offset: int) -> None:
+        connection = loadgen.Connection(base_url, default_headers=headers)
+        position = offset
+        try:
+            while time.perf_counter() < deadline:
+                position = (position + 1) % len(paths)
+                await loadgen.timed(recorder, "get", connection, "GET", paths[position])
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(client(i * 7919) for i in range(connections)))
+    duration = time.perf_counter() - started
+    figures = recorder.summary(duration)["all"]
+    return {"tool": "python-asyncio", "requests": figures["count"], "duration_s": round(duration, 2),
+            "requests_per_s": figures["ops_per_s"], "errors": figures["errors"],
+            "p50_ms": figures["p50_ms"], "p95_ms": figures["p95_ms"], "p99_ms": figures["p99_ms"],
+            "connections": connections}
+
+
+def get_load(base_url: str, paths: list[str], *, token: str, connections: int, seconds: float) -> dict:
+    if wrk.wrk_path():
+        return wrk.run_wrk(base_url, paths, token=token, connections=connections, seconds=seconds)
+    return loadgen.run(python_get_load(base_url, paths, token=token, connections=connections,
+                                       seconds=seconds))
+
+
+def bench_bare(*, workers: int, connections: int, seconds: float) -> dict:
+    with bare_server(workers=workers) as server:
+        get_load(server.base_url, ["/bare"], token="x", connections=connections, seconds=1)
+        return get_load(server.base_url, ["/bare"], token="x", connections=connections,
+                        seconds=seconds)
+
+
+def bench_fhir(backend: str, *, workers: int, connections: int, seconds: float,
+               patients: int) -> dict:
+    with fresh_database(backend, label="read") as url:
+        upgrade_database(url)
+        token = admin_token(url)
+        with ehelse_server(url, workers=workers) as server:
+            ids = loadgen.run(seed_patients(server.base_url + "/fhir", token, patients))
+            paths = [f"/fhir/Patient/{id}" for id in ids]
+            get_load(server.base_url, paths, token=token, connections=connections, seconds=1)
+            result = get_load(server.base_url, paths, token=token, connections=connections,
+                              seconds=seconds)
+    result["patients"] = len(ids)
+    return result
+
+
+def run(backends: list[str], *, workers: list[int], connections: int = 32, seconds: float = 10.0,
+        patients: int = 200) -> dict:
+    result: dict = {"connections": connections, "seconds": seconds,
+                    "load_generator": "wrk" if wrk.wrk_path() else "python-asyncio",
+                    "target_ratio": TARGET_RATIO, "runs": {}}
+    for count in workers:
+        bare = bench_bare(workers=count, connections=connections, seconds=seconds)
+        result["runs"][f"bare/workers={count}"] = bare
+        for backend in backends:
+            fhir = bench_fhir(backend, workers=count, connections=connections, seconds=seconds,
+                              patients=patients)
+            ratio = fhir["requests_per_s"] / bare["requests_per_s"] if bare["requests_per_s"] else 0.0
+            fhir["ratio_to_bare"] = round(ratio, 3)
+            fhir["ratio_to_target"] = round(ratio / TARGET_RATIO, 2)
+            result["runs"][f"{backend}/workers={count}"] = fhir
+    return result
