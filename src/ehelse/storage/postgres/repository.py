@@ -1,0 +1,108 @@
+"""The production backend: PostgreSQL through psycopg 3 and a connection pool.
+
+Every `serve` process on every machine opens its own pool on the same database; nothing a
+process needs lives only in its memory (DESIGN.md, scale-out), so any number of them can
+stand behind a load balancer.
+
+Concurrency: a write locks the resource's current row (`SELECT ... FOR UPDATE`) before
+computing the next version, so concurrent updates of one resource queue up: with If-Match
+exactly one wins and the others see the new version and get 412; without it each becomes
+its own version. Two creates of the same new id meet in `INSERT ... ON CONFLICT DO
+NOTHING` (the loser then updates the winner's row). A deadlock between two transaction
+bundles becomes 409 Conflict, which the client may retry.
+
+Schema: never created behind the user's back; `ehelse db upgrade` (`repo.upgrade()`)
+creates and migrates it, and `migrations_current()` tells the server whether that is due.
+A URL's `?options=-csearch_path%3Dname` or the `schema` option picks the schema (tests
+run each session in its own).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool
+
+from ehelse.errors import Conflict
+from ehelse.storage.index import Indexer
+from ehelse.storage.sqlrepo import SqlRepository
+from ehelse.storage.sqlsearch import SearchCompiler
+
+_PREPARE_THRESHOLD = 2  # server-side prepare a statement from its 2nd use on a connection
+
+
+def url_schema(url: str) -> str | None:
+    """The schema a URL's `options=-csearch_path=...` names (its first entry), if any."""
+    options = pg_conninfo.conninfo_to_dict(url).get("options") or ""
+    for option in str(options).replace("-c ", "-c").split():
+        if option.startswith("-csearch_path="):
+            return option.split("=", 1)[1].split(",")[0].strip().strip('"') or None
+    return None
+
+
+def with_schema(url: str, schema: str) -> str:
+    """The URL with its search_path set to `schema` (replacing any it had)."""
+    params = pg_conninfo.conninfo_to_dict(url)
+    kept = [o for o in str(params.get("options") or "").replace("-c ", "-c").split()
+            if not o.startswith("-csearch_path=")]
+    params["options"] = " ".join([*kept, f"-csearch_path={schema}"])
+    return pg_conninfo.make_conninfo("", **params)
+
+
+class PostgresRepository(SqlRepository):
+    backend = "postgres"
+    _FOR_UPDATE = " FOR UPDATE"
+
+    def __init__(self, url: str, *, db_pool_size: int = 10, schema: str | None = None,
+                 indexer: Indexer | None = None, compiler: SearchCompiler | None = None,
+                 connect_timeout: float = 10.0, **other_backends_options: Any) -> None:
+        # Options meant for other backends (sqlite_readers, create) are accepted and ignored.
+        super().__init__(url, indexer=indexer, compiler=compiler)
+        conninfo = with_schema(url, schema) if schema else url
+        self.schema = schema or url_schema(url)
+        self.conninfo = conninfo
+        self._pool = ConnectionPool(
+            conninfo, min_size=1, max_size=max(1, db_pool_size), timeout=connect_timeout,
+            kwargs={"autocommit": True, "prepare_threshold": _PREPARE_THRESHOLD},
+            name="ehelse", open=True,
+        )
+
+    # -- dialect ------------------------------------------------------------------------------
+    def _q(self, sql: str) -> str:
+        try:
+            return self._sql_cache[sql]
+        except KeyError:
+            converted = self._sql_cache[sql] = sql.replace("?", "%s")
+            return converted
+
+    def _executemany(self, conn: psycopg.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with conn.cursor() as cursor:
+            cursor.executemany(self._q(sql), rows)
+
+    def _is_missing_table(self, exc: Exception) -> bool:
+        return isinstance(exc, pg_errors.UndefinedTable)
+
+    def _lock_schema(self, conn: psycopg.Connection) -> None:
+        # Several servers may start (and upgrade) at once: one at a time per schema.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('ehelse.upgrade.' || current_schema()))")
+
+    # -- connections ------------------------------------------------------------------------
+    @contextmanager
+    def _begin(self) -> Iterator[psycopg.Connection]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+            raise Conflict(f"Concurrent transactions collided; retry: {exc.diag.message_primary}") from exc
+
+    @contextmanager
+    def _read_conn(self) -> Iterator[psycopg.Connection]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self._pool.close()

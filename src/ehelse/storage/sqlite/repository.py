@@ -1,0 +1,129 @@
+"""The embedded backend: one SQLite file, WAL, one writer, a pool of readers.
+
+`sqlite:///var/ehelse.sqlite` is a path relative to the working directory,
+`sqlite:////srv/ehelse.sqlite` an absolute one (the usual SQLAlchemy-style spelling).
+
+Concurrency (https://www.sqlite.org/wal.html): in WAL mode readers never block the writer
+nor each other, and there is one writer at a time. So the repository has one writer
+connection, guarded by a lock and used with `BEGIN IMMEDIATE` (the write lock is taken at
+the start, so a transaction never fails half-way for want of it), and up to
+`sqlite_readers` reader connections, all usable from any thread (the ASGI server runs the
+synchronous core in a thread pool). Another process writing the same file (e.g. `ehelse
+import` beside a running server) waits on SQLite's busy timeout instead of failing.
+
+Schema: a file without tables (a new file) gets the schema at open, so the embedded default
+works with no set-up; an existing file is never migrated behind the user's back --
+`ehelse db upgrade` (`repo.upgrade()`) does that, and `migrations_current()` tells the
+server whether it is needed. `create=False` opens without creating anything.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ehelse.storage.index import Indexer
+from ehelse.storage.sqlrepo import SqlRepository
+from ehelse.storage.sqlsearch import SearchCompiler
+
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_path(url: str) -> Path:
+    """The file a `sqlite:///relative` or `sqlite:////absolute` URL names."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"Not a SQLite URL {url!r}: use sqlite:///relative/path or sqlite:////absolute/path")
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    if not path or path == ":memory:":
+        raise ValueError("SQLite needs a file (sqlite:///path); :memory: is not supported")
+    return Path(path)
+
+
+class SqliteRepository(SqlRepository):
+    backend = "sqlite"
+
+    def __init__(self, url: str, *, sqlite_readers: int = 8, create: bool = True,
+                 indexer: Indexer | None = None, compiler: SearchCompiler | None = None,
+                 **other_backends_options: Any) -> None:
+        # Options meant for other backends (db_pool_size, schema) are accepted and ignored,
+        # so callers can pass the settings through without knowing the backend.
+        super().__init__(url, indexer=indexer, compiler=compiler)
+        self.path = sqlite_path(url)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = self._connect()
+        # WAL is a property of the file: set once, by the writer, outside any transaction.
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        self._write_lock = threading.Lock()
+        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._reader_slots = threading.BoundedSemaphore(max(1, sqlite_readers))
+        self._all_readers: list[sqlite3.Connection] = []
+        self._closed = False
+        if create and self._is_empty():
+            self.upgrade()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; we say BEGIN/COMMIT ourselves.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=_BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        # synchronous=NORMAL in WAL mode: a commit survives a crash of the process (the
+        # SIGKILL test), and the database is never corrupted; only a power loss or OS crash
+        # may undo the last few commits, which is the trade SQLite recommends for WAL
+        # (https://www.sqlite.org/pragma.html#pragma_synchronous) and what buys the fsync-free
+        # commit that bulk import needs.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-16000")  # 16 MB per connection
+        return conn
+
+    def _is_empty(self) -> bool:
+        return self._writer.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+    def _is_missing_table(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
+
+    # -- connections ------------------------------------------------------------------------
+    @contextmanager
+    def _begin(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            if self._closed:
+                raise RuntimeError("repository is closed")
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read_conn(self) -> Iterator[sqlite3.Connection]:
+        with self._reader_slots:
+            try:
+                conn = self._readers.get_nowait()
+            except queue.Empty:
+                if self._closed:
+                    raise RuntimeError("repository is closed") from None
+                conn = self._connect()
+                conn.execute("PRAGMA query_only=ON")
+                self._all_readers.append(conn)
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:  # a read that failed half-way
+                    conn.execute("ROLLBACK")
+                self._readers.put(conn)
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._closed = True
+            for conn in self._all_readers:
+                conn.close()
+            self._all_readers.clear()
+            self._writer.close()

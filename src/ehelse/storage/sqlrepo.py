@@ -1,0 +1,346 @@
+"""What the SQLite and PostgreSQL repositories share: the Repository protocol in SQL.
+
+Tables (storage/migrations/<backend>/): `resource` holds the current version of each
+resource (primary key type, id), `resource_version` every version, the index tables of
+storage/index.py the search rows of the current versions, `signing_key` the token keys.
+A write updates `resource`, appends to `resource_version` and rewrites the resource's index
+rows in one database transaction (http://hl7.org/fhir/R4/http.html#update, #delete, #vread).
+
+A backend subclass supplies connections and the dialect:
+  _begin()          a context manager: a connection in a fresh write transaction
+  _read_conn()      a context manager: a connection for reads outside a transaction
+  _executemany()    executemany on its driver
+  _FOR_UPDATE       how to lock the current row of a resource while it is rewritten
+SQL here is written with `?` placeholders; `_q()` turns them into the driver's style.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, Iterator, Sequence
+
+import orjson
+
+from ehelse.errors import BadRequest, Conflict, PreconditionFailed
+from ehelse.storage import migrations
+from ehelse.storage.index import INDEX_TABLES, Indexer, default_indexer
+from ehelse.storage.protocol import Page, ResourceVersion, SearchQuery
+from ehelse.storage.sqlsearch import INSTANT_FORMAT, SearchCompiler, date_range
+from ehelse.storage.stamp import new_id, now_instant, stamp
+
+_COLUMNS = "type, id, version_id, last_updated, method, content"
+_ITER_BATCH = 500  # rows per keyset page of iter_current
+
+
+class SqlRepository:
+    backend = ""  # 'sqlite' | 'postgres': names the migrations folder
+    _FOR_UPDATE = ""
+
+    def __init__(self, url: str, *, indexer: Indexer | None = None,
+                 compiler: SearchCompiler | None = None) -> None:
+        self.url = url
+        self._indexer = indexer or default_indexer
+        self._compiler = compiler or SearchCompiler()
+        self._local = threading.local()  # .conn: this thread's open transaction, if any
+        self._sql_cache: dict[str, str] = {}
+
+    # -- dialect hooks -----------------------------------------------------------------------
+    def _q(self, sql: str) -> str:
+        return sql
+
+    def _begin(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _read_conn(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        conn.executemany(self._q(sql), rows)
+
+    def _exec(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        return conn.execute(self._q(sql), params)
+
+    # -- connections ------------------------------------------------------------------------
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """The transaction's connection inside transaction() (reads see its writes), else a
+        reader."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+        else:
+            with self._read_conn() as conn:
+                yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One database transaction for the block; nested blocks join the outer one and an
+        exception anywhere rolls back the whole of it."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._begin() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        with self.transaction():
+            yield self._local.conn
+
+    # -- schema -----------------------------------------------------------------------------
+    def _lock_schema(self, conn: Any) -> None:
+        """Keep concurrent upgrades (several servers starting at once) apart."""
+
+    def upgrade(self) -> int:
+        """Apply the migrations this database lacks, all in one transaction; idempotent.
+        Returns how many were applied."""
+        with self._writing() as conn:
+            self._lock_schema(conn)
+            self._exec(conn, migrations.SCHEMA_VERSION_TABLE)
+            current = self._exec(conn, "SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+            pending = migrations.migrations(self.backend)[current:]
+            for migration in pending:
+                for statement in migration.statements():
+                    self._exec(conn, statement)
+                self._exec(conn, "INSERT INTO schema_version (version, name, applied) VALUES (?, ?, ?)",
+                           (migration.version, migration.name, now_instant()))
+            return len(pending)
+
+    def schema_version(self) -> int:
+        """The migration version of the database; 0 when it has no schema yet."""
+        try:
+            with self._reading() as conn:
+                return self._exec(conn, "SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+        except Exception as exc:  # no schema_version table: a database never upgraded
+            if self._is_missing_table(exc):
+                return 0
+            raise
+
+    def _is_missing_table(self, exc: Exception) -> bool:
+        return "schema_version" in str(exc)
+
+    def migrations_current(self) -> bool:
+        return self.schema_version() == migrations.latest(self.backend)
+
+    def ping(self) -> None:
+        with self._reading() as conn:
+            self._exec(conn, "SELECT 1").fetchone()
+
+    # -- reads --------------------------------------------------------------------------------
+    def read(self, type: str, id: str) -> ResourceVersion | None:
+        with self._reading() as conn:
+            row = self._exec(conn, f"SELECT {_COLUMNS} FROM resource WHERE type = ? AND id = ?",
+                             (type, id)).fetchone()
+        return ResourceVersion(*row) if row else None
+
+    def vread(self, type: str, id: str, version_id: int) -> ResourceVersion | None:
+        with self._reading() as conn:
+            row = self._exec(conn, f"SELECT {_COLUMNS} FROM resource_version"
+                                   " WHERE type = ? AND id = ? AND version_id = ?",
+                             (type, id, version_id)).fetchone()
+        return ResourceVersion(*row) if row else None
+
+    def history(self, type: str | None = None, id: str | None = None, *, since: str | None = None,
+                at: str | None = None, count: int = 50, offset: int = 0) -> Page:
+        # http://hl7.org/fhir/R4/http.html#history: newest first; _since and _at.
+        where, params = [], []
+        if type is not None:
+            where.append("v.type = ?")
+            params.append(type)
+        if id is not None:
+            where.append("v.id = ?")
+            params.append(id)
+        if since:
+            where.append("v.last_updated >= ?")
+            params.append(date_range(since)[0])
+        if at:
+            # the version current at `at`: the newest one not after it
+            end = date_range(at)[1]
+            where.append("v.last_updated < ? AND NOT EXISTS (SELECT 1 FROM resource_version w"
+                         " WHERE w.type = v.type AND w.id = v.id AND w.version_id > v.version_id"
+                         " AND w.last_updated < ?)")
+            params.extend((end, end))
+        condition = (" WHERE " + " AND ".join(where)) if where else ""
+        with self._reading() as conn:
+            rows = self._exec(conn, f"SELECT {_COLUMNS} FROM resource_version v{condition}"
+                                    " ORDER BY v.last_updated DESC, v.version_id DESC, v.type DESC, v.id DESC"
+                                    " LIMIT ? OFFSET ?", (*params, count, offset)).fetchall()
+            total = self._page_total(conn, rows, count, offset,
+                                     f"SELECT count(*) FROM resource_version v{condition}", params)
+        return Page([ResourceVersion(*row) for row in rows], total)
+
+    def _page_total(self, conn: Any, rows: list, count: int, offset: int, sql: str, params: list) -> int:
+        """The total: known without counting when this page is the last one and not empty
+        (or the first)."""
+        if len(rows) < count and (rows or offset == 0):
+            return offset + len(rows)
+        return self._exec(conn, sql, params).fetchone()[0]
+
+    def supported_search_params(self, type: str) -> dict[str, str]:
+        return self._compiler.supported(type)
+
+    def search(self, type: str | None, query: SearchQuery) -> Page:
+        if query.count < 0 or query.offset < 0:
+            raise BadRequest("_count and the page offset cannot be negative", code="value")
+        compiled = self._compiler.compile(type, query)
+        condition = " AND ".join(["NOT r.deleted", *compiled.where])
+        with self._reading() as conn:
+            rows = self._exec(conn, f"SELECT r.type, r.id, r.version_id, r.last_updated, r.method, r.content"
+                                    f" FROM resource r WHERE {condition} ORDER BY {compiled.order_by}"
+                                    " LIMIT ? OFFSET ?",
+                              (*compiled.params, query.count, query.offset)).fetchall()
+            total = None
+            if query.total != "none":
+                total = self._page_total(conn, rows, query.count, query.offset,
+                                         f"SELECT count(*) FROM resource r WHERE {condition}", compiled.params)
+        return Page([ResourceVersion(*row) for row in rows], total)
+
+    def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:
+        # Keyset pages: no connection is held between pages, so an abandoned iterator costs
+        # nothing, and memory stays at one page however large the database.
+        last: tuple[str, str] = ("", "")
+        while True:
+            if type is None:
+                sql = (f"SELECT {_COLUMNS} FROM resource WHERE NOT deleted"
+                       " AND (type > ? OR (type = ? AND id > ?)) ORDER BY type, id LIMIT ?")
+                params: tuple = (last[0], last[0], last[1], _ITER_BATCH)
+            else:
+                sql = (f"SELECT {_COLUMNS} FROM resource WHERE NOT deleted AND type = ? AND id > ?"
+                       " ORDER BY type, id LIMIT ?")
+                params = (type, last[1], _ITER_BATCH)
+            with self._reading() as conn:
+                rows = self._exec(conn, sql, params).fetchall()
+            for row in rows:
+                yield ResourceVersion(*row)
+            if len(rows) < _ITER_BATCH:
+                return
+            last = (rows[-1][0], rows[-1][1])
+
+    def types_present(self) -> list[str]:
+        with self._reading() as conn:
+            rows = self._exec(conn, "SELECT DISTINCT type FROM resource WHERE NOT deleted ORDER BY type").fetchall()
+        return [row[0] for row in rows]
+
+    # -- writes -------------------------------------------------------------------------------
+    def _current(self, conn: Any, type: str, id: str) -> tuple[int, bool, str] | None:
+        """(version_id, deleted, last_updated) of the current version, locked for this
+        transaction where the backend needs it."""
+        return self._exec(conn, "SELECT version_id, deleted, last_updated FROM resource"
+                                f" WHERE type = ? AND id = ?{self._FOR_UPDATE}", (type, id)).fetchone()
+
+    def _insert_new(self, conn: Any, version: ResourceVersion) -> bool:
+        """Insert the first current row of a resource; False if the type/id exists already
+        (also when another transaction inserted it meanwhile)."""
+        cursor = self._exec(conn, "INSERT INTO resource (type, id, version_id, last_updated, method, deleted,"
+                                  " content) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            (version.type, version.id, version.version_id, version.last_updated,
+                             version.method, False, version.content))
+        return cursor.rowcount == 1
+
+    def _replace_current(self, conn: Any, version: ResourceVersion) -> None:
+        self._exec(conn, "UPDATE resource SET version_id = ?, last_updated = ?, method = ?, deleted = ?,"
+                         " content = ? WHERE type = ? AND id = ?",
+                   (version.version_id, version.last_updated, version.method, version.deleted,
+                    version.content, version.type, version.id))
+
+    def _append_version(self, conn: Any, version: ResourceVersion) -> None:
+        self._exec(conn, f"INSERT INTO resource_version ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                   (version.type, version.id, version.version_id, version.last_updated,
+                    version.method, version.content))
+
+    def _write_index(self, conn: Any, type: str, id: str, resource: dict | None, *, fresh: bool) -> None:
+        """Rewrite the resource's index rows: none for a deletion; no delete needed for a
+        resource that has no rows yet (`fresh`)."""
+        if not fresh:
+            for table in INDEX_TABLES:
+                self._exec(conn, f"DELETE FROM {table} WHERE type = ? AND id = ?", (type, id))
+        if resource is None:
+            return
+        by_table: dict[str, list[tuple]] = {}
+        for row in self._indexer(resource):
+            by_table.setdefault(row.table, []).append((type, id, row.param, *row.values))
+        for table, rows in by_table.items():
+            columns = ("type", "id", "param", *INDEX_TABLES[table])
+            self._executemany(conn, f"INSERT INTO {table} ({', '.join(columns)})"
+                                    f" VALUES ({', '.join('?' * len(columns))})", rows)
+
+    @staticmethod
+    def _after(previous: str) -> str:
+        """Now, but later than the previous version's instant, so a resource's versions are
+        in time order even if the clock steps back (or two machines' clocks differ)."""
+        now = now_instant()
+        if now > previous:
+            return now
+        return (datetime.strptime(previous, INSTANT_FORMAT) + timedelta(microseconds=1)).strftime(INSTANT_FORMAT)
+
+    def create(self, resource: dict[str, Any], *, id: str | None = None) -> ResourceVersion:
+        type = resource["resourceType"]
+        id = id or new_id()
+        with self._writing() as conn:
+            last_updated = now_instant()
+            version = ResourceVersion(type, id, 1, last_updated, "POST",
+                                      stamp(resource, id, 1, last_updated))
+            if not self._insert_new(conn, version):
+                raise Conflict(f"{type}/{id} exists already")
+            self._append_version(conn, version)
+            self._write_index(conn, type, id, resource, fresh=True)
+        return version
+
+    def update(self, resource: dict[str, Any], *, if_match: int | None = None,
+               method: str = "PUT") -> tuple[ResourceVersion, bool]:
+        type, id = resource["resourceType"], resource["id"]
+        with self._writing() as conn:
+            while True:
+                current = self._current(conn, type, id)
+                live = current is not None and not current[1]
+                if if_match is not None and (not live or current[0] != if_match):
+                    have = current[0] if live else "none"
+                    raise PreconditionFailed(f"{type}/{id}: If-Match expects version {if_match}, current is {have}")
+                if current is None:
+                    last_updated = now_instant()
+                    version = ResourceVersion(type, id, 1, last_updated, method,
+                                              stamp(resource, id, 1, last_updated))
+                    if self._insert_new(conn, version):
+                        break
+                    continue  # created by another transaction meanwhile: update that one
+                last_updated = self._after(current[2])
+                version = ResourceVersion(type, id, current[0] + 1, last_updated, method,
+                                          stamp(resource, id, current[0] + 1, last_updated))
+                self._replace_current(conn, version)
+                break
+            self._append_version(conn, version)
+            self._write_index(conn, type, id, resource, fresh=not live)
+        return version, not live
+
+    def delete(self, type: str, id: str, *, if_match: int | None = None) -> ResourceVersion | None:
+        with self._writing() as conn:
+            current = self._current(conn, type, id)
+            live = current is not None and not current[1]
+            if if_match is not None and (not live or current[0] != if_match):
+                raise PreconditionFailed(f"{type}/{id}: If-Match does not match the current version")
+            if not live:
+                return None
+            version = ResourceVersion(type, id, current[0] + 1, self._after(current[2]), "DELETE", None)
+            self._replace_current(conn, version)
+            self._append_version(conn, version)
+            self._write_index(conn, type, id, None, fresh=False)
+        return version
+
+    # -- the deployment's own records ----------------------------------------------------------
+    def signing_keys(self) -> list[dict[str, Any]]:
+        with self._reading() as conn:
+            rows = self._exec(conn, "SELECT jwk FROM signing_key ORDER BY seq DESC").fetchall()
+        return [orjson.loads(row[0]) for row in rows]
+
+    def add_signing_key(self, jwk: dict[str, Any]) -> None:
+        if not jwk.get("kid"):
+            raise ValueError("a signing key needs a 'kid'")
+        with self._writing() as conn:
+            self._exec(conn, "INSERT INTO signing_key (kid, created, jwk) VALUES (?, ?, ?)",
+                       (jwk["kid"], now_instant(), orjson.dumps(jwk).decode()))
