@@ -37,9 +37,12 @@ def import_table(result: dict) -> str:
 
 def read_table(result: dict) -> str:
     rows = []
-    for key, figures in result.get("runs", {}).items():
-        rows.append([key, figures.get("tool", ""), figures["requests_per_s"], figures["errors"],
-                     figures["p50_ms"], figures["p99_ms"], figures.get("ratio_to_bare", "")])
+    for key, run in result.get("runs", {}).items():
+        for name in ("bare", "fhir_read"):
+            figures = run[name]
+            rows.append([f"{key} {name}", figures.get("tool", ""), figures["requests_per_s"],
+                         figures["errors"], figures["p50_ms"], figures["p99_ms"],
+                         run["ratio_to_bare"] if name == "fhir_read" else ""])
     return _table(f"Read by id ({result.get('connections')} connections, "
                   f"target ratio >= {result.get('target_ratio')})",
                   ["run", "tool", "req/s", "errors", "p50 ms", "p99 ms", "ratio to bare"], rows)

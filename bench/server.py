@@ -34,10 +34,9 @@ def ehelse_command() -> list[str]:
 
 def bench_env() -> dict[str, str]:
     """The environment of every subprocess: quiet logs (an access log line per request would
-    be measured too), and the repository on the path for the bare app."""
+    be measured too)."""
     env = dict(os.environ)
     env["EHELSE_LOG_LEVEL"] = "warning"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return env
 
 
@@ -138,10 +137,3 @@ def ehelse_server(database_url: str, *, workers: int) -> ServerProcess:
             "--port", str(port), "--workers", str(workers)]
     return ServerProcess(argv, port)
 
-
-def bare_server(*, workers: int) -> ServerProcess:
-    """bench/bare_app.py on the same ASGI server and worker count as `ehelse serve`."""
-    from bench.bare_app import server_argv
-
-    port = free_port()
-    return ServerProcess(server_argv(port, workers), port, health_path="/bare")
