@@ -4,9 +4,9 @@ Issue 2's target: >= 2,000 resources/s on SQLite and >= 1,000 on PostgreSQL, imp
 22 files of ../shared/data/synthea-r4-dev (20 patient bundles plus the hospital and
 practitioner bundles; 6,732 entries) five times, each time into a new database.
 
-The engine measured is the one `ehelse import` uses: each file is a FHIR transaction
-(http://hl7.org/fhir/R4/http.html#transaction) handed to the router in-process, so Python
-start-up and database creation stay out of the timing. Resources counted are those the
+The engine measured is the one `ehelse import` uses (ehelse.importer.Importer), called
+in-process: each file is a FHIR transaction (http://hl7.org/fhir/R4/http.html#transaction)
+handed to the router, so Python start-up and database creation stay out of the timing. Resources counted are those the
 server reports created (entry.response.status 201), not the entries sent.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Callable
 
 from bench import synthea_dir
 from bench.databases import fresh_database
@@ -41,47 +40,31 @@ def quick_files(directory: Path) -> list[Path]:
     return files[:2] + sorted(files[2:], key=lambda f: f.stat().st_size)[:1]
 
 
-ImportEngine = Callable[[object, bytes], int]
-
-
-def import_engine() -> ImportEngine:
-    """A function (repository, bundle JSON) -> resources created, through the router as
-    `ehelse import` does, with validation on (settings.validate)."""
-    from ehelse.access.actor import SYSTEM
-    from ehelse.fhir.request import FhirRequest
-    from ehelse.fhir.router import Router
+def import_once(backend: str, files: list[Path]) -> dict:
+    """One run: a fresh database, every bundle imported by the engine of `ehelse import`
+    (ehelse.importer.Importer, through the router, validation on); created and seconds."""
+    from ehelse.importer import Importer
     from ehelse.settings import get_settings
-
-    router = Router(get_settings(validate=True))
-
-    def engine(repo, body: bytes) -> int:
-        request = FhirRequest(method="POST", path="", body=body, actor=SYSTEM,
-                              headers={"content-type": "application/fhir+json"})
-        response = router.handle(request, repo)
-        if response.status != 200:
-            raise RuntimeError(f"transaction failed with {response.status}: "
-                               f"{(response.json_bytes() or b'')[:1000]!r}")
-        bundle = response.parsed() or {}
-        return sum(1 for entry in bundle.get("entry", [])
-                   if str(entry.get("response", {}).get("status", "")).startswith("201"))
-
-    return engine
-
-
-def import_once(backend: str, bodies: list[bytes], engine: ImportEngine) -> dict:
-    """One run: a fresh database, every bundle imported; resources created and seconds."""
     from ehelse.storage import open_repository
 
     with fresh_database(backend, label="import") as url:
         repo = open_repository(url)
         try:
             repo.upgrade()
+            importer = Importer(repo, get_settings(validate=True, database_url=url))
             started = time.perf_counter()
-            created = sum(engine(repo, body) for body in bodies)
+            summary = importer.run(files)
             seconds = time.perf_counter() - started
         finally:
             repo.close()
-    return {"resources": created, "seconds": round(seconds, 3),
+    created = summary.total_created
+    if created == 0:  # a benchmark of nothing would print a meaningless 0/s
+        raise RuntimeError(f"nothing was imported on {backend}; rejections: "
+                           f"{[r.reason for r in summary.rejected[:3]]}")
+    return {"resources": created, "updated": summary.total_updated,
+            "rejected": len(summary.rejected),
+            "first_rejections": [f"{r.where}: {r.reason}"[:300] for r in summary.rejected[:3]],
+            "seconds": round(seconds, 3),
             "resources_per_s": round(created / seconds, 1) if seconds > 0 else 0.0}
 
 
@@ -99,14 +82,12 @@ def run(backends: list[str], *, runs: int = 5, quick: bool = False, cpus: int = 
     if directory is None:
         return {"skipped": "../shared/data/synthea-r4-dev is absent"}
     files = quick_files(directory) if quick else bundle_files(directory)
-    bodies = [f.read_bytes() for f in files]
-    engine = import_engine()
-    result: dict = {"files": len(files), "entries_sent": _count_entries(bodies),
-                    "validation": True, "engine": "ehelse.fhir.router transaction, in-process",
+    result: dict = {"files": len(files), "entries_sent": _count_entries(files),
+                    "validation": True, "engine": "ehelse.importer.Importer, in-process",
                     "published_resources_per_s": PUBLISHED, "published_vcpus": PUBLISHED_VCPUS,
                     "backends": {}}
     for backend in backends:
-        runs_done = [import_once(backend, bodies, engine) for _ in range(runs)]
+        runs_done = [import_once(backend, files) for _ in range(runs)]
         median = statistics.median(r["resources_per_s"] for r in runs_done)
         result["backends"][backend] = {
             "runs": runs_done,
@@ -119,7 +100,7 @@ def run(backends: list[str], *, runs: int = 5, quick: bool = False, cpus: int = 
     return result
 
 
-def _count_entries(bodies: list[bytes]) -> int:
+def _count_entries(files: list[Path]) -> int:
     import orjson
 
-    return sum(len(orjson.loads(body).get("entry", [])) for body in bodies)
+    return sum(len(orjson.loads(f.read_bytes()).get("entry", [])) for f in files)
