@@ -1,0 +1,213 @@
+"""The import engine behind `ehelse import`: files and folders of FHIR JSON into a repository,
+through the router, so every resource is validated and indexed as an API write would be.
+
+What each input becomes:
+    Bundle of type transaction or batch -> POST to the base, as one transaction/batch
+                                           (http://hl7.org/fhir/R4/http.html#transaction):
+                                           a transaction lands whole or not at all
+    any other Bundle (collection, searchset, document, ...) -> each entry.resource on its own
+    a single resource (.json)           -> one create-or-update
+    NDJSON (.ndjson, .jsonl; also .gz)  -> one resource a line (http://hl7.org/fhir/R4/nd-json.html),
+                                           each a create-or-update
+create-or-update: PUT Type/id when the resource has an id (update-as-create keeps the id),
+else POST Type.
+
+The summary counts created and updated resources by type and lists each rejection with
+where it was (file, line or entry) and why (the OperationOutcome's diagnostics).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from ehelse.access.actor import SYSTEM
+from ehelse.errors import FhirError
+from ehelse.fhir import jsoncodec
+from ehelse.fhir.request import FhirRequest
+
+SUFFIXES = (".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")
+IMPORT_BASE = "urn:ehelse:import"  # base_url of import requests: no HTTP origin to point at
+
+
+@dataclass(slots=True)
+class Rejection:
+    where: str  # "path", "path:line" or "path#entry"
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    created: Counter = field(default_factory=Counter)  # resource type -> count
+    updated: Counter = field(default_factory=Counter)
+    rejected: list[Rejection] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def total_created(self) -> int:
+        return sum(self.created.values())
+
+    @property
+    def total_updated(self) -> int:
+        return sum(self.updated.values())
+
+
+def find_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """The importable files under `paths` (files as given; folders walked, sorted by name)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES)))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return found
+
+
+class Importer:
+    """Imports into `repo` through `router` (default: the FHIR router). `progress(n)` is
+    called with the number of bytes of input just handled, for a progress bar."""
+
+    def __init__(self, repo: Any, settings: Any, router: Any = None,
+                 progress: Callable[[int], None] | None = None):
+        if router is None:
+            from ehelse.fhir.router import Router
+
+            router = Router(settings)
+        self.repo = repo
+        self.router = router
+        self.progress = progress or (lambda n: None)
+        self.summary = ImportSummary()
+
+    def run(self, paths: Iterable[str | os.PathLike]) -> ImportSummary:
+        for path in find_files(paths):
+            self.import_file(path)
+        return self.summary
+
+    def import_file(self, path: Path) -> None:
+        self.summary.files += 1
+        name = path.name[:-3] if path.name.endswith(".gz") else path.name
+        if name.endswith((".ndjson", ".jsonl")):
+            self._import_ndjson(path)
+            return
+        data = _read(path)
+        try:
+            resource = jsoncodec.loads(data, max_depth=10_000)
+        except FhirError as exc:
+            self._reject(str(path), exc)
+        else:
+            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                self.summary.rejected.append(Rejection(str(path), "not a FHIR resource (no resourceType)"))
+            elif resource["resourceType"] == "Bundle" and resource.get("type") in ("transaction", "batch"):
+                self._import_transaction(path, data, resource)
+            elif resource["resourceType"] == "Bundle":
+                for index, entry in enumerate(resource.get("entry") or []):
+                    inner = entry.get("resource") if isinstance(entry, dict) else None
+                    if isinstance(inner, dict):
+                        self._upsert(f"{path}#{index}", inner)
+            else:
+                self._upsert(str(path), resource)
+        self.progress(path.stat().st_size)
+
+    def _import_ndjson(self, path: Path) -> None:
+        for number, line in _lines(path):
+            self.progress(len(line))
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                resource = jsoncodec.loads(line, max_depth=10_000)
+            except FhirError as exc:
+                self._reject(where, exc)
+                continue
+            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                self.summary.rejected.append(Rejection(where, "not a FHIR resource (no resourceType)"))
+                continue
+            self._upsert(where, resource)
+
+    def _upsert(self, where: str, resource: dict[str, Any]) -> None:
+        type_ = resource["resourceType"]
+        rid = resource.get("id")
+        if isinstance(rid, str) and rid:
+            request = self._request("PUT", f"{type_}/{rid}", jsoncodec.dumps(resource))
+        else:
+            request = self._request("POST", type_, jsoncodec.dumps(resource))
+        try:
+            response = self.router.handle(request, self.repo)
+        except FhirError as exc:
+            self._reject(where, exc)
+            return
+        (self.summary.created if response.status == 201 else self.summary.updated)[type_] += 1
+
+    def _import_transaction(self, path: Path, data: bytes, bundle: dict[str, Any]) -> None:
+        try:
+            response = self.router.handle(self._request("POST", "", data), self.repo)
+        except FhirError as exc:  # a transaction failed as a whole: nothing of it was stored
+            self._reject(str(path), exc)
+            return
+        entries = (response.parsed() or {}).get("entry") or []
+        for index, (entry, sent) in enumerate(zip(entries, bundle.get("entry") or [])):
+            status = str((entry.get("response") or {}).get("status", ""))
+            type_ = _entry_type(entry, sent)
+            if status.startswith("201"):
+                self.summary.created[type_] += 1
+            elif status.startswith("2"):
+                self.summary.updated[type_] += 1
+            else:  # a failed batch entry: its own OperationOutcome says why
+                outcome = (entry.get("response") or {}).get("outcome") or {}
+                reasons = [i.get("diagnostics", "") for i in outcome.get("issue") or []]
+                self.summary.rejected.append(Rejection(f"{path}#{index}", f"{status}: {'; '.join(reasons)}".strip()))
+
+    @staticmethod
+    def _request(method: str, path: str, body: bytes) -> FhirRequest:
+        return FhirRequest(method=method, path=path, body=body, base_url=IMPORT_BASE, actor=SYSTEM,
+                           headers={"content-type": "application/fhir+json", "prefer": "return=minimal"})
+
+    def _reject(self, where: str, exc: FhirError) -> None:
+        reasons = []
+        for issue in exc.issues:
+            reasons.append(f"{issue.diagnostics} (at {issue.expression})" if issue.expression else issue.diagnostics)
+        self.summary.rejected.append(Rejection(where, f"{exc.status}: {'; '.join(reasons)}"))
+
+
+def _entry_type(entry: dict[str, Any], sent: dict[str, Any]) -> str:
+    location = str((entry.get("response") or {}).get("location") or "")
+    if location:
+        parts = location.split("/")
+        for i, part in enumerate(parts):
+            if part[:1].isupper() and i + 1 < len(parts):
+                return part
+    resource = sent.get("resource") if isinstance(sent, dict) else None
+    if isinstance(resource, dict) and resource.get("resourceType"):
+        return str(resource["resourceType"])
+    url = str((sent.get("request") or {}).get("url", "")) if isinstance(sent, dict) else ""
+    return url.split("/")[0].split("?")[0] or "unknown"
+
+
+def _read(path: Path) -> bytes:
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    return path.read_bytes()
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            yield number, line
+
+
+def summary_rows(summary: ImportSummary) -> list[tuple[str, int, int]]:
+    """(type, created, updated) rows, sorted by type, for a table."""
+    types = sorted(set(summary.created) | set(summary.updated))
+    return [(t, summary.created[t], summary.updated[t]) for t in types]
+
+
+__all__ = ["Importer", "ImportSummary", "Rejection", "find_files", "summary_rows"]
