@@ -1,0 +1,70 @@
+"""The CapabilityStatement served at `metadata` (http://hl7.org/fhir/R4/capabilitystatement.html,
+http.html#capabilities): it says what this server really does, type by type, including the
+search parameters the repository evaluates for each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ehelse import __version__ as software_version
+from ehelse.fhir.operations import OPERATIONS
+from ehelse.fhir.resource_types import resource_types
+from ehelse.storage.protocol import Repository
+
+TYPE_INTERACTIONS = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type",
+                     "create", "search-type")
+SYSTEM_INTERACTIONS = ("transaction", "batch", "search-system", "history-system")
+# AuditEvent is written by the server only (DESIGN.md: read-only through the API).
+READ_ONLY_TYPES = frozenset({"AuditEvent"})
+_READ_INTERACTIONS = ("read", "vread", "history-instance", "history-type", "search-type")
+
+
+def _operations(level: str) -> list[dict[str, str]]:
+    return [{"name": op.name, "definition": op.definition} for op in OPERATIONS.values() if level in op.levels]
+
+
+def _resource(type: str, repo: Repository) -> dict[str, Any]:
+    interactions = _READ_INTERACTIONS if type in READ_ONLY_TYPES else TYPE_INTERACTIONS
+    entry: dict[str, Any] = {
+        "type": type,
+        "interaction": [{"code": code} for code in interactions],
+        "versioning": "versioned-update",
+        "readHistory": True,
+        "updateCreate": type not in READ_ONLY_TYPES,
+        "conditionalCreate": type not in READ_ONLY_TYPES,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": type not in READ_ONLY_TYPES,
+        "conditionalDelete": "not-supported" if type in READ_ONLY_TYPES else "single",
+        "referencePolicy": ["literal", "local"],
+    }
+    params = repo.supported_search_params(type)
+    if params:
+        entry["searchParam"] = [{"name": name, "type": kind} for name, kind in sorted(params.items())]
+    operations = _operations("type") + [op for op in _operations("instance") if op not in _operations("type")]
+    if operations:
+        entry["operation"] = operations
+    return entry
+
+
+def capability_statement(repo: Repository, base_url: str, date: str) -> dict[str, Any]:
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "resource": [_resource(type, repo) for type in sorted(resource_types())],
+        "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+    }
+    if _operations("system"):  # FHIR JSON has no empty arrays
+        rest["operation"] = _operations("system")
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "ehelse",
+        "kind": "instance",
+        "software": {"name": "ehelse", "version": software_version},
+        "implementation": {"description": "ehelse FHIR R4 server", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [rest],
+    }

@@ -1,0 +1,58 @@
+"""The registry of $operations (http://hl7.org/fhir/R4/operations.html), one module per operation.
+
+An operation is registered with the levels it runs at (system, type, instance) and a handler
+`handler(ctx, type, id, parameters) -> FhirResponse`, where `parameters` is the parsed body
+(a Parameters or a resource) or None, and the URL parameters are on ctx.request.query.
+Handlers are imported lazily: a module loads when its operation is first called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ehelse.errors import MethodNotAllowed, NotFound, NotImplementedFhir
+from ehelse.fhir.request import FhirResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str  # without the $
+    levels: frozenset[str]  # system | type | instance
+    target: str  # "module:function" of the handler
+    definition: str  # canonical URL of the OperationDefinition, for the CapabilityStatement
+    affects_state: bool = False  # GET is allowed only when False (operations.html#executing)
+
+    def handler(self) -> Callable[..., FhirResponse]:
+        module, _, function = self.target.partition(":")
+        try:
+            return getattr(importlib.import_module(module), function)
+        except (ImportError, AttributeError):
+            raise NotImplementedFhir(f"${self.name} is not available in this build") from None
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def register(operation: Operation) -> None:
+    OPERATIONS[operation.name] = operation
+
+
+def lookup(name: str, level: str, method: str) -> Operation:
+    operation = OPERATIONS.get(name)
+    if operation is None:
+        raise NotFound(f"Unknown operation ${name}", code="not-supported")
+    if level not in operation.levels:
+        raise NotFound(f"${name} is not defined at {level} level", code="not-supported")
+    if method not in ("GET", "POST") or (method == "GET" and operation.affects_state):
+        raise MethodNotAllowed(f"${name} does not accept {method}")
+    return operation
+
+
+def invoke(operation: Operation, ctx: Any, type: str | None, id: str | None, parameters: Any) -> FhirResponse:
+    return operation.handler()(ctx, type, id, parameters)
+
+
+register(Operation("validate", frozenset({"type", "instance"}), "ehelse.fhir.operations.validate_adapter:run",
+                   "http://hl7.org/fhir/OperationDefinition/Resource-validate"))

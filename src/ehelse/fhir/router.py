@@ -1,0 +1,185 @@
+"""The FHIR REST router: `Router(settings).handle(request, repo) -> response`, free of HTTP.
+
+http://hl7.org/fhir/R4/http.html. The URL (relative to the base `/fhir`) picks the
+interaction; the modules beside this one do the work: interactions.py (read, vread, create,
+update, delete, patch), conditional.py, history.py, searchset.py, bundle.py (batch and
+transaction), capability.py, operations/. Every FhirError becomes its OperationOutcome;
+anything unexpected becomes a 500 OperationOutcome that says nothing about the inside.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+from ehelse.errors import BadRequest, FhirError, Issue, MethodNotAllowed, NotFound, operation_outcome
+from ehelse.fhir import conditional, history, interactions, searchset
+from ehelse.fhir.body import check_size, parse_json, parse_resource
+from ehelse.fhir.capability import capability_statement
+from ehelse.fhir.headers import JSON_PATCH, check_format
+from ehelse.fhir.interactions import Context
+from ehelse.fhir.operations import invoke, lookup
+from ehelse.fhir.request import FhirRequest, FhirResponse
+from ehelse.fhir.resource_types import is_resource_type
+from ehelse.settings import Settings
+from ehelse.storage.protocol import Repository
+from ehelse.storage.stamp import now_instant
+
+log = logging.getLogger(__name__)
+
+_READS = ("GET", "HEAD")
+
+
+class Router:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+
+    def handle(self, request: FhirRequest, repo: Repository) -> FhirResponse:
+        """Answer one request; never raises."""
+        try:
+            check_format(request)
+            response = self.dispatch(Context(self.settings, repo, request))
+            if request.method == "HEAD":
+                response.body, response.resource = None, None
+            elif request.param("_pretty") == "true" and (response.body or response.resource):
+                response.body, response.resource = response.json_bytes(pretty=True), None
+            return response
+        except FhirError as error:
+            return error_response(error)
+        except Exception:  # a bug, not the client's fault: log it, tell nothing
+            log.exception("Unexpected error in %s /%s (request %s)", request.method, request.path,
+                          request.request_id)
+            reference = f" (request id {request.request_id})" if request.request_id else ""
+            return FhirResponse(500, resource=operation_outcome(
+                [Issue("fatal", "exception", f"Internal server error{reference}")]), interaction="error")
+
+    def dispatch(self, ctx: Context) -> FhirResponse:
+        """Route to the interaction; FhirErrors propagate (bundle.py reports them per entry)."""
+        request = ctx.request
+        method = request.method.upper()
+        parts = request.path.strip("/").split("/") if request.path.strip("/") else []
+        if not parts:
+            return self._system(ctx, method)
+        head = parts[0]
+        if len(parts) == 1 and head == "metadata":
+            self._allow(method, _READS)
+            return FhirResponse(200, resource=capability_statement(ctx.repo, ctx.base_url, now_instant()),
+                                interaction="capabilities")
+        if len(parts) == 1 and head == "_history":
+            self._allow(method, _READS)
+            return history.history(ctx)
+        if len(parts) == 1 and head.startswith("$"):
+            return self._operation(ctx, method, head[1:], None, None)
+        if not is_resource_type(head):
+            raise NotFound(f"{head[:80]!r} is not a resource type this server knows", code="not-supported")
+        type = head
+        if len(parts) == 1:
+            return self._type(ctx, method, type)
+        second = parts[1]
+        if len(parts) == 2 and second == "_history":
+            self._allow(method, _READS)
+            return history.history(ctx, type)
+        if len(parts) == 2 and second == "_search":
+            self._allow(method, ("POST",))
+            return self._post_search(ctx, type)
+        if len(parts) == 2 and second.startswith("$"):
+            return self._operation(ctx, method, second[1:], type, None)
+        id = interactions.check_id(second)
+        if len(parts) == 2:
+            return self._instance(ctx, method, type, id)
+        if len(parts) == 3 and parts[2] == "_history":
+            self._allow(method, _READS)
+            return history.history(ctx, type, id)
+        if len(parts) == 4 and parts[2] == "_history":
+            self._allow(method, _READS)
+            return interactions.vread(ctx, type, id, parts[3])
+        if len(parts) == 3 and parts[2].startswith("$"):
+            return self._operation(ctx, method, parts[2][1:], type, id)
+        raise NotFound(f"No FHIR interaction at {request.path[:120]!r}", code="not-supported")
+
+    # -- levels --------------------------------------------------------------------------------
+    def _system(self, ctx: Context, method: str) -> FhirResponse:
+        if method in _READS:
+            return searchset.search(ctx, None, "")
+        if method == "POST":
+            from ehelse.fhir.bundle import process_bundle  # batch/transaction (http.html#transaction)
+
+            return process_bundle(ctx, parse_resource(ctx.request, self.settings, "Bundle"), self.dispatch)
+        raise MethodNotAllowed(f"{method} is not allowed on the base URL")
+
+    def _type(self, ctx: Context, method: str, type: str) -> FhirResponse:
+        request = ctx.request
+        criteria = self._criteria(request)
+        if method in _READS:
+            return searchset.search(ctx, type, type)
+        if method == "POST":
+            resource = parse_resource(request, self.settings, type)
+            if_none_exist = request.header("if-none-exist")
+            if if_none_exist:
+                return conditional.conditional_create(ctx, type, resource, if_none_exist.lstrip("?"))
+            return interactions.create(ctx, type, resource)
+        if not criteria:
+            raise MethodNotAllowed(f"{method} on {type} needs an id or search criteria")
+        if method == "PUT":
+            return conditional.conditional_update(ctx, type, parse_resource(request, self.settings, type), criteria)
+        if method == "DELETE":
+            return conditional.conditional_delete(ctx, type, criteria)
+        if method == "PATCH":
+            return conditional.conditional_patch(ctx, type, self._patch_body(ctx), criteria)
+        raise MethodNotAllowed(f"{method} is not allowed on {type}")
+
+    def _instance(self, ctx: Context, method: str, type: str, id: str) -> FhirResponse:
+        if method in _READS:
+            return interactions.read(ctx, type, id)
+        if method == "PUT":
+            return interactions.update(ctx, type, id, parse_resource(ctx.request, self.settings, type))
+        if method == "DELETE":
+            return interactions.delete(ctx, type, id)
+        if method == "PATCH":
+            return interactions.patch(ctx, type, id, self._patch_body(ctx))
+        raise MethodNotAllowed(f"{method} is not allowed on {type}/{id}")
+
+    # -- helpers ---------------------------------------------------------------------------------
+    @staticmethod
+    def _allow(method: str, allowed: tuple[str, ...]) -> None:
+        if method not in allowed:
+            raise MethodNotAllowed(f"{method} is not allowed here; use {' or '.join(allowed)}")
+
+    @staticmethod
+    def _criteria(request: FhirRequest) -> list[tuple[str, str]]:
+        from ehelse.fhir.search_request import RESULT_PARAMS
+
+        return [(k, v) for k, v in request.query if k not in RESULT_PARAMS]
+
+    def _patch_body(self, ctx: Context):
+        # http.html#patch: JSON Patch only (FHIRPath Patch is not supported: 415).
+        if ctx.request.in_bundle and ctx.request.header("content-type") is None:
+            return parse_json(ctx.request, self.settings)
+        return parse_json(ctx.request, self.settings, frozenset({JSON_PATCH}))
+
+    def _post_search(self, ctx: Context, type: str) -> FhirResponse:
+        """http.html#search: POST [type]/_search with form parameters, same as GET."""
+        check_size(ctx.request, self.settings)
+        content_type = (ctx.request.header("content-type") or "").split(";")[0].strip().lower()
+        if ctx.request.body and content_type != "application/x-www-form-urlencoded":
+            from ehelse.errors import UnsupportedMediaType
+
+            raise UnsupportedMediaType("POST _search takes application/x-www-form-urlencoded parameters")
+        try:
+            form = parse_qsl(ctx.request.body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            raise BadRequest("Form body is not UTF-8", code="structure") from None
+        ctx.request.query = [*ctx.request.query, *form]
+        return searchset.search(ctx, type, type)
+
+    def _operation(self, ctx: Context, method: str, name: str, type: str | None, id: str | None) -> FhirResponse:
+        level = "instance" if id else "type" if type else "system"
+        operation = lookup(name, level, method)
+        parameters = None
+        if method == "POST" and ctx.request.body.strip():
+            parameters = parse_json(ctx.request, self.settings)
+        return invoke(operation, ctx, type, id, parameters)
+
+
+def error_response(error: FhirError) -> FhirResponse:
+    return FhirResponse(error.status, resource=error.outcome(), headers=dict(error.headers), interaction="error")
