@@ -35,6 +35,10 @@ def validate(resource: Any, *, profiles: list[str] | None = None) -> list[Issue]
     if any(issue.is_error for issue in issues):
         return issues
     if _check_invariants is not None:
-        issues.extend(_check_invariants(resource))
+        try:
+            issues.extend(_check_invariants(resource))
+        except Exception as exc:  # noqa: BLE001 - a fault in one invariant must not become a 500
+            issues.append(Issue("warning", "exception",
+                                f"invariants could not be evaluated: {type(exc).__name__}: {exc}"))
     issues.extend(_profiles.check(resource, profiles, walk.extensions))
     return issues

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ehelse.fhir.definitions import load
 from ehelse.fhir.validation.primitives import CHECKERS
+from ehelse.fhir.validation.terminology import CHECKED_STRENGTHS
 
 # Type codes whose value is a resource (contained, Bundle.entry.resource, Parameters...).
 RESOURCE_CODES = frozenset({"Resource", "DomainResource"})
@@ -122,6 +123,8 @@ class Model:
             types = element.get("types")
             ref = element.get("ref")
             binding = tuple(element["binding"]) if "binding" in element else None
+            if binding is not None and binding[0] not in CHECKED_STRENGTHS:
+                binding = None  # example bindings are never checked: keep them off the hot path
             rel = name + path[len(root):]
             if ref is not None:
                 rule = Rule(element_name, "BackboneElement", min_, max_, array, None, binding, None, ())

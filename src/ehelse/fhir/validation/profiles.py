@@ -1,13 +1,336 @@
-"""stub"""
-from __future__ import annotations
-from typing import Any
-from ehelse.errors import Issue
+"""Profiles: validating a resource against a constraining StructureDefinition.
 
-def register_profile(structure_definition: dict) -> None:
-    pass
+http://hl7.org/fhir/R4/profiling.html. A profile's snapshot is compiled (by the same
+`definitions.structure.compact` as the core types) into a tree of `Constraint`s, one per
+element id, with slices under their sliced element. The check walks that tree over the
+resource (which already passed the structural pass) and reports:
+  - cardinality tightened by the profile (min/max), per slice too
+  - fixed[x] (exact) and pattern[x] (the instance contains the pattern) values
+  - choice types narrowed (`value[x]` only Quantity)
+  - required bindings the profile adds
+  - slicing (profiling.html#slicing) by value/pattern/exists/type discriminators, with
+    closed slicing rejecting items that match no slice
+  - extension definitions: an extension whose url is a registered definition is checked
+    against it (its value[x] type, its nested extensions)
+
+The registry is data loaded at run time: the R4 core profiles and extension definitions
+(generated into definitions/profiles.json.gz) on first use, and any package's
+StructureDefinitions through `register_profile` (e.g. no-basis).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ehelse.errors import Issue
+from ehelse.fhir.definitions import load
+from ehelse.fhir.definitions.structure import compact
+from ehelse.fhir.validation.matching import get_path, matches_fixed, matches_pattern
+from ehelse.fhir.validation.terminology import check_value
+
+
+class Constraint:
+    """One element of a profile, with its children and slices."""
+
+    __slots__ = ("name", "min", "max", "fixed", "pattern", "types", "binding", "slicing",
+                 "slices", "children", "slice_name", "type_profiles")
+
+    def __init__(self, element: dict[str, Any]):
+        self.name = element["path"].rsplit(".", 1)[-1]
+        self.min = element.get("min", 0)
+        self.max = -1 if element.get("max", "*") == "*" else int(element["max"])
+        self.fixed = element.get("fixed")
+        self.pattern = element.get("pattern")
+        self.types = [t[0] for t in element.get("types", ())]
+        self.type_profiles = [p for t in element.get("types", ()) for p in t[2]]
+        binding = element.get("binding")
+        self.binding = tuple(binding) if binding and binding[0] == "required" else None
+        self.slicing = element.get("slicing")
+        self.slice_name = element.get("sliceName")
+        self.slices: list[Constraint] = []
+        self.children: dict[str, Constraint] = {}
+
+
+class Profile:
+    """A compiled StructureDefinition (constraint) ready to check instances."""
+
+    def __init__(self, definition: dict[str, Any]):
+        self.url = definition["url"]
+        self.type = definition["type"]
+        elements = definition["elements"]
+        self.root = Constraint(elements[0])
+        for element in elements[1:]:
+            self._place(element)
+
+    def _place(self, element: dict[str, Any]) -> None:
+        # Element ids name the position: Observation.component:SystolicBP.code.coding:SBPCode
+        # (elementdefinition.html#id). Re-slicing (`a:b/c`) is rare and left to the parent slice.
+        segments = element.get("id", element["path"]).split(".")[1:]
+        node = self.root
+        for segment in segments[:-1]:
+            name, _, slice_name = segment.partition(":")
+            child = node.children.get(name)
+            if child is None:
+                return
+            node = child
+            if slice_name:
+                node = next((s for s in node.slices if s.slice_name == slice_name), None)
+                if node is None:
+                    return
+        name, _, slice_name = segments[-1].partition(":")
+        constraint = Constraint(element)
+        if slice_name and "/" not in slice_name:
+            owner = node.children.get(name)
+            if owner is not None:
+                owner.slices.append(constraint)
+        elif not slice_name:
+            node.children[name] = constraint
+
+
+class Registry:
+    """Profiles by canonical URL; the core ones come from generated data on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._definitions: dict[str, dict[str, Any]] | None = None
+        self._compiled: dict[str, Profile] = {}
+        self._extension_urls: frozenset[str] = frozenset()
+
+    def _core(self) -> dict[str, dict[str, Any]]:
+        if self._definitions is None:
+            with self._lock:
+                if self._definitions is None:
+                    definitions = dict(load("profiles")["profiles"])
+                    self._extension_urls = frozenset(
+                        url for url, d in definitions.items() if d["type"] == "Extension")
+                    self._definitions = definitions
+        return self._definitions
+
+    def register(self, structure_definition: dict[str, Any]) -> str:
+        definition = compact(structure_definition)
+        definitions = self._core()
+        with self._lock:
+            url = definition["url"]
+            definitions[url] = definition
+            self._compiled.pop(url, None)
+            if definition["type"] == "Extension":
+                self._extension_urls = self._extension_urls | {url}
+        return url
+
+    def get(self, url: str) -> Profile | None:
+        url = url.split("|", 1)[0]
+        profile = self._compiled.get(url)
+        if profile is None:
+            definition = self._core().get(url)
+            if definition is None:
+                return None
+            profile = self._compiled[url] = Profile(definition)
+        return profile
+
+    def extension_urls(self) -> frozenset[str]:
+        self._core()
+        return self._extension_urls
+
+
+REGISTRY = Registry()
+
+
+def register_profile(structure_definition: dict[str, Any]) -> str:
+    """Make a StructureDefinition (with a snapshot) available to `validate`; returns its URL."""
+    return REGISTRY.register(structure_definition)
+
 
 def extension_urls() -> frozenset[str]:
-    return frozenset()
+    return REGISTRY.extension_urls()
 
-def check(resource: dict, profiles: list[str] | None, extensions: list) -> list[Issue]:
-    return []
+
+def check(resource: dict[str, Any], profiles: list[str] | None,
+          extensions: list[tuple[dict, str, str]]) -> list[Issue]:
+    """Issues from the profiles the resource claims (meta.profile) or is asked to meet, and
+    from the definitions of its extensions."""
+    issues: list[Issue] = []
+    resource_type = resource["resourceType"]
+    wanted: list[tuple[str, bool]] = [(url, True) for url in profiles or ()]
+    meta = resource.get("meta")
+    if type(meta) is dict:
+        wanted += [(url, False) for url in meta.get("profile", ()) if type(url) is str]
+    seen = set()
+    for url, explicit in wanted:
+        if url in seen:
+            continue
+        seen.add(url)
+        profile = REGISTRY.get(url)
+        if profile is None:
+            # An unknown profile in meta.profile is a claim we cannot check, not an error
+            # (profiling.html#profile-uses); an explicitly requested one must be known.
+            issues.append(Issue("error" if explicit else "warning", "not-supported",
+                                f"profile {url} is not known to this server, so it was not checked",
+                                "Resource.meta.profile" if not explicit else None))
+            continue
+        if profile.type != resource_type:
+            issues.append(Issue("error", "invalid", f"profile {url} is for {profile.type}, "
+                                f"not {resource_type}", resource_type))
+            continue
+        Checker(issues, url).children(profile.root, [(resource, resource_type)])
+    for extension, path, url in extensions:
+        profile = REGISTRY.get(url)
+        if profile is not None and profile.type == "Extension":
+            Checker(issues, url).children(profile.root, [(extension, path)])
+    return issues
+
+
+class Checker:
+    """Walks one profile's constraints over the values of one resource."""
+
+    def __init__(self, issues: list[Issue], url: str):
+        self.issues = issues
+        self.url = url
+
+    def error(self, code: str, message: str, path: str) -> None:
+        self.issues.append(Issue("error", code, f"{message} (profile {self.url})", path))
+
+    def children(self, node: Constraint, items: list[tuple[Any, str]]) -> None:
+        for item, path in items:
+            if type(item) is not dict:
+                continue
+            for name, child in node.children.items():
+                values = _child_values(item, name, path, child, self)
+                self.element(child, values, f"{path}.{name.replace('[x]', '')}")
+
+    def element(self, node: Constraint, values: list[tuple[Any, str]], where: str) -> None:
+        count = len(values)
+        label = f"{node.name}:{node.slice_name}" if node.slice_name else node.name
+        if count < node.min:
+            self.error("required", f"{label} needs at least {node.min} value(s), found {count}", where)
+        elif 0 <= node.max < count:
+            self.error("structure", f"{label} allows at most {node.max} value(s), found {count}", where)
+        for value, path in values:
+            if node.fixed is not None and not matches_fixed(value, node.fixed):
+                self.error("value", f"value must be exactly {node.fixed!r}", path)
+            if node.pattern is not None and not matches_pattern(value, node.pattern):
+                self.error("value", f"value must match the pattern {node.pattern!r}", path)
+            if node.binding is not None:
+                kind = None if type(value) is str else ("Coding" if "code" in value else "CodeableConcept")
+                if type(value) in (str, dict):
+                    check_value(self.issues, node.binding, kind, value, path)
+        if node.slicing is not None and node.slices:
+            self.slices(node, values, where)
+        if node.children and values:
+            self.children(node, values)
+
+    def slices(self, node: Constraint, values: list[tuple[Any, str]], where: str) -> None:
+        discriminators = node.slicing["d"]
+        matched: dict[int, list[tuple[Any, str]]] = {i: [] for i in range(len(node.slices))}
+        for value, path in values:
+            index = None
+            for i, slice_ in enumerate(node.slices):
+                verdict = _slice_matches(value, path, node.name, slice_, discriminators)
+                if verdict is None:
+                    return  # a discriminator we cannot evaluate: leave this slicing unchecked
+                if verdict:
+                    index = i
+                    break
+            if index is None:
+                if node.slicing["rules"] == "closed":
+                    self.error("structure", f"{node.name} item matches none of the slices "
+                               f"({', '.join(s.slice_name for s in node.slices)}) of a closed slicing", path)
+            else:
+                matched[index].append((value, path))
+        for i, slice_ in enumerate(node.slices):
+            self.element(slice_, matched[i], where)
+
+
+def _child_values(item: dict, name: str, path: str, node: Constraint,
+                  checker: Checker) -> list[tuple[Any, str]]:
+    if name.endswith("[x]"):
+        base = name[:-3]
+        found = [(key, item[key]) for key in item
+                 if key.startswith(base) and len(key) > len(base) and key[len(base)].isupper()]
+        values = []
+        for key, value in found:
+            code = key[len(base):]
+            if node.types and code not in {t[0].upper() + t[1:] for t in node.types}:
+                checker.error("structure", f"{key}: the profile allows {base}[x] only as "
+                              f"{', '.join(node.types)}", f"{path}.{key}")
+            values.append((value, f"{path}.{key}"))
+        return values
+    value = item.get(name)
+    if value is None:
+        return []
+    if type(value) is list:
+        return [(v, f"{path}.{name}[{i}]") for i, v in enumerate(value)]
+    return [(value, f"{path}.{name}")]
+
+
+def _slice_matches(value: Any, path: str, name: str, slice_: Constraint,
+                   discriminators: list) -> bool | None:
+    """Does `value` belong to `slice_`? None when a discriminator cannot be evaluated."""
+    where = path
+    for kind, path in discriminators:
+        if kind in ("value", "pattern"):
+            expected = _expected(slice_, path)
+            if expected is None:
+                return None
+            actual = get_path(value, path)
+            if not any(matches_pattern(a, expected) for a in actual):
+                return False
+        elif kind == "exists":
+            target = _node_at(slice_, path)
+            if target is None:
+                return None
+            present = bool(get_path(value, path))
+            if present != (target.min > 0):
+                return False
+        elif kind == "type" and path == "$this" and name.endswith("[x]"):
+            # value[x] sliced by type: the JSON key (valueQuantity) names the type
+            if not slice_.types:
+                return None
+            form = where.rsplit(".", 1)[-1][len(name) - 3:]
+            if form not in {t[0].upper() + t[1:] for t in slice_.types}:
+                return False
+        else:
+            return None  # profile discriminators need a second validation per item
+    return True
+
+
+def _node_at(node: Constraint, path: str) -> Constraint | None:
+    if path == "$this":
+        return node
+    for name in path.split("."):
+        node = node.children.get(name) or node.children.get(f"{name}[x]")
+        if node is None:
+            return None
+    return node
+
+
+def _expected(node: Constraint, path: str) -> Any:
+    """The fixed or pattern value a slice requires at `path` (profiling.html#discriminator)."""
+    if path == "url" and "url" not in node.children and node.type_profiles:
+        return node.type_profiles[0]  # an extension slice: its definition's url
+    return _expected_at(node, [] if path == "$this" else path.split("."))
+
+
+def _expected_at(node: Constraint, rest: list[str]) -> Any:
+    found = node.fixed if node.fixed is not None else node.pattern
+    if found is not None:
+        for name in rest:  # the remaining path inside the fixed/pattern value
+            if type(found) is list:
+                found = found[0] if found else None
+            if type(found) is not dict:
+                return None
+            found = found.get(name)
+        return found
+    if not rest:
+        return None
+    child = node.children.get(rest[0]) or node.children.get(f"{rest[0]}[x]")
+    if child is None:
+        return None
+    expected = _expected_at(child, rest[1:])
+    if expected is None:
+        # The value may be fixed inside a slice of the child (bp: component.code.coding:SBPCode)
+        for slice_ in child.slices:
+            expected = _expected_at(slice_, rest[1:])
+            if expected is not None:
+                break
+    return expected

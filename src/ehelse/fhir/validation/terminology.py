@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - only before bindings.py exists
     _check_code = None
 
 if TYPE_CHECKING:
-    from ehelse.fhir.validation.model import Rule
+    from ehelse.fhir.validation.model import Rule  # noqa: F401
     from ehelse.fhir.validation.structure import Walk
 
 CHECKED_STRENGTHS = frozenset({"required", "extensible", "preferred"})
@@ -32,12 +32,18 @@ check_code: Callable[[str, str | None, str], bool | None] | None = _check_code
 
 def check_binding(walk: "Walk", rule: "Rule", code_type: str | None, value: Any, path: str) -> None:
     """Check `value` (a code string, Coding or CodeableConcept dict) against rule.binding."""
-    strength, valueset = rule.binding
+    check_value(walk.issues, rule.binding, code_type, value, path)
+
+
+def check_value(issues: list[Issue], binding: tuple[str, str], code_type: str | None, value: Any,
+                path: str) -> None:
+    """Append an issue to `issues` when `value` is outside the (strength, value set) binding."""
+    strength, valueset = binding
     if check_code is None or strength not in CHECKED_STRENGTHS:
         return
     if code_type is None:  # a `code` primitive: the value set implies the system
         if check_code(valueset, None, value) is False:
-            _report(walk, strength, valueset, f"{value!r}", path)
+            _report(issues, strength, valueset, f"{value!r}", path)
         return
     codings = [value] if code_type == "Coding" else value.get("coding")
     if type(codings) is not list:
@@ -59,13 +65,13 @@ def check_binding(walk: "Walk", rule: "Rule", code_type: str | None, value: Any,
     else:
         where = path
     shown = ", ".join(f"{c.get('system', '')}#{c['code']}" for _, c in missed)
-    _report(walk, strength, valueset, shown, where)
+    _report(issues, strength, valueset, shown, where)
 
 
-def _report(walk: "Walk", strength: str, valueset: str, shown: str, path: str) -> None:
+def _report(issues: list[Issue], strength: str, valueset: str, shown: str, path: str) -> None:
     if strength == "required":
-        walk.issues.append(Issue("error", "code-invalid",
+        issues.append(Issue("error", "code-invalid",
                                  f"{shown} is not in the required value set {valueset}", path))
     else:
-        walk.issues.append(Issue("warning", "code-invalid",
+        issues.append(Issue("warning", "code-invalid",
                                  f"{shown} is not in the {strength} value set {valueset}", path))
