@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator
 from ehelse.access.actor import SYSTEM
 from ehelse.errors import FhirError
 from ehelse.fhir import jsoncodec
-from ehelse.fhir.request import FhirRequest
+from ehelse.fhir.request import FhirRequest, FhirResponse
 
 SUFFIXES = (".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")
 IMPORT_BASE = "urn:ehelse:import"  # base_url of import requests: no HTTP origin to point at
@@ -138,18 +138,16 @@ class Importer:
             request = self._request("PUT", f"{type_}/{rid}", jsoncodec.dumps(resource))
         else:
             request = self._request("POST", type_, jsoncodec.dumps(resource))
-        try:
-            response = self.router.handle(request, self.repo)
-        except FhirError as exc:
-            self._reject(where, exc)
+        response = self._handle(request)
+        if response.status >= 400:
+            self._reject_response(where, response)
             return
         (self.summary.created if response.status == 201 else self.summary.updated)[type_] += 1
 
     def _import_transaction(self, path: Path, data: bytes, bundle: dict[str, Any]) -> None:
-        try:
-            response = self.router.handle(self._request("POST", "", data), self.repo)
-        except FhirError as exc:  # a transaction failed as a whole: nothing of it was stored
-            self._reject(str(path), exc)
+        response = self._handle(self._request("POST", "", data))
+        if response.status >= 400:  # a transaction failed as a whole: nothing of it was stored
+            self._reject_response(str(path), response)
             return
         entries = (response.parsed() or {}).get("entry") or []
         for index, (entry, sent) in enumerate(zip(entries, bundle.get("entry") or [])):
@@ -164,16 +162,30 @@ class Importer:
                 reasons = [i.get("diagnostics", "") for i in outcome.get("issue") or []]
                 self.summary.rejected.append(Rejection(f"{path}#{index}", f"{status}: {'; '.join(reasons)}".strip()))
 
+    def _handle(self, request: FhirRequest) -> FhirResponse:
+        # The router answers errors as OperationOutcome responses; a FhirError raised by a
+        # simpler router is turned into the same.
+        try:
+            return self.router.handle(request, self.repo)
+        except FhirError as exc:
+            return FhirResponse(exc.status, resource=exc.outcome(), interaction="error")
+
     @staticmethod
     def _request(method: str, path: str, body: bytes) -> FhirRequest:
         return FhirRequest(method=method, path=path, body=body, base_url=IMPORT_BASE, actor=SYSTEM,
                            headers={"content-type": "application/fhir+json", "prefer": "return=minimal"})
 
     def _reject(self, where: str, exc: FhirError) -> None:
+        self._reject_response(where, FhirResponse(exc.status, resource=exc.outcome()))
+
+    def _reject_response(self, where: str, response: FhirResponse) -> None:
         reasons = []
-        for issue in exc.issues:
-            reasons.append(f"{issue.diagnostics} (at {issue.expression})" if issue.expression else issue.diagnostics)
-        self.summary.rejected.append(Rejection(where, f"{exc.status}: {'; '.join(reasons)}"))
+        for issue in (response.parsed() or {}).get("issue") or []:
+            text = issue.get("diagnostics") or issue.get("code", "")
+            expression = ", ".join(issue.get("expression") or [])
+            if issue.get("severity") in ("error", "fatal"):
+                reasons.append(f"{text} (at {expression})" if expression else text)
+        self.summary.rejected.append(Rejection(where, f"{response.status}: {'; '.join(reasons)}"))
 
 
 def _entry_type(entry: dict[str, Any], sent: dict[str, Any]) -> str:

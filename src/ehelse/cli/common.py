@@ -29,7 +29,8 @@ def open_repo(settings: Settings) -> Iterator:
     from ehelse.storage import open_repository
 
     try:
-        repo = open_repository(settings.database_url)
+        repo = open_repository(settings.database_url, db_pool_size=min(settings.db_pool_size, 4),
+                               sqlite_readers=min(settings.sqlite_readers, 2))
     except Exception as exc:
         fail(f"cannot open database {settings.database_url}: {exc}")
     try:

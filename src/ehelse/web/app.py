@@ -38,14 +38,16 @@ class AppState:
         self.owns_repo = repo is None  # close only what we opened
         self._router = router
         self._tokens = None
+        self._repo_options: dict[str, Any] = {}  # extra backend options (tests: connect_timeout)
 
     @property
     def repo(self) -> Any:
         if self._repo is None:
             from ehelse.storage import open_repository
 
-            self._repo = open_repository(self.settings.database_url)
-            self.metrics.pool_stats = getattr(self._repo, "pool_stats", None)
+            self._repo = open_repository(self.settings.database_url, db_pool_size=self.settings.db_pool_size,
+                                         sqlite_readers=self.settings.sqlite_readers, **self._repo_options)
+            self.metrics.pool_stats = _pool_stats(self._repo)
         return self._repo
 
     @property
@@ -70,6 +72,16 @@ class AppState:
         if self.owns_repo and self._repo is not None:
             self._repo.close()
             self._repo = None
+
+
+def _pool_stats(repo: Any) -> Callable[[], dict[str, Any]] | None:
+    """The backend's connection pool figures for /metrics: `repo.pool_stats()` when the
+    backend offers it, else psycopg_pool's own `get_stats()` (pool_size, pool_available,
+    requests_waiting, ...) on the PostgreSQL backend's pool."""
+    if callable(getattr(repo, "pool_stats", None)):
+        return repo.pool_stats
+    pool = getattr(repo, "_pool", None)
+    return pool.get_stats if callable(getattr(pool, "get_stats", None)) else None
 
 
 class EhelseApp:
