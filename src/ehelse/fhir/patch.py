@@ -144,18 +144,17 @@ def _apply(document: Any, op: dict[str, Any], index: int) -> Any:
             return copy.deepcopy(op["value"])
         _remove(document, tokens, where)
         return _add(document, tokens, copy.deepcopy(op["value"]), where)
+    if name == "test":  # RFC 6902 §4.6
+        if not json_equal(_get(document, tokens, where), op["value"]):
+            raise UnprocessableEntity(f"{where}: test failed, the value differs", code="processing")
+        return document
     source = _pointer(op["from"], where)
     if name == "move":
         if op["path"].startswith(op["from"] + "/"):
             raise UnprocessableEntity(f"{where}: cannot move a value into one of its own children")
         value = _remove(document, source, where)
         return _add(document, tokens, value, where)
-    if name == "copy":
-        return _add(document, tokens, copy.deepcopy(_get(document, source, where)), where)
-    # test (RFC 6902 §4.6)
-    if not json_equal(_get(document, tokens, where), op["value"]):
-        raise UnprocessableEntity(f"{where}: test failed, the value differs", code="processing")
-    return document
+    return _add(document, tokens, copy.deepcopy(_get(document, source, where)), where)  # copy
 
 
 def _decimal(value: Any) -> Decimal | None:
