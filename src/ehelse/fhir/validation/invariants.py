@@ -1,0 +1,324 @@
+"""The core invariants: FHIRPath constraints of the R4 resources and data types.
+
+conformance-rules.html#constraints: every constraint on an element must hold for every
+occurrence of that element. The constraints and where they sit come from
+definitions/invariants.json.gz (scripts/gen_invariants.py). `check(resource)` walks the
+resource's JSON once, guided by the element tree of its type, and evaluates each constraint
+with the occurrence as context -- so only constraints whose element is present cost anything,
+and an issue's expression points at the occurrence (`Observation.referenceRange[0]`).
+
+How a constraint is evaluated, fastest first:
+1. a hand-written Python rule (NATIVE) for the few whose FHIRPath is costly and common;
+2. Python compiled from the FHIRPath (fhirpath_compile.py) for the common shapes;
+3. fhirpathpy, compiled once per expression, for the rest (and whenever compiled code meets
+   data it does not handle, it raises Unsupported and fhirpathpy answers instead).
+Constraints none of these can evaluate are listed by `unsupported()` with the reason.
+
+An expression that evaluates to empty (e.g. comparing dates of different precision) is not
+reported: only a definite `false` is a violation here, so we never reject valid data on an
+undecidable comparison.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from ehelse.errors import Issue
+from ehelse.fhir import definitions
+from ehelse.fhir.jsoncodec import Number
+from ehelse.fhir.validation import fhirpath_compile
+from ehelse.fhir.validation.fhirpath_compile import Unsupported
+
+# FHIRPath functions fhirpathpy does not have, or that need a server or terminology service.
+_UNSUPPORTED_FUNCTIONS = {
+    "htmlChecks": "htmlChecks() is the XHTML rule set of narrative.html#xhtml; the structural "
+                  "validator checks the narrative's XHTML instead",
+    "conformsTo": "conformsTo() needs profile validation",
+    "memberOf": "memberOf() needs a terminology service",
+    "resolve": "resolve() needs the referenced resource",
+}
+
+
+def unsupported_reason(expression: str) -> str | None:
+    for name, why in _UNSUPPORTED_FUNCTIONS.items():
+        if f"{name}(" in expression:
+            return why
+    return None
+
+
+class Constraint:
+    """One invariant, compiled on first use."""
+
+    __slots__ = ("key", "severity", "human", "expression", "diagnostics", "_fn", "_fallback", "reason")
+
+    def __init__(self, key: str, severity: str, human: str, expression: str):
+        self.key, self.severity, self.human, self.expression = key, severity, human, expression
+        self.diagnostics = f"{key}: {human} ({expression})"
+        self._fn: Callable | None | bool = False  # False: not compiled yet
+        self._fallback: Any = None
+        self.reason: str | None = None  # set when it cannot be evaluated at all
+
+    def prepare(self) -> None:
+        if self._fn is not False:
+            return
+        self._fn = NATIVE.get(self.key)
+        if self._fn is not None:
+            return
+        self.reason = unsupported_reason(self.expression)
+        if self.reason:
+            self._fn = None
+            return
+        try:
+            self._fn = fhirpath_compile.compile_expression(self.expression)
+            if self.key in GUARDED_BY_CONTAINED:
+                self._fn = _without_contained(self._fn)
+        except Unsupported:
+            self._fn = None
+        try:
+            self._fallback = _fhirpathpy_parse(self.expression)
+        except Exception as exc:  # noqa: BLE001 - any parser failure means "cannot evaluate"
+            if self._fn is None:
+                self.reason = f"fhirpathpy cannot parse it: {exc}"
+
+    def holds(self, node: Any, base: str, env: dict) -> bool | None:
+        """True / False, or None when the expression gives empty or cannot be evaluated."""
+        self.prepare()
+        if self._fn is not None:
+            try:
+                return self._fn(node, env)
+            except Unsupported:
+                pass
+        if self._fallback is None:
+            return None
+        return _fhirpathpy_eval(self._fallback, node, base, env)
+
+
+# -- fhirpathpy (the fallback) -----------------------------------------------------------
+
+
+def _fhirpathpy_parse(expression: str) -> Any:
+    from fhirpathpy.parser import parse
+
+    return parse(expression)
+
+
+_USER_FUNCTIONS = {
+    # FHIRPath 2.0 / FHIR's hasValue() (fhirpath.html#functions): fhirpathpy lacks it.
+    "hasValue": {"fn": lambda inputs: len(inputs) == 1 and inputs[0] is not None
+                 and not isinstance(inputs[0], (dict, list))},
+}
+
+
+def _plain(value: Any) -> Any:
+    """A copy fhirpathpy can read: exact-decimal `Number`s become `Decimal`."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Number):
+        return Decimal(value.text)
+    return value
+
+
+def _fhirpathpy_eval(parsed: Any, node: Any, base: str, env: dict) -> bool | None:
+    from fhirpathpy import apply_parsed_path
+    from fhirpathpy.engine.nodes import ResourceNode
+    from fhirpathpy.models import models
+
+    plain = env.get("_plain")
+    if plain is None:  # convert the resources once per check(), only when needed
+        plain = env["_plain"] = {"resource": _plain(env["resource"]), "rootResource": _plain(env["rootResource"])}
+    options = {"userInvocationTable": _USER_FUNCTIONS, "traceFn": _no_trace}
+    try:
+        data = ResourceNode.create_node(_plain(node), base)
+        result = apply_parsed_path(data, parsed, dict(plain), models["r4"], options)
+    except Exception:  # noqa: BLE001 - an evaluation error is "cannot tell", never a 500
+        return None
+    if len(result) == 1 and isinstance(result[0], bool):
+        return result[0]
+    return None
+
+
+def _no_trace(label: str, value: Any) -> None:
+    """trace() in some core expressions would print to stdout; say nothing."""
+
+
+# -- hand-written rules ------------------------------------------------------------------
+
+
+def _dom_3(node: Any, env: dict) -> bool | None:
+    """dom-3: every contained resource is referenced from elsewhere in the resource, or
+    itself refers to its container with `#` (references.html#contained)."""
+    contained = node.get("contained") if isinstance(node, dict) else None
+    if not contained:
+        return True
+    hashes: set[str] = set()
+    _collect_hash_strings({k: v for k, v in node.items() if k != "contained"}, hashes)
+    for resource in contained:
+        inner: set[str] = set()
+        _collect_hash_strings(resource, inner)
+        hashes |= inner - {"#"}
+    for resource in contained:
+        if not isinstance(resource, dict):
+            continue
+        rid = resource.get("id")
+        if isinstance(rid, str) and "#" + rid in hashes:
+            continue
+        inner = set()
+        _collect_hash_strings(resource, inner)
+        if "#" not in inner:
+            return False
+    return True
+
+
+def _collect_hash_strings(value: Any, out: set[str]) -> None:
+    """Every string starting with '#' below `value` (references, canonicals, uris)."""
+    if isinstance(value, dict):
+        for v in value.values():
+            _collect_hash_strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _collect_hash_strings(v, out)
+    elif isinstance(value, str) and value.startswith("#"):
+        out.add(value)
+
+
+def _que_7(node: Any, env: dict) -> bool | None:
+    """que-7: `operator = 'exists' implies (answer is Boolean)` -- fhirpathpy gets the choice
+    type test wrong, and it is one key look-up in JSON."""
+    return node.get("operator") != "exists" or "answerBoolean" in node
+
+
+def _ras_2(node: Any, env: dict) -> bool | None:
+    """ras-2: `probability is decimal implies (probability as decimal) <= 100`."""
+    value = node.get("probabilityDecimal")
+    if value is None:
+        return True
+    number = fhirpath_compile._number(value)
+    return None if number is None else number <= 100
+
+
+def _ref_1(node: Any, env: dict) -> bool | None:
+    """ref-1: a local reference `#id` must name a contained resource of the root resource
+    (on every Reference, so worth a direct rule)."""
+    reference = node.get("reference") if type(node) is dict else None
+    if type(reference) is not str or not reference.startswith("#"):
+        return True
+    contained = env["rootResource"].get("contained")
+    target = reference[1:]
+    return any(type(c) is dict and c.get("id") == target for c in contained or ())
+
+
+def _without_contained(rule: Callable[[Any, dict], bool | None]) -> Callable[[Any, dict], bool | None]:
+    """dom-2, dom-4, dom-5 only look at `contained`: true at once for most resources."""
+    def guarded(node: Any, env: dict) -> bool | None:
+        if type(node) is dict and "contained" not in node:
+            return True
+        return rule(node, env)
+    return guarded
+
+
+NATIVE: dict[str, Callable[[Any, dict], bool | None]] = {
+    "dom-3": _dom_3, "que-7": _que_7, "ras-2": _ras_2, "ref-1": _ref_1,
+}
+GUARDED_BY_CONTAINED = ("dom-2", "dom-4", "dom-5")
+
+
+# -- the walk ----------------------------------------------------------------------------
+
+_CONSTRAINTS: list[Constraint] | None = None
+_TYPES: dict[str, tuple[dict[str, list[Constraint]], dict[str, dict[str, list[str]]]]] = {}
+
+
+def _load() -> list[Constraint]:
+    global _CONSTRAINTS
+    if _CONSTRAINTS is None:
+        data = definitions.load("invariants")
+        constraints = [Constraint(*row) for row in data["constraints"]]
+        # Constraints that cannot be evaluated are left out of the walk (unsupported() lists them).
+        live = [c if c.key in NATIVE or not unsupported_reason(c.expression) else None for c in constraints]
+        for name, entry in data["types"].items():
+            at = {path: [live[i] for i in rows if live[i]] for path, rows in entry["at"].items()}
+            at = {path: rows for path, rows in at.items() if rows}
+            _TYPES[name] = (at, entry["children"])
+        _CONSTRAINTS = constraints
+    return _CONSTRAINTS
+
+
+def check(resource: dict) -> list[Issue]:
+    """Every violated invariant in `resource` (and its contained / entry resources)."""
+    _load()
+    issues: list[Issue] = []
+    if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+        _resource(resource, resource["resourceType"], resource, issues)
+    return issues
+
+
+def _resource(resource: dict, location: str, root: dict, issues: list[Issue]) -> None:
+    type_name = resource.get("resourceType")
+    if type_name not in _TYPES:
+        return  # unknown type: the structural validator reports it
+    env = {"resource": resource, "rootResource": root, "context": resource}
+    _walk(resource, type_name, type_name, location, env, issues)
+
+
+def _evaluate(constraints: list[Constraint], node: Any, base: str, location: str, env: dict,
+              issues: list[Issue]) -> None:
+    for constraint in constraints:
+        if constraint.key == "dom-6" and env["resource"] is not env["rootResource"]:
+            continue  # a contained resource's narrative is its container's (dom-6 is advice)
+        if constraint.holds(node, base, env) is False:
+            issues.append(Issue(constraint.severity, "invariant", constraint.diagnostics, location))
+
+
+def _walk(node: Any, type_name: str, path: str, location: str, env: dict, issues: list[Issue]) -> None:
+    at, children = _TYPES[type_name]
+    here = at.get(path)
+    if here:
+        _evaluate(here, node, path, location, env, issues)
+    slots = children.get(path)
+    if not slots or type(node) is not dict:
+        return
+    for key, value in node.items():
+        slot = slots.get(key)
+        if slot is None:
+            continue  # resourceType, `_primitive` extensions, unknown names (structure's job)
+        child_path, kind = slot
+        on_child = at.get(child_path) if kind else None  # backbones evaluate in _walk
+        if type(value) is list:
+            for index, item in enumerate(value):
+                _child(item, type_name, child_path, kind, on_child, f"{location}.{key}[{index}]", env, issues)
+        else:
+            _child(value, type_name, child_path, kind, on_child, f"{location}.{key}", env, issues)
+
+
+def _child(item: Any, type_name: str, child_path: str, kind: str, on_child: list | None,
+           location: str, env: dict, issues: list[Issue]) -> None:
+    if on_child:  # constraints on this element of the parent type (e.g. ras-1 on probability[x])
+        _evaluate(on_child, item, kind if kind not in ("-", "Resource") else child_path, location, env, issues)
+    if kind == "":
+        _walk(item, type_name, child_path, location, env, issues)
+    elif kind == "Resource":
+        if type(item) is dict:
+            # %resource is the inner resource; %rootResource stays the container for contained
+            # resources only (fhirpath.html#variables as FHIR defines them).
+            root = env["rootResource"] if child_path.endswith(".contained") else item
+            _resource(item, location, root, issues)
+    elif kind != "-" and kind in _TYPES and type(item) is dict:
+        _walk(item, kind, kind, location, env, issues)
+
+
+def constraints() -> list[Constraint]:
+    """Every core invariant this module knows (ele-1 and ext-1 are left to the structure pass)."""
+    return list(_load())
+
+
+def unsupported() -> list[tuple[str, str]]:
+    """(key, reason) for each constraint that is not evaluated, for the docs."""
+    out = []
+    for constraint in _load():
+        constraint.prepare()
+        if constraint.reason:
+            out.append((constraint.key, constraint.reason))
+    return sorted(set(out))
