@@ -18,6 +18,7 @@ import time
 import orjson
 
 from bench import loadgen
+from bench.cpu import CpuMeter
 from bench.crud_seeds import ORDER, changed, linked
 from bench.databases import fresh_database
 from bench.server import admin_token, ehelse_server, upgrade_database
@@ -107,7 +108,10 @@ def bench_backend(backend: str, *, workers: int, users: int, seconds: float, cpu
         with ehelse_server(url, workers=workers) as server:
             # a short warm-up, so each worker has its connections and caches before timing
             loadgen.run(load(server.base_url + "/fhir", token, users=min(users, 4), seconds=1.0))
-            result = loadgen.run(load(server.base_url + "/fhir", token, users=users, seconds=seconds))
+            with CpuMeter(server.process_group) as cpu:
+                result = loadgen.run(load(server.base_url + "/fhir", token, users=users,
+                                          seconds=seconds))
+    result["cpu"] = cpu.result
     target = TARGETS[backend]
     ops = result["ops_per_s"]
     result.update({

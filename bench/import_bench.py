@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench import synthea_dir
+from bench.cpu import CpuMeter
 from bench.databases import fresh_database
 
 # Published figures (Health Samurai, public FHIR server benchmark, June 2026), import of
@@ -52,9 +53,10 @@ def import_once(backend: str, files: list[Path]) -> dict:
         try:
             repo.upgrade()
             importer = Importer(repo, get_settings(validate=True, database_url=url))
-            started = time.perf_counter()
-            summary = importer.run(files)
-            seconds = time.perf_counter() - started
+            with CpuMeter() as cpu:
+                started = time.perf_counter()
+                summary = importer.run(files)
+                seconds = time.perf_counter() - started
         finally:
             repo.close()
     created = summary.total_created
@@ -64,7 +66,7 @@ def import_once(backend: str, files: list[Path]) -> dict:
     return {"resources": created, "updated": summary.total_updated,
             "rejected": len(summary.rejected),
             "first_rejections": [f"{r.where}: {r.reason}"[:300] for r in summary.rejected[:3]],
-            "seconds": round(seconds, 3),
+            "seconds": round(seconds, 3), "cpu": cpu.result,
             "resources_per_s": round(created / seconds, 1) if seconds > 0 else 0.0}
 
 

@@ -19,6 +19,7 @@ import time
 import orjson
 
 from bench import loadgen, wrk
+from bench.cpu import CpuMeter
 from bench.crud_seeds import SEEDS
 from bench.databases import fresh_database
 from bench.server import admin_token, ehelse_server, upgrade_database
@@ -94,10 +95,13 @@ def bench_backend(backend: str, *, workers: int, connections: int, seconds: floa
             ids = loadgen.run(seed_patients(server.base_url + "/fhir", token, patients))
             paths = [f"/fhir/Patient/{id}" for id in ids]
             get_load(server.base_url, paths, token=token, connections=connections, seconds=1)
-            bare = get_load(server.base_url, ["/healthz"], token=token, connections=connections,
-                            seconds=seconds)
-            fhir = get_load(server.base_url, paths, token=token, connections=connections,
-                            seconds=seconds)
+            with CpuMeter(server.process_group) as bare_cpu:
+                bare = get_load(server.base_url, ["/healthz"], token=token,
+                                connections=connections, seconds=seconds)
+            with CpuMeter(server.process_group) as fhir_cpu:
+                fhir = get_load(server.base_url, paths, token=token, connections=connections,
+                                seconds=seconds)
+    bare["cpu"], fhir["cpu"] = bare_cpu.result, fhir_cpu.result
     fhir["patients"] = len(ids)
     ratio = fhir["requests_per_s"] / bare["requests_per_s"] if bare["requests_per_s"] else 0.0
     return {"workers": workers, "bare": bare, "fhir_read": fhir, "ratio_to_bare": round(ratio, 3),

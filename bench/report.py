@@ -13,6 +13,15 @@ def _table(title: str, header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
+def _cpu(figures: dict) -> str:
+    """CPU shares of all cores during the measurement: server / PostgreSQL / bench process /
+    everything else on the machine."""
+    cpu = figures.get("cpu") or {}
+    if not cpu:
+        return ""
+    return "/".join(f"{cpu.get(f'{party}_share', 0) * 100:.0f}" for party in ("server", "postgres", "bench", "other"))
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
@@ -24,15 +33,17 @@ def _fmt(value: object) -> str:
 def import_table(result: dict) -> str:
     rows = []
     for backend, figures in result.get("backends", {}).items():
+        last_cpu = _cpu(figures["runs"][-1])
         per_run = " ".join(f"{r['resources_per_s']:.0f}" for r in figures["runs"])
         published = figures["vs_published_per_cpu"]
         rows.append([backend, figures["runs"][0]["resources"], per_run,
                      figures["median_resources_per_s"], figures["target_resources_per_s"],
                      figures["ratio_to_target"],
-                     " ".join(f"{name} {v['ratio_per_cpu']}x" for name, v in published.items())])
+                     " ".join(f"{name} {v['ratio_per_cpu']}x" for name, v in published.items()),
+                     last_cpu])
     return _table("Import (Synthea transaction bundles, validation on)",
                   ["backend", "resources", "res/s per run", "median res/s", "target",
-                   "x target", "per CPU vs published"], rows)
+                   "x target", "per CPU vs published", "CPU % srv/db/bench/other"], rows)
 
 
 def read_table(result: dict) -> str:
@@ -42,10 +53,11 @@ def read_table(result: dict) -> str:
             figures = run[name]
             rows.append([f"{key} {name}", figures.get("tool", ""), figures["requests_per_s"],
                          figures["errors"], figures["p50_ms"], figures["p99_ms"],
-                         run["ratio_to_bare"] if name == "fhir_read" else ""])
+                         run["ratio_to_bare"] if name == "fhir_read" else "", _cpu(figures)])
     return _table(f"Read by id ({result.get('connections')} connections, "
                   f"target ratio >= {result.get('target_ratio')})",
-                  ["run", "tool", "req/s", "errors", "p50 ms", "p99 ms", "ratio to bare"], rows)
+                  ["run", "tool", "req/s", "errors", "p50 ms", "p99 ms", "ratio to bare",
+                   "CPU % srv/db/bench/other"], rows)
 
 
 def crud_table(result: dict) -> str:
@@ -54,10 +66,11 @@ def crud_table(result: dict) -> str:
         for kind, stats in figures["by_operation"].items():
             rows.append([key if kind == "all" else f"  {kind}", stats["count"], stats["errors"],
                          stats["ops_per_s"], stats["p50_ms"], stats["p95_ms"], stats["p99_ms"],
-                         figures["ratio_to_target"] if kind == "all" else ""])
+                         figures["ratio_to_target"] if kind == "all" else "",
+                         _cpu(figures) if kind == "all" else ""])
     return _table("CRUD (HealthSamurai k6 scenario; one request = one operation)",
                   ["run / operation", "count", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms",
-                   "x target"], rows)
+                   "x target", "CPU % srv/db/bench/other"], rows)
 
 
 TABLES = {"import": import_table, "read": read_table, "crud": crud_table}

@@ -51,6 +51,7 @@ def machine_info() -> dict:
         "git_dirty": bool(command("git", "status", "--porcelain", "--untracked-files=no")),
         "wrk": command("wrk", "-v").splitlines()[0] if shutil.which("wrk") else None,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 

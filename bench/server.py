@@ -96,6 +96,11 @@ class ServerProcess:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+    @property
+    def process_group(self) -> int | None:
+        """The server's process group (its pid: it leads its own session), for bench.cpu."""
+        return self._process.pid if self._process is not None else None
+
     def log_tail(self, limit: int = 3000) -> str:
         self._log.seek(0)
         return self._log.read().decode("utf-8", "replace")[-limit:]
