@@ -52,7 +52,10 @@ def check_value(issues: list[Issue], binding: tuple[str, str], code_type: str | 
     for index, coding in enumerate(codings):
         if type(coding) is not dict or type(coding.get("code")) is not str:
             continue
-        result = check_code(valueset, coding.get("system"), coding["code"])
+        system = coding.get("system")
+        if system is not None and type(system) is not str:
+            continue  # malformed, and already reported by the structural pass
+        result = check_code(valueset, system, coding["code"])
         if result is not False:
             return  # in the value set, or cannot be checked
         missed.append((index, coding))
