@@ -88,3 +88,13 @@ class CpuMeter:
         result["other_cpu_s"] = round(max(other, 0.0), 2)
         result["other_share"] = round(max(other, 0.0) / capacity, 3) if capacity else 0.0
         self.result = result
+
+
+def per_cpu_second(count: int, cpu: dict[str, float], *, postgres: bool) -> float:
+    """Operations per CPU-second our own parties used (server, bench process, and PostgreSQL
+    when it is the backend): throughput per core with the shared machine's noise taken out,
+    as long as the work was CPU-bound."""
+    seconds = cpu.get("server_cpu_s", 0.0) + cpu.get("bench_cpu_s", 0.0)
+    if postgres:
+        seconds += cpu.get("postgres_cpu_s", 0.0)
+    return round(count / seconds, 1) if seconds > 0 else 0.0

@@ -18,7 +18,7 @@ import time
 import orjson
 
 from bench import loadgen
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, per_cpu_second
 from bench.crud_seeds import ORDER, changed, linked
 from bench.databases import fresh_database
 from bench.server import admin_token, ehelse_server, upgrade_database
@@ -112,6 +112,8 @@ def bench_backend(backend: str, *, workers: int, users: int, seconds: float, cpu
                 result = loadgen.run(load(server.base_url + "/fhir", token, users=users,
                                           seconds=seconds))
     result["cpu"] = cpu.result
+    result["ops_per_cpu_s"] = per_cpu_second(result["operations"], cpu.result,
+                                             postgres=backend == "postgresql")
     target = TARGETS[backend]
     ops = result["ops_per_s"]
     result.update({

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench import synthea_dir
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, per_cpu_second
 from bench.databases import fresh_database
 
 # Published figures (Health Samurai, public FHIR server benchmark, June 2026), import of
@@ -67,6 +67,7 @@ def import_once(backend: str, files: list[Path]) -> dict:
             "rejected": len(summary.rejected),
             "first_rejections": [f"{r.where}: {r.reason}"[:300] for r in summary.rejected[:3]],
             "seconds": round(seconds, 3), "cpu": cpu.result,
+            "resources_per_cpu_s": per_cpu_second(created, cpu.result, postgres=backend == "postgresql"),
             "resources_per_s": round(created / seconds, 1) if seconds > 0 else 0.0}
 
 
@@ -97,6 +98,8 @@ def run(backends: list[str], *, runs: int = 5, quick: bool = False, cpus: int = 
             "target_resources_per_s": TARGETS[backend],
             "ratio_to_target": round(median / TARGETS[backend], 2),
             "per_cpu": round(median / cpus, 1),
+            "median_resources_per_cpu_s": round(statistics.median(
+                r["resources_per_cpu_s"] for r in runs_done), 1),
             "vs_published_per_cpu": per_cpu_comparison(median, cpus),
         }
     return result

@@ -19,7 +19,7 @@ import time
 import orjson
 
 from bench import loadgen, wrk
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, per_cpu_second
 from bench.crud_seeds import SEEDS
 from bench.databases import fresh_database
 from bench.server import admin_token, ehelse_server, upgrade_database
@@ -101,10 +101,16 @@ def bench_backend(backend: str, *, workers: int, connections: int, seconds: floa
             with CpuMeter(server.process_group) as fhir_cpu:
                 fhir = get_load(server.base_url, paths, token=token, connections=connections,
                                 seconds=seconds)
-    bare["cpu"], fhir["cpu"] = bare_cpu.result, fhir_cpu.result
+    for figures, meter in ((bare, bare_cpu), (fhir, fhir_cpu)):
+        figures["cpu"] = meter.result
+        figures["requests_per_cpu_s"] = per_cpu_second(figures["requests"], meter.result,
+                                                       postgres=backend == "postgresql")
     fhir["patients"] = len(ids)
     ratio = fhir["requests_per_s"] / bare["requests_per_s"] if bare["requests_per_s"] else 0.0
+    cpu_ratio = (fhir["requests_per_cpu_s"] / bare["requests_per_cpu_s"]
+                 if bare["requests_per_cpu_s"] else 0.0)
     return {"workers": workers, "bare": bare, "fhir_read": fhir, "ratio_to_bare": round(ratio, 3),
+            "ratio_to_bare_per_cpu_s": round(cpu_ratio, 3),
             "ratio_to_target": round(ratio / TARGET_RATIO, 2)}
 
 
