@@ -234,14 +234,19 @@ class SqlRepository:
         return self._exec(conn, "SELECT version_id, deleted, last_updated FROM resource"
                                 f" WHERE type = ? AND id = ?{self._FOR_UPDATE}", (type, id)).fetchone()
 
-    def _insert_new(self, conn: Any, version: ResourceVersion) -> bool:
-        """Insert the first current row of a resource; False if the type/id exists already
-        (also when another transaction inserted it meanwhile)."""
+    def _insert_first(self, conn: Any, version: ResourceVersion, *, fresh_id: bool = False) -> bool:
+        """Insert the first current row of a resource and its history row; False (and
+        nothing written) if the type/id exists already, also when another transaction
+        inserted it meanwhile. `fresh_id`: the id was just made here (a UUID), so a backend
+        may defer the check to the end of the transaction."""
         cursor = self._exec(conn, "INSERT INTO resource (type, id, version_id, last_updated, method, deleted,"
                                   " content) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                             (version.type, version.id, version.version_id, version.last_updated,
                              version.method, False, version.content))
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self._append_version(conn, version)
+        return True
 
     def _replace_current(self, conn: Any, version: ResourceVersion) -> None:
         self._exec(conn, "UPDATE resource SET version_id = ?, last_updated = ?, method = ?, deleted = ?,"
@@ -281,14 +286,14 @@ class SqlRepository:
 
     def create(self, resource: dict[str, Any], *, id: str | None = None) -> ResourceVersion:
         type = resource["resourceType"]
+        fresh_id = id is None
         id = id or new_id()
         with self._writing() as conn:
             last_updated = now_instant()
             version = ResourceVersion(type, id, 1, last_updated, "POST",
                                       stamp(resource, id, 1, last_updated))
-            if not self._insert_new(conn, version):
+            if not self._insert_first(conn, version, fresh_id=fresh_id):
                 raise Conflict(f"{type}/{id} exists already")
-            self._append_version(conn, version)
             self._write_index(conn, type, id, resource, fresh=True)
         return version
 
@@ -306,15 +311,15 @@ class SqlRepository:
                     last_updated = now_instant()
                     version = ResourceVersion(type, id, 1, last_updated, method,
                                               stamp(resource, id, 1, last_updated))
-                    if self._insert_new(conn, version):
+                    if self._insert_first(conn, version):
                         break
                     continue  # created by another transaction meanwhile: update that one
                 last_updated = self._after(current[2])
                 version = ResourceVersion(type, id, current[0] + 1, last_updated, method,
                                           stamp(resource, id, current[0] + 1, last_updated))
                 self._replace_current(conn, version)
+                self._append_version(conn, version)
                 break
-            self._append_version(conn, version)
             self._write_index(conn, type, id, resource, fresh=not live)
         return version, not live
 

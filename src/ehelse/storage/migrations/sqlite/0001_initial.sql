@@ -10,7 +10,7 @@ CREATE TABLE resource (
     deleted INTEGER NOT NULL DEFAULT 0,
     content BLOB,
     PRIMARY KEY (type, id)
-) WITHOUT ROWID;
+);
 -- search order is (last_updated, id) within a type
 CREATE INDEX resource_type_updated ON resource (type, last_updated, id);
 CREATE INDEX resource_updated ON resource (last_updated);
@@ -24,7 +24,7 @@ CREATE TABLE resource_version (
     method TEXT NOT NULL,
     content BLOB,
     PRIMARY KEY (type, id, version_id)
-) WITHOUT ROWID;
+);
 CREATE INDEX resource_version_updated ON resource_version (last_updated);
 CREATE INDEX resource_version_type_updated ON resource_version (type, last_updated);
 
