@@ -68,9 +68,10 @@ def _children(item: dict, name: str, out: list) -> None:
         if name not in _choice_bases():
             return
         for key in item:  # a choice element: `value` finds valueQuantity (fhirpath.html#paths)
-            if key.startswith(name) and key[len(name):] in _TYPE_SUFFIXES:
-                value = item[key]
-                ext = item.get("_" + key)
+            bare = key[1:] if key[:1] == "_" else key  # or only its `_valueString` extension
+            if bare.startswith(name) and bare[len(name):] in _TYPE_SUFFIXES:
+                value = item.get(bare)
+                ext = item.get("_" + bare)
                 break
         else:
             return
@@ -399,6 +400,8 @@ def _function(name: str, args: list[Fn]) -> Fn:
         return is_type
     if name == "isDistinct" and n == 0:
         def is_distinct(focus: list, env: dict) -> list:
+            if all(type(x) is str for x in focus):  # the common case (ids, linkIds): O(n)
+                return [len(set(focus)) == len(focus)]
             for i, x in enumerate(focus):
                 if any(_equal(x, y) for y in focus[:i]):
                     return [False]

@@ -228,7 +228,10 @@ GUARDED_BY_CONTAINED = ("dom-2", "dom-4", "dom-5")
 # -- the walk ----------------------------------------------------------------------------
 
 _CONSTRAINTS: list[Constraint] | None = None
-_TYPES: dict[str, tuple[dict[str, list[Constraint]], dict[str, dict[str, list[str]]]]] = {}
+# type -> (constraints per element path, slots per element path); a slot is
+# json key -> (child element path, kind, constraints on the child element or None).
+# Keys that lead nowhere (a primitive without constraints) have no slot: the walk skips them.
+_TYPES: dict[str, tuple[dict[str, list[Constraint]], dict[str, dict[str, tuple]]]] = {}
 
 
 def _load() -> list[Constraint]:
@@ -238,12 +241,43 @@ def _load() -> list[Constraint]:
         constraints = [Constraint(*row) for row in data["constraints"]]
         # Constraints that cannot be evaluated are left out of the walk (unsupported() lists them).
         live = [c if c.key in NATIVE or not unsupported_reason(c.expression) else None for c in constraints]
+        ats = {}
         for name, entry in data["types"].items():
             at = {path: [live[i] for i in rows if live[i]] for path, rows in entry["at"].items()}
-            at = {path: rows for path, rows in at.items() if rows}
-            _TYPES[name] = (at, entry["children"])
+            ats[name] = {path: rows for path, rows in at.items() if rows}
+        useful = _types_with_work(data["types"], ats)
+        for name, entry in data["types"].items():
+            at = ats[name]
+            slots: dict[str, dict[str, tuple]] = {}
+            for path, children in entry["children"].items():
+                kept = {}
+                for key, (child_path, kind) in children.items():
+                    on_child = at.get(child_path) if kind else None  # backbones evaluate in _walk
+                    if on_child or kind in ("", "Resource") or kind in useful:
+                        kept[key] = (child_path, kind if kind == "" or kind == "Resource" or kind in useful else "-",
+                                     on_child)
+                slots[path] = kept
+            _TYPES[name] = (at, slots)
         _CONSTRAINTS = constraints
     return _CONSTRAINTS
+
+
+def _types_with_work(types: dict, ats: dict) -> set[str]:
+    """Data types below which some constraint can apply (a fixpoint: Extension reaches
+    value[x], which reaches Period, ...). The walk does not descend into the others."""
+    useful = {name for name, at in ats.items() if at}
+    changed = True
+    while changed:
+        changed = False
+        for name, entry in types.items():
+            if name in useful:
+                continue
+            for children in entry["children"].values():
+                if any(kind == "Resource" or kind in useful for _, kind in children.values()):
+                    useful.add(name)
+                    changed = True
+                    break
+    return useful
 
 
 def check(resource: dict) -> list[Issue]:
@@ -255,7 +289,17 @@ def check(resource: dict) -> list[Issue]:
     return issues
 
 
-def _resource(resource: dict, location: str, root: dict, issues: list[Issue]) -> None:
+def _location(location: Any) -> str:
+    """Locations are built as (parent, key, index) tuples and written out only for an issue."""
+    parts = []
+    while type(location) is tuple:
+        location, key, index = location
+        parts.append(key if index is None else f"{key}[{index}]")
+    parts.append(location)
+    return ".".join(reversed(parts))
+
+
+def _resource(resource: dict, location: Any, root: dict, issues: list[Issue]) -> None:
     type_name = resource.get("resourceType")
     if type_name not in _TYPES:
         return  # unknown type: the structural validator reports it
@@ -263,38 +307,36 @@ def _resource(resource: dict, location: str, root: dict, issues: list[Issue]) ->
     _walk(resource, type_name, type_name, location, env, issues)
 
 
-def _evaluate(constraints: list[Constraint], node: Any, base: str, location: str, env: dict,
+def _evaluate(constraints: list[Constraint], node: Any, base: str, location: Any, env: dict,
               issues: list[Issue]) -> None:
     for constraint in constraints:
         if constraint.key == "dom-6" and env["resource"] is not env["rootResource"]:
             continue  # a contained resource's narrative is its container's (dom-6 is advice)
         if constraint.holds(node, base, env) is False:
-            issues.append(Issue(constraint.severity, "invariant", constraint.diagnostics, location))
+            issues.append(Issue(constraint.severity, "invariant", constraint.diagnostics, _location(location)))
 
 
-def _walk(node: Any, type_name: str, path: str, location: str, env: dict, issues: list[Issue]) -> None:
-    at, children = _TYPES[type_name]
+def _walk(node: Any, type_name: str, path: str, location: Any, env: dict, issues: list[Issue]) -> None:
+    at, slots_by_path = _TYPES[type_name]
     here = at.get(path)
     if here:
         _evaluate(here, node, path, location, env, issues)
-    slots = children.get(path)
+    slots = slots_by_path.get(path)
     if not slots or type(node) is not dict:
         return
     for key, value in node.items():
         slot = slots.get(key)
         if slot is None:
-            continue  # resourceType, `_primitive` extensions, unknown names (structure's job)
-        child_path, kind = slot
-        on_child = at.get(child_path) if kind else None  # backbones evaluate in _walk
+            continue  # resourceType, `_primitive` extensions, primitives, unknown names
         if type(value) is list:
             for index, item in enumerate(value):
-                _child(item, type_name, child_path, kind, on_child, f"{location}.{key}[{index}]", env, issues)
+                _child(item, type_name, slot, (location, key, index), env, issues)
         else:
-            _child(value, type_name, child_path, kind, on_child, f"{location}.{key}", env, issues)
+            _child(value, type_name, slot, (location, key, None), env, issues)
 
 
-def _child(item: Any, type_name: str, child_path: str, kind: str, on_child: list | None,
-           location: str, env: dict, issues: list[Issue]) -> None:
+def _child(item: Any, type_name: str, slot: tuple, location: Any, env: dict, issues: list[Issue]) -> None:
+    child_path, kind, on_child = slot
     if on_child:  # constraints on this element of the parent type (e.g. ras-1 on probability[x])
         _evaluate(on_child, item, kind if kind not in ("-", "Resource") else child_path, location, env, issues)
     if kind == "":
@@ -305,7 +347,7 @@ def _child(item: Any, type_name: str, child_path: str, kind: str, on_child: list
             # resources only (fhirpath.html#variables as FHIR defines them).
             root = env["rootResource"] if child_path.endswith(".contained") else item
             _resource(item, location, root, issues)
-    elif kind != "-" and kind in _TYPES and type(item) is dict:
+    elif kind != "-" and type(item) is dict:
         _walk(item, kind, kind, location, env, issues)
 
 
