@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
+import sys
 from typing import Any, Optional
 
 import typer
@@ -31,6 +33,10 @@ def run_server(server: str, host: str, port: int, workers: int, log_level: str, 
     if server == "uvicorn":
         import uvicorn
 
+        # uvicorn re-raises the signal that stopped it once it has shut down; with these
+        # handlers that ends the process with status 0 (a clean stop) instead of -SIGTERM.
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, lambda *_: sys.exit(0))
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, loop="uvloop",
                     http="httptools", access_log=False, log_level=log_level, lifespan="on",
                     timeout_graceful_shutdown=shutdown_timeout, proxy_headers=True)
