@@ -1,0 +1,136 @@
+"""Profiles (profiling.html): core profiles, extension definitions, and registered ones."""
+
+from __future__ import annotations
+
+import copy
+
+from ehelse.fhir.validation import register_profile, validate
+
+BP = "http://hl7.org/fhir/StructureDefinition/bp"
+VITALSIGNS = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+
+
+def loinc(code):
+    return {"coding": [{"system": "http://loinc.org", "code": code}]}
+
+
+def mmhg(value):
+    return {"value": value, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}
+
+
+def blood_pressure():
+    return {
+        "resourceType": "Observation", "id": "bp", "status": "final",
+        "meta": {"profile": [VITALSIGNS]},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "vital-signs"}]}],
+        "code": loinc("85354-9"), "subject": {"reference": "Patient/1"},
+        "effectiveDateTime": "2024-05-01T10:00:00+02:00",
+        "component": [{"code": loinc("8480-6"), "valueQuantity": mmhg(120)},
+                      {"code": loinc("8462-4"), "valueQuantity": mmhg(80)}],
+    }
+
+
+def issues(resource, profiles=None):
+    return [(i.severity, i.expression, i.diagnostics) for i in validate(resource, profiles=profiles)
+            if i.code != "invariant"]
+
+
+def errors(resource, profiles=None):
+    return [(e, d) for s, e, d in issues(resource, profiles) if s == "error"]
+
+
+def test_a_conformant_blood_pressure_passes_bp_and_vitalsigns():
+    assert errors(blood_pressure(), [BP]) == []
+
+
+def test_slice_cardinality_by_pattern_discriminator():
+    resource = blood_pressure()
+    resource["component"][0]["code"] = loinc("1234-5")
+    found = errors(resource, [BP])
+    assert [e for e, _ in found] == ["Observation.component"]
+    assert "SystolicBP" in found[0][1] and BP in found[0][1]
+
+
+def test_fixed_value_inside_a_slice():
+    resource = blood_pressure()
+    resource["component"][1]["valueQuantity"]["code"] = "kg"
+    assert [e for e, _ in errors(resource, [BP])] == ["Observation.component[1].valueQuantity.code"]
+
+
+def test_profile_forbids_an_element_the_base_allows():
+    resource = blood_pressure()
+    resource["valueQuantity"] = mmhg(1)
+    assert [e for e, _ in errors(resource, [BP])] == ["Observation.value"]
+
+
+def test_meta_profile_is_validated_without_being_asked():
+    resource = blood_pressure()
+    del resource["category"]  # vitalsigns: category 1..*, with the VSCat slice
+    found = [e for e, _ in errors(resource)]
+    assert "Observation.category" in found
+
+
+def test_unknown_profile_in_meta_is_a_warning_explicit_one_an_error():
+    resource = blood_pressure()
+    resource["meta"]["profile"].append("http://example.org/StructureDefinition/nope")
+    found = issues(resource)
+    assert [(s, e) for s, e, d in found if "nope" in d] == [("warning", "Resource.meta.profile")]
+    assert [s for s, e, d in issues(blood_pressure(), ["http://example.org/nope"]) if "nope" in d] == ["error"]
+
+
+def test_profile_of_another_type_is_an_error():
+    patient = {"resourceType": "Patient"}
+    assert [e for e, _ in errors(patient, [BP])] == ["Patient"]
+
+
+def test_known_extension_definitions_are_applied():
+    patient = {"resourceType": "Patient", "birthDate": "1980-01-01",
+               "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                              "valueDateTime": "1980-01-01T10:00:00+01:00"}]}
+    assert errors(patient) == []
+    patient["extension"][0] = {"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                               "valueString": "morning"}
+    assert [e for e, _ in errors(patient)] == ["Patient.extension[0].valueString"]
+
+
+def _norwegian_patient_profile():
+    """A small hand-made profile in the style of no-basis: identifier required, gender fixed
+    to a pattern, a closed slicing of identifier by system."""
+    base = "http://example.org/StructureDefinition/test-patient"
+    element = lambda path, **kw: {"id": kw.pop("id", path), "path": path, "min": kw.pop("min", 0),  # noqa: E731
+                                  "max": kw.pop("max", "*"), **kw}
+    return base, {
+        "resourceType": "StructureDefinition", "url": base, "name": "TestPatient", "status": "draft",
+        "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
+        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient",
+        "snapshot": {"element": [
+            element("Patient", max="*"),
+            element("Patient.identifier", min=1, type=[{"code": "Identifier"}],
+                    slicing={"discriminator": [{"type": "value", "path": "system"}], "rules": "closed"}),
+            element("Patient.identifier", id="Patient.identifier:fnr", sliceName="fnr", min=0, max="1",
+                    type=[{"code": "Identifier"}]),
+            element("Patient.identifier.system", id="Patient.identifier:fnr.system", min=1, max="1",
+                    type=[{"code": "uri"}], fixedUri="urn:oid:2.16.578.1.12.4.1.4.1"),
+            element("Patient.gender", max="1", type=[{"code": "code"}], patternCode="female"),
+        ]},
+    }
+
+
+def test_registered_profile_is_used():
+    url, definition = _norwegian_patient_profile()
+    assert register_profile(definition) == url
+    fnr = {"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "13031353453"}
+    good = {"resourceType": "Patient", "meta": {"profile": [url]}, "identifier": [fnr], "gender": "female"}
+    assert errors(good) == []
+    missing = copy.deepcopy(good)
+    del missing["identifier"]
+    assert [e for e, _ in errors(missing)] == ["Patient.identifier"]
+    other = copy.deepcopy(good)
+    other["identifier"].append({"system": "http://example.org/other", "value": "1"})
+    assert [e for e, _ in errors(other)] == ["Patient.identifier[1]"]
+    twice = copy.deepcopy(good)
+    twice["identifier"].append(dict(fnr))
+    assert [e for e, _ in errors(twice)] == ["Patient.identifier"]
+    male = dict(good, gender="male")
+    assert [e for e, _ in errors(male)] == ["Patient.gender"]
