@@ -19,9 +19,10 @@ server whether it is needed. `create=False` opens without creating anything.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
+import time
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -58,9 +59,10 @@ class SqliteRepository(SqlRepository):
         # WAL is a property of the file: set once, by the writer, outside any transaction.
         self._writer.execute("PRAGMA journal_mode=WAL")
         self._write_lock = threading.Lock()
-        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
-        self._reader_slots = threading.BoundedSemaphore(max(1, sqlite_readers))
+        self._max_readers = max(1, sqlite_readers)
+        self._idle_readers: deque[sqlite3.Connection] = deque()  # append/pop are atomic
         self._all_readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._closed = False
         if create and self._is_empty():
             self.upgrade()
@@ -104,21 +106,31 @@ class SqliteRepository(SqlRepository):
 
     @contextmanager
     def _read_conn(self) -> Iterator[sqlite3.Connection]:
-        with self._reader_slots:
+        conn = self._take_reader()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:  # a read that failed half-way
+                conn.execute("ROLLBACK")
+            self._idle_readers.append(conn)
+
+    def _take_reader(self) -> sqlite3.Connection:
+        # The fast path is one atomic deque.pop(); only when every reader is busy do we
+        # open another (up to sqlite_readers) or wait for one to come back.
+        while True:
             try:
-                conn = self._readers.get_nowait()
-            except queue.Empty:
+                return self._idle_readers.pop()
+            except IndexError:
+                pass
+            with self._readers_lock:
                 if self._closed:
-                    raise RuntimeError("repository is closed") from None
-                conn = self._connect()
-                conn.execute("PRAGMA query_only=ON")
-                self._all_readers.append(conn)
-            try:
-                yield conn
-            finally:
-                if conn.in_transaction:  # a read that failed half-way
-                    conn.execute("ROLLBACK")
-                self._readers.put(conn)
+                    raise RuntimeError("repository is closed")
+                if len(self._all_readers) < self._max_readers:
+                    conn = self._connect()
+                    conn.execute("PRAGMA query_only=ON")
+                    self._all_readers.append(conn)
+                    return conn
+            time.sleep(0.0005)
 
     def close(self) -> None:
         with self._write_lock:
