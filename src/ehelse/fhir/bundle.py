@@ -19,7 +19,7 @@ from ehelse.fhir.bundle_entry import PROCESSING_ORDER, BundleEntry, parse_entry
 from ehelse.fhir.headers import parse_http_date, prefer_return
 from ehelse.fhir.interactions import Context
 from ehelse.fhir.paging import bundle as make_bundle
-from ehelse.fhir.references import conditional_references, rewrite
+from ehelse.fhir.references import rewrite
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.fhir.search_request import parse_query_string
 from ehelse.storage.stamp import new_id
@@ -204,23 +204,30 @@ def _resolve(ctx: Context, entries: list[BundleEntry]) -> dict[int, Any]:
             raise _located(error, entry.where)
         if entry.full_url:
             mapping[entry.full_url] = target
-    wanted: set[str] = set()
+    resolved: dict[str, str] = {}
+
+    def resolve_conditional(reference: str) -> str:
+        """`Type?criteria` -> `Type/id`: an entry of this Bundle with the same criteria, else
+        exactly one match in the store (none or several fail the transaction)."""
+        if reference not in resolved:
+            type, _, criteria = reference.partition("?")
+            key = _criteria_key(type, criteria)
+            if key in mapping:
+                resolved[reference] = mapping[key]
+            else:
+                found = conditional.matches(ctx, type, criteria)
+                if len(found) != 1:
+                    raise PreconditionFailed(
+                        f"Conditional reference {reference[:120]!r} matches {'no' if not found else 'more than one'} "
+                        "resource", code="not-found" if not found else "multiple-matches")
+                resolved[reference] = f"{type}/{found[0].id}"
+        return resolved[reference]
+
     for entry in entries:
-        conditional_references(entry.resource if entry.resource is not None else entry.patch, wanted)
-    for reference in sorted(wanted):
-        type, _, criteria = reference.partition("?")
-        key = _criteria_key(type, criteria)
-        if key in mapping:
-            mapping[reference] = mapping[key]
-            continue
-        found = conditional.matches(ctx, type, criteria)
-        if len(found) != 1:
-            raise PreconditionFailed(f"Conditional reference {reference[:120]!r} matches "
-                                     f"{'no' if not found else 'more than one'} resource", code="not-found"
-                                     if not found else "multiple-matches")
-        mapping[reference] = f"{type}/{found[0].id}"
-    for entry in entries:
-        rewrite(entry.resource if entry.resource is not None else entry.patch, mapping)
+        try:
+            rewrite(entry.resource if entry.resource is not None else entry.patch, mapping, resolve_conditional)
+        except FhirError as error:
+            raise _located(error, entry.where)
     return plan
 
 

@@ -13,6 +13,8 @@ or `Number` (use `is_number` / `number_text`). A boolean is `bool` (check it bef
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -89,31 +91,20 @@ def loads(data: bytes | str, *, max_depth: int = 64) -> Any:
         raise BadRequest(f"Malformed JSON: {exc}", code="structure") from None
 
 
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
+
+
 def _too_deep(text: str, max_depth: int) -> bool:
     # Cheap upper bound first: brackets inside strings count too, so only a text that might be
-    # too deep is scanned properly.
+    # too deep is scanned properly. The scan drops strings and everything but brackets with
+    # regular expressions and sums the steps in C: a character loop in Python took half the
+    # time of importing a 1 MB transaction Bundle.
     if text.count("{") + text.count("[") <= max_depth:
         return False
-    depth = 0
-    in_string = False
-    escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
-            depth += 1
-            if depth > max_depth:
-                return True
-        elif ch in "}]":
-            depth -= 1
-    return False
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > max_depth
 
 
 def dumps(value: Any, *, pretty: bool = False) -> bytes:

@@ -4,7 +4,7 @@
 resource ids, resource references, elements of type uri, url, oid, uuid, and <a href="" &
 <img src="" in the narrative." So every string equal to a resolved fullUrl is replaced
 (wherever it is: extensions, contained resources, Attachment.url), and narrative links too.
-Conditional references (`Patient?identifier=...`) are collected here and resolved by bundle.py.
+Conditional references (`Patient?identifier=...`) are resolved through a callback from bundle.py.
 """
 
 from __future__ import annotations
@@ -20,41 +20,29 @@ def is_conditional_reference(value: str) -> bool:
     return _CONDITIONAL.match(value) is not None
 
 
-def conditional_references(value: Any, found: set[str]) -> set[str]:
-    """Every `Type?criteria` string in a `reference` element below `value`."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "reference" and isinstance(item, str) and is_conditional_reference(item):
-                found.add(item)
-            elif isinstance(item, (dict, list)):
-                conditional_references(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, (dict, list)):
-                conditional_references(item, found)
-    return found
-
-
-def rewrite(value: Any, mapping: dict[str, str]) -> None:
-    """Replace, in place, every string equal to a key of `mapping` (and narrative links to one)."""
-    if not mapping:
-        return
+def rewrite(value: Any, mapping: dict[str, str],
+            conditional: Callable[[str], str] | None = None) -> None:
+    """Replace, in place, every string equal to a key of `mapping` (and narrative links to one).
+    A `reference` of the form `Type?criteria` is replaced by `conditional(reference)`. One walk
+    does both: this runs over every resource of every imported Bundle."""
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, str):
                 if item in mapping:
                     value[key] = mapping[item]
-                elif key == "div" and ('href' in item or 'src' in item):
+                elif key == "reference" and conditional is not None and is_conditional_reference(item):
+                    value[key] = conditional(item)
+                elif key == "div" and mapping and ("href" in item or "src" in item):
                     value[key] = _rewrite_narrative(item, mapping.get)
             elif isinstance(item, (dict, list)):
-                rewrite(item, mapping)
+                rewrite(item, mapping, conditional)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, str):
                 if item in mapping:
                     value[index] = mapping[item]
             elif isinstance(item, (dict, list)):
-                rewrite(item, mapping)
+                rewrite(item, mapping, conditional)
 
 
 def _rewrite_narrative(div: str, lookup: Callable[[str], str | None]) -> str:
