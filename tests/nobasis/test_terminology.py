@@ -199,3 +199,20 @@ def test_type_ahead_index_orders_code_matches_first():
     assert index.search("hyper") == [0, 1]
     assert index.search("hyper kompl") == [1]  # word starts only: "ukomplisert" does not match "kompl"
     assert index.search("") == [0, 1, 2]
+
+
+def test_cli_load_stores_the_codesystem(tmp_path):
+    from typer.testing import CliRunner
+
+    from ehelse.cli.terminology import app
+    from ehelse.storage import open_repository
+
+    url = f"sqlite:///{tmp_path / 'ehelse.sqlite'}"
+    result = CliRunner().invoke(app, ["load", str(DATA / "icd10_sample.txt"), "--database", url])
+    assert result.exit_code == 0, result.output
+    repo = open_repository(url)
+    try:
+        stored = repo.read("CodeSystem", "icd10")
+        assert stored is not None and b"E119" in stored.content
+    finally:
+        repo.close()

@@ -21,6 +21,11 @@ app = typer.Typer(help="Code systems: load the national code lists (ICD-10, ICPC
                   no_args_is_help=True)
 
 
+@app.callback()
+def terminology() -> None:
+    """Code systems: load the national code lists (ICD-10, ICPC-2, ATC, NLK)."""
+
+
 @app.command("load")
 def load(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
