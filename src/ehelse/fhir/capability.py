@@ -20,8 +20,9 @@ READ_ONLY_TYPES = frozenset({"AuditEvent"})
 _READ_INTERACTIONS = ("read", "vread", "history-instance", "history-type", "search-type")
 
 
-def _operations(level: str) -> list[dict[str, str]]:
-    return [{"name": op.name, "definition": op.definition} for op in OPERATIONS.values() if level in op.levels]
+def _operations(level: str, type: str | None = None) -> list[dict[str, str]]:
+    return [{"name": op.name, "definition": op.definition} for op in OPERATIONS.values()
+            if level in op.levels and op.defined_on(type)]
 
 
 def _resource(type: str, repo: Repository) -> dict[str, Any]:
@@ -41,7 +42,8 @@ def _resource(type: str, repo: Repository) -> dict[str, Any]:
     params = repo.supported_search_params(type)
     if params:
         entry["searchParam"] = [{"name": name, "type": kind} for name, kind in sorted(params.items())]
-    operations = _operations("type") + [op for op in _operations("instance") if op not in _operations("type")]
+    operations = _operations("type", type) + [op for op in _operations("instance", type)
+                                              if op not in _operations("type", type)]
     if operations:
         entry["operation"] = operations
     return entry

@@ -174,7 +174,7 @@ class Router:
 
     def _operation(self, ctx: Context, method: str, name: str, type: str | None, id: str | None) -> FhirResponse:
         level = "instance" if id else "type" if type else "system"
-        operation = lookup(name, level, method)
+        operation = lookup(name, level, method, type)
         parameters = None
         if method == "POST" and ctx.request.body.strip():
             parameters = parse_json(ctx.request, self.settings)

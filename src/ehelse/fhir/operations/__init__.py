@@ -23,6 +23,10 @@ class Operation:
     target: str  # "module:function" of the handler
     definition: str  # canonical URL of the OperationDefinition, for the CapabilityStatement
     affects_state: bool = False  # GET is allowed only when False (operations.html#executing)
+    types: frozenset[str] | None = None  # resource types it is defined on; None: all
+
+    def defined_on(self, type: str | None) -> bool:
+        return self.types is None or type is None or type in self.types
 
     def handler(self) -> Callable[..., FhirResponse]:
         module, _, function = self.target.partition(":")
@@ -39,11 +43,11 @@ def register(operation: Operation) -> None:
     OPERATIONS[operation.name] = operation
 
 
-def lookup(name: str, level: str, method: str) -> Operation:
+def lookup(name: str, level: str, method: str, type: str | None = None) -> Operation:
     operation = OPERATIONS.get(name)
     if operation is None:
         raise NotFound(f"Unknown operation ${name}", code="not-supported")
-    if level not in operation.levels:
+    if level not in operation.levels or not operation.defined_on(type):
         raise NotFound(f"${name} is not defined at {level} level", code="not-supported")
     if method not in ("GET", "POST") or (method == "GET" and operation.affects_state):
         raise MethodNotAllowed(f"${name} does not accept {method}")
@@ -56,3 +60,21 @@ def invoke(operation: Operation, ctx: Any, type: str | None, id: str | None, par
 
 register(Operation("validate", frozenset({"type", "instance"}), "ehelse.fhir.operations.validate_adapter:run",
                    "http://hl7.org/fhir/OperationDefinition/Resource-validate"))
+
+_TERMINOLOGY = "ehelse.fhir.operations.terminology_adapter"
+_BOTH = frozenset({"type", "instance"})
+register(Operation("lookup", _BOTH, f"{_TERMINOLOGY}:lookup",
+                   "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup",
+                   types=frozenset({"CodeSystem"})))
+register(Operation("validate-code", _BOTH, f"{_TERMINOLOGY}:validate_code",
+                   "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code",
+                   types=frozenset({"CodeSystem", "ValueSet"})))
+register(Operation("subsumes", _BOTH, f"{_TERMINOLOGY}:subsumes",
+                   "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes",
+                   types=frozenset({"CodeSystem"})))
+register(Operation("expand", _BOTH, f"{_TERMINOLOGY}:expand",
+                   "http://hl7.org/fhir/OperationDefinition/ValueSet-expand",
+                   types=frozenset({"ValueSet"})))
+register(Operation("translate", _BOTH, f"{_TERMINOLOGY}:translate",
+                   "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate",
+                   types=frozenset({"ConceptMap"})))
