@@ -23,10 +23,10 @@ from ehelse.nobasis.seed.vocabulary import (
     LABEL_RESTRICTED, LABEL_WITHHELD_FROM_PARENTS, SECURITY_LABEL, label,
 )
 
-HISTORY_YEARS = 5  # acute GP contacts and hospital stays further back are not generated
+HISTORY_YEARS = 8  # acute GP contacts and hospital stays further back are not generated
 
 # GP contacts per year by age band (chronic follow-ups come on top).
-CONTACT_RATE = ((5, 3.0), (17, 1.2), (44, 1.6), (66, 2.0), (200, 2.5))
+CONTACT_RATE = ((5, 3.0), (17, 1.5), (44, 2.2), (66, 3.0), (200, 4.0))
 
 # (category, code or None, text, criticality, reaction)
 ALLERGIES = (
@@ -107,7 +107,7 @@ class CareHistory:
         encounter_id, condition_id = ctx.new_id(), ctx.new_id()
         hour = rng.randint(8, 14)
         appointment_id = None
-        if rng.random() < 0.5:
+        if rng.random() < 0.7:  # most GP visits are booked; the rest are same-day (øyeblikkelig hjelp)
             appointment_id = ctx.new_id()
             booked = appointment(appointment_id, person, gp, day, hour * 60, status="fulfilled",
                                  description=reason[2])
@@ -124,10 +124,14 @@ class CareHistory:
             resolved = None
         out.append(encounters.condition(condition_id, person, reason, day, recorder=gp, encounter_id=encounter_id,
                                         resolved=resolved, security=security))
-        if person.age(day) >= 18 and rng.random() < 0.3:
+        if person.age(day) >= 18 and rng.random() < 0.4:
             systolic = rng.gauss(128, 12)
             out.append(observations.blood_pressure(ctx.new_id(), person, systolic, systolic * 0.62 + rng.gauss(0, 4),
                                                    day, hour=hour, encounter_id=encounter_id, performer=gp.role()))
+        if reason[1] in ("R74", "R78", "U71", "A03", "H71") and rng.random() < 0.5:  # infection? a CRP
+            crp = rng.choice((rng.uniform(1, 5), rng.uniform(5, 120)))
+            out.append(observations.observation(ctx.new_id(), person, observations.MEASURES["crp"], crp, day,
+                                                hour=hour, encounter_id=encounter_id, performer=gp.role()))
         if reason[1] in ("R74", "H71", "U71", "R78") and rng.random() < 0.3:
             out.append(chronic.medication_request(ctx.new_id(), person, "penicillin_v", gp, day, active=False,
                                                   reason=reason[1:]))

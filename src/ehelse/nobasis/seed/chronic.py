@@ -2,8 +2,8 @@
 
 Each condition goes on the problem list (ICPC-2, active) and brings regular GP follow-ups
 with the measurements that go with it: HbA1c and weight for diabetes, blood pressure for
-hypertension, NT-proBNP and weight for heart failure, oxygen saturation for COPD, eGFR once a
-year for all but COPD. Values drift the way treated chronic disease does (HbA1c falls
+hypertension, NT-proBNP and weight for heart failure, oxygen saturation for COPD, and a yearly
+panel (eGFR, creatinine, LDL cholesterol; potassium on blood-pressure medicines) for all but COPD. Values drift the way treated chronic disease does (HbA1c falls
 towards target, eGFR declines slowly). Medicines are prescribed once a year (a Norwegian
 e-prescription is valid a year): older prescriptions completed, the latest active.
 """
@@ -20,7 +20,7 @@ from ehelse.nobasis.seed.datatypes import add_years, concept, instant, ref
 from ehelse.nobasis.seed.organisations import Staff, Unit
 from ehelse.nobasis.seed.vocabulary import ATC, ATC_MEDICINES, CHRONIC, CHRONIC_MEDICINES, ICPC2
 
-HISTORY_YEARS = 6  # follow-ups further back than this are not generated
+HISTORY_YEARS = 10  # follow-ups further back than this are not generated
 
 # Prevalence by age band: (from age, to age, probability). Rough Norwegian figures.
 PREVALENCE = {
@@ -90,7 +90,7 @@ def chronic_care(ctx: SeedContext, person: Any, conditions: list[str], gp: Staff
         code, display = CHRONIC[name]["icpc2"]
         out.append(encounters.condition(ctx.new_id(), person, (ICPC2, code, display), onset, recorder=gp,
                                         problem_list=True))
-    # Follow-ups every 3-6 months from diagnosis (or the history window) until now.
+    # Follow-ups every 3-5 months from diagnosis (or the history window) until now.
     main_code, main_display = CHRONIC[conditions[0]]["icpc2"]
     day = max(first_onset, window_start) + timedelta(days=rng.randint(10, 60))
     visit = 0
@@ -117,10 +117,15 @@ def chronic_care(ctx: SeedContext, person: Any, conditions: list[str], gp: Staff
             measure("ntprobnp", max(80, base.ntprobnp * (1 + rng.gauss(0, 0.25))))
         if "copd" in conditions:
             measure("spo2", min(99, base.spo2 + rng.gauss(0, 1)))
-        if visit % 3 == 0 and conditions != ["copd"]:
-            measure("egfr", max(15, base.egfr - 1.5 * years + rng.gauss(0, 3)))
+        if visit % 3 == 0 and conditions != ["copd"]:  # the yearly kidney and lipid panel
+            egfr = max(15, base.egfr - 1.5 * years + rng.gauss(0, 3))
+            measure("egfr", egfr)
+            measure("creatinine", 7000 / (egfr + 10) + rng.gauss(0, 4))
+            measure("ldl", max(1.2, rng.gauss(2.8, 0.6)))
+            if {"heart_failure", "hypertension"} & set(conditions):
+                measure("potassium", rng.gauss(4.2, 0.35))
         visit += 1
-        day += timedelta(days=rng.randint(90, 180))
+        day += timedelta(days=rng.randint(90, 150))
     return _prescriptions(ctx, person, conditions, gp, max(first_onset, window_start), out)
 
 

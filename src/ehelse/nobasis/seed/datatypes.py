@@ -6,7 +6,8 @@ sample with the validator (see writer.py). Types per http://hl7.org/fhir/R4/data
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,21 +50,25 @@ def identifier(system: str, value: str, use: str | None = None) -> dict[str, str
     return result
 
 
+@lru_cache(maxsize=8192)
+def _offset(day: date) -> str:
+    """Oslo's UTC offset at noon that day: +01:00 in winter, +02:00 in summer."""
+    return datetime.combine(day, time(12), tzinfo=OSLO).isoformat()[-6:]
+
+
 def instant(day: date, hour: int = 12, minute: int = 0) -> str:
     """A dateTime with seconds and Oslo's UTC offset on that day (datatypes.html#dateTime:
-    a time needs a zone; summer and winter time both occur in the data)."""
-    moment = datetime.combine(day, time(hour, minute), tzinfo=OSLO)
-    return moment.isoformat(timespec="seconds")
+    a time needs a zone; summer and winter time both occur in the data). Cached per day:
+    the seed writes a million of these."""
+    return f"{day.isoformat()}T{hour:02d}:{minute:02d}:00{_offset(day)}"
 
 
 def period(start: date, end: date | None = None, *, hour: int = 9, hours: float = 0.25) -> dict[str, str]:
     """A Period with times: from `start` at `hour`, to `end` (a day) or `hours` later."""
-    begin = datetime.combine(start, time(hour, 0), tzinfo=OSLO)
     if end is None:
-        finish = begin + timedelta(hours=hours)
-    else:
-        finish = datetime.combine(end, time(min(hour + 2, 23), 0), tzinfo=OSLO)
-    return {"start": begin.isoformat(timespec="seconds"), "end": finish.isoformat(timespec="seconds")}
+        minutes = hour * 60 + round(hours * 60)
+        return {"start": instant(start, hour), "end": instant(start, min(minutes // 60, 23), minutes % 60)}
+    return {"start": instant(start, hour), "end": instant(end, min(hour + 2, 23))}
 
 
 def age_on(birth_date: date, day: date) -> int:

@@ -80,7 +80,7 @@ def childhood(ctx: SeedContext, person: Any, performer: dict | None) -> Iterator
         yield immunization(ctx.new_id(), person, vaccine, day, performer=performer, series=PROGRAMME, dose=dose)
 
 
-def seasonal(ctx: SeedContext, person: Any, performer: dict | None, seasons: int = 5) -> Iterator[dict[str, Any]]:
+def seasonal(ctx: SeedContext, person: Any, performer: dict | None, seasons: int = 8) -> Iterator[dict[str, Any]]:
     """Influenza vaccine each autumn for risk groups (65+ or chronically ill), ~70 % uptake."""
     this_year = ctx.reference_date.year
     for year in range(this_year - seasons, this_year + 1):

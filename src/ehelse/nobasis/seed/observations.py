@@ -1,5 +1,5 @@
-"""Lab results and measurements with reference ranges: HbA1c, eGFR, NT-proBNP, oxygen
-saturation, blood pressure and weight.
+"""Lab results and measurements with reference ranges: HbA1c, eGFR, creatinine, LDL
+cholesterol, potassium, NT-proBNP, CRP, oxygen saturation, blood pressure and weight.
 
 Observation per http://hl7.org/fhir/R4/observation.html; vital signs in the shape of
 observation-vitalsigns (category vital-signs, LOINC code, UCUM units; blood pressure as the
@@ -38,6 +38,10 @@ MEASURES = {m.key: m for m in (
     Measure("ntprobnp", "NT-proBNP", "33762-6", "ng/L", "ng/L", "laboratory", None, 125),
     Measure("spo2", "Oksygenmetning (pulsoksymetri)", "59408-5", "%", "%", "vital-signs", 95, None),
     Measure("weight", "Kroppsvekt", "29463-7", "kg", "kg", "vital-signs", decimals=1),
+    Measure("creatinine", "Kreatinin", "14682-9", "µmol/L", "umol/L", "laboratory", 45, 105),
+    Measure("ldl", "LDL-kolesterol", "22748-8", "mmol/L", "mmol/L", "laboratory", None, 3.0, decimals=1),
+    Measure("potassium", "Kalium", "2823-3", "mmol/L", "mmol/L", "laboratory", 3.5, 5.0, decimals=1),
+    Measure("crp", "CRP", "1988-5", "mg/L", "mg/L", "laboratory", None, 5),
 )}
 BP_SYSTOLIC = Measure("sys", "Systolisk blodtrykk", "8480-6", "mmHg", "mm[Hg]", "vital-signs", 90, 139)
 BP_DIASTOLIC = Measure("dia", "Diastolisk blodtrykk", "8462-4", "mmHg", "mm[Hg]", "vital-signs", 60, 89)

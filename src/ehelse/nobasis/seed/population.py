@@ -23,7 +23,7 @@ from ehelse.nobasis.seed.vocabulary import (
 )
 
 # Household kinds and how often each is drawn (adults counted per household in `_members`).
-KINDS = (("family", 26), ("single_parent", 6), ("couple", 20), ("single", 22), ("elderly", 16), ("young", 10))
+KINDS = (("family", 26), ("single_parent", 6), ("couple", 20), ("single", 22), ("elderly", 21), ("young", 10))
 
 
 @dataclass(slots=True)

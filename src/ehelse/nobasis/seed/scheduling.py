@@ -8,11 +8,11 @@ both). A booked future appointment at the practitioner's organisation is a care 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any, Iterator
 
 from ehelse.nobasis.seed.context import SeedContext
-from ehelse.nobasis.seed.datatypes import OSLO, concept, ref
+from ehelse.nobasis.seed.datatypes import concept, instant, ref
 from ehelse.nobasis.seed.organisations import Registry, Staff
 from ehelse.nobasis.seed.vocabulary import profile
 
@@ -21,8 +21,7 @@ APPOINTMENT_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0276"
 
 
 def _moment(day: date, minutes: int) -> str:
-    return datetime.combine(day, time(0, 0), tzinfo=OSLO).replace(hour=minutes // 60, minute=minutes % 60) \
-        .isoformat(timespec="seconds")
+    return instant(day, minutes // 60, minutes % 60)
 
 
 def working_days(start: date, count: int) -> list[date]:
