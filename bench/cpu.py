@@ -30,17 +30,21 @@ def _process_cpu(pid_dir: Path) -> tuple[str, int, float] | None:
     return name, int(fields[2]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def _machine_busy() -> float:
-    """CPU seconds all cores have been busy since boot (/proc/stat: all but idle and iowait)."""
+def _machine() -> dict[str, float]:
+    """CPU seconds of all cores since boot (/proc/stat): time in processes (user, nice,
+    system) and time in interrupts (irq, softirq: loopback networking lands here) and steal."""
     try:
-        fields = [int(v) for v in (_PROC / "stat").read_text().split("\n", 1)[0].split()[1:9]]
+        f = [int(v) for v in (_PROC / "stat").read_text().split("\n", 1)[0].split()[1:9]]
     except (OSError, ValueError):
-        return 0.0
-    return (sum(fields) - fields[3] - fields[4]) / _TICKS
+        return {"processes": 0.0, "interrupts": 0.0}
+    return {"processes": (f[0] + f[1] + f[2]) / _TICKS, "interrupts": (f[5] + f[6] + f[7]) / _TICKS}
 
 
-def _snapshot(server_group: int | None) -> dict[str, float]:
-    server = postgres = 0.0
+def _snapshot(server_group: int | None) -> dict:
+    """Per-process CPU of the server group and of PostgreSQL (by pid, so a process that
+    exits or starts during the block does not skew the difference), and totals."""
+    server: dict[int, float] = {}
+    postgres: dict[int, float] = {}
     if _PROC.is_dir():
         for pid_dir in _PROC.iterdir():
             if not pid_dir.name.isdigit():
@@ -50,20 +54,26 @@ def _snapshot(server_group: int | None) -> dict[str, float]:
                 continue
             name, group, seconds = found
             if server_group is not None and group == server_group:
-                server += seconds
+                server[int(pid_dir.name)] = seconds
             elif name == "postgres":
-                postgres += seconds
+                postgres[int(pid_dir.name)] = seconds
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"server": server, "postgres": postgres,
             "bench": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
-            "busy": _machine_busy(), "wall": time.perf_counter()}
+            "machine": _machine(), "wall": time.perf_counter()}
+
+
+def _grown(start: dict[int, float], end: dict[int, float]) -> float:
+    """CPU used meanwhile by the processes alive at the end (new ones count in full)."""
+    return sum(max(0.0, seconds - start.get(pid, 0.0)) for pid, seconds in end.items())
 
 
 class CpuMeter:
     """`with CpuMeter(server_pid) as meter: ...` then `meter.result`: CPU seconds of each
-    party during the block, each as a share of all the machine's cores, and `other`: the
-    rest of the machine's busy time (processes not ours: noise on a shared machine)."""
+    party during the block, each as a share of all the machine's cores; `other`: the rest
+    of the machine's process time (not ours: noise on a shared machine); `interrupts`:
+    irq and softirq time, not attributed to any process."""
 
     def __init__(self, server_group: int | None = None):
         self.server_group = server_group
@@ -74,19 +84,20 @@ class CpuMeter:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        end = _snapshot(self.server_group)
-        wall = end["wall"] - self._start["wall"]
+        start, end = self._start, _snapshot(self.server_group)
+        wall = end["wall"] - start["wall"]
         capacity = wall * (os.cpu_count() or 1)
+        used = {"server": _grown(start["server"], end["server"]),
+                "postgres": _grown(start["postgres"], end["postgres"]),
+                "bench": end["bench"] - start["bench"]}
+        machine = {k: end["machine"][k] - start["machine"][k] for k in end["machine"]}
+        # whatever else ran meanwhile (other users of a shared machine): the noise indicator
+        used["other"] = max(0.0, machine["processes"] - sum(used.values()))
+        used["interrupts"] = machine["interrupts"]
         result: dict[str, float] = {}
-        for party in ("server", "postgres", "bench"):
-            seconds = end[party] - self._start[party]
+        for party, seconds in used.items():
             result[f"{party}_cpu_s"] = round(seconds, 2)
             result[f"{party}_share"] = round(seconds / capacity, 3) if capacity else 0.0
-        # whatever else ran meanwhile (other users of a shared machine): the noise indicator
-        other = (end["busy"] - self._start["busy"]) - sum(
-            end[p] - self._start[p] for p in ("server", "postgres", "bench"))
-        result["other_cpu_s"] = round(max(other, 0.0), 2)
-        result["other_share"] = round(max(other, 0.0) / capacity, 3) if capacity else 0.0
         self.result = result
 
 

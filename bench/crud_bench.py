@@ -111,6 +111,10 @@ def bench_backend(backend: str, *, workers: int, users: int, seconds: float, cpu
             with CpuMeter(server.process_group) as cpu:
                 result = loadgen.run(load(server.base_url + "/fhir", token, users=users,
                                           seconds=seconds))
+            if result["iterations"] == 0:  # figures of failures only would mislead
+                raise RuntimeError(f"no CRUD iteration completed on {backend}: "
+                                   f"{result['first_failures'][:1]}\nserver log:\n"
+                                   f"{server.log_tail(1500)}")
     result["cpu"] = cpu.result
     result["ops_per_cpu_s"] = per_cpu_second(result["operations"], cpu.result,
                                              postgres=backend == "postgresql")

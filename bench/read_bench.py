@@ -46,8 +46,13 @@ async def seed_patients(base_url: str, token: str, count: int) -> list[str]:
             await connection.close()
 
     clients = 4
-    await asyncio.gather(*(creator(count // clients + (1 if i < count % clients else 0))
-                           for i in range(clients)))
+    try:
+        # a TaskGroup cancels the other creators cleanly when one fails
+        async with asyncio.TaskGroup() as group:
+            for i in range(clients):
+                group.create_task(creator(count // clients + (1 if i < count % clients else 0)))
+    except* RuntimeError as failures:
+        raise failures.exceptions[0] from None
     return ids
 
 
@@ -92,7 +97,10 @@ def bench_backend(backend: str, *, workers: int, connections: int, seconds: floa
         upgrade_database(url)
         token = admin_token(url)
         with ehelse_server(url, workers=workers) as server:
-            ids = loadgen.run(seed_patients(server.base_url + "/fhir", token, patients))
+            try:
+                ids = loadgen.run(seed_patients(server.base_url + "/fhir", token, patients))
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}\nserver log:\n{server.log_tail(1500)}") from None
             paths = [f"/fhir/Patient/{id}" for id in ids]
             get_load(server.base_url, paths, token=token, connections=connections, seconds=1)
             with CpuMeter(server.process_group) as bare_cpu:

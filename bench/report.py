@@ -14,12 +14,12 @@ def _table(title: str, header: list[str], rows: list[list[object]]) -> str:
 
 
 def _cpu(figures: dict) -> str:
-    """CPU shares of all cores during the measurement: server / PostgreSQL / bench process /
-    everything else on the machine."""
+    """CPU shares (% of all cores) during the measurement: server / PostgreSQL / bench
+    process / interrupts / everything else on the machine."""
     cpu = figures.get("cpu") or {}
     if not cpu:
         return ""
-    return "/".join(f"{cpu.get(f'{party}_share', 0) * 100:.0f}" for party in ("server", "postgres", "bench", "other"))
+    return "/".join(f"{cpu.get(f'{party}_share', 0) * 100:.0f}" for party in ("server", "postgres", "bench", "interrupts", "other"))
 
 
 def _fmt(value: object) -> str:
@@ -44,7 +44,7 @@ def import_table(result: dict) -> str:
                      last_cpu])
     return _table("Import (Synthea transaction bundles, validation on)",
                   ["backend", "resources", "res/s per run", "median res/s", "res/CPU-s", "target",
-                   "x target", "per CPU vs published", "CPU % srv/db/bench/other"], rows)
+                   "x target", "per CPU vs published", "CPU % srv/db/bench/irq/other"], rows)
 
 
 def read_table(result: dict) -> str:
@@ -58,7 +58,7 @@ def read_table(result: dict) -> str:
     return _table(f"Read by id ({result.get('connections')} connections, "
                   f"target ratio >= {result.get('target_ratio')})",
                   ["run", "tool", "req/s", "req/CPU-s", "errors", "p50 ms", "p99 ms", "ratio to bare",
-                   "CPU % srv/db/bench/other"], rows)
+                   "CPU % srv/db/bench/irq/other"], rows)
 
 
 def crud_table(result: dict) -> str:
@@ -72,7 +72,7 @@ def crud_table(result: dict) -> str:
                          _cpu(figures) if kind == "all" else ""])
     return _table("CRUD (HealthSamurai k6 scenario; one request = one operation)",
                   ["run / operation", "count", "errors", "ops/s", "ops/CPU-s", "p50 ms", "p95 ms", "p99 ms",
-                   "x target", "CPU % srv/db/bench/other"], rows)
+                   "x target", "CPU % srv/db/bench/irq/other"], rows)
 
 
 TABLES = {"import": import_table, "read": read_table, "crud": crud_table}

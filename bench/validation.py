@@ -1,0 +1,149 @@
+"""Validation speed: `.venv/bin/python -m bench.validation [--repeat N] [--synthea-files N]`.
+
+Prints a JSON report: median and p99 microseconds per resource for `validate()` (all passes)
+and for the structural pass alone, over the 705 official R4 examples and over the Synthea
+resources, per type for Observation, Condition and Patient, and the same figures for
+fhir.resources' R4B models (`model_validate`) measured in the same run, with the ratio.
+
+Each resource's time is the median of `--repeat` runs (default 3), so one scheduler hiccup
+does not become that resource's time; the report's median and p99 are then taken across
+resources. Needs ../shared (examples and Synthea); fhir.resources is a dev dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ehelse.fhir import jsoncodec
+from ehelse.fhir.validation import validate
+from ehelse.fhir.validation.model import model
+from ehelse.fhir.validation.profiles import extension_urls
+from ehelse.fhir.validation.structure import Walk
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+TYPES = ("Observation", "Condition", "Patient")
+
+
+def load_examples() -> list[tuple[Any, Any]]:
+    """(parsed with jsoncodec, parsed with plain json) for each official example."""
+    out = []
+    with tarfile.open(SHARED / "fhir" / "hl7.fhir.r4.examples-4.0.1.tgz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.endswith(".json"):
+                raw = tar.extractfile(member).read()
+                out.append((jsoncodec.loads(raw, max_depth=10_000), json.loads(raw)))
+    return out
+
+
+def load_synthea(files: int) -> list[tuple[Any, Any]]:
+    out = []
+    for path in sorted((SHARED / "data" / "synthea-r4-dev").glob("*.json"))[:files]:
+        raw = path.read_bytes()
+        ours, plain = jsoncodec.loads(raw, max_depth=10_000), json.loads(raw)
+        for a, b in zip(ours.get("entry", ()), plain.get("entry", ())):
+            if "resource" in a:
+                out.append((a["resource"], b["resource"]))
+    return out
+
+
+def structure_only(resource: Any) -> None:
+    Walk(model(), extension_urls()).resource(resource, None)
+
+
+def time_each(resources: list[Any], fn: Callable[[Any], Any], repeat: int) -> list[float]:
+    timings = []
+    clock = time.perf_counter
+    for resource in resources:
+        runs = []
+        for _ in range(repeat):
+            start = clock()
+            try:
+                fn(resource)
+            except Exception:  # noqa: BLE001 - a rejecting model still spent the time
+                pass
+            runs.append(clock() - start)
+        timings.append(statistics.median(runs) * 1e6)
+    return timings
+
+
+def summary(timings: list[float]) -> dict[str, float | int]:
+    if not timings:
+        return {"n": 0}
+    ordered = sorted(timings)
+    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return {"n": len(ordered), "median_us": round(statistics.median(ordered), 1), "p99_us": round(p99, 1)}
+
+
+def r4b_validator() -> Callable[[dict], Any] | None:
+    try:
+        from fhir.resources.R4B import get_fhir_model_class
+    except ImportError:
+        return None
+
+    def check(resource: dict) -> Any:
+        return get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+    return check
+
+
+def measure(pairs: list[tuple[Any, Any]], repeat: int, r4b: Callable | None) -> dict[str, Any]:
+    def block(selected: list[tuple[Any, Any]]) -> dict[str, Any]:
+        ours = [a for a, _ in selected]
+        result: dict[str, Any] = {
+            "validate": summary(time_each(ours, validate, repeat)),
+            "structure_pass": summary(time_each(ours, structure_only, repeat)),
+        }
+        if r4b is not None:
+            plain = [b for _, b in selected]
+            rejected = 0
+            for resource in plain:
+                try:
+                    r4b(resource)
+                except Exception:  # noqa: BLE001
+                    rejected += 1
+            result["fhir.resources_R4B"] = summary(time_each(plain, r4b, repeat))
+            result["fhir.resources_R4B"]["rejected"] = rejected
+            ours_median = result["validate"].get("median_us")
+            theirs = result["fhir.resources_R4B"].get("median_us")
+            if ours_median and theirs:
+                result["speedup_vs_R4B_median"] = round(theirs / ours_median, 2)
+        return result
+
+    report = {"all": block(pairs)}
+    for type_ in TYPES:
+        report[type_] = block([p for p in pairs if p[0].get("resourceType") == type_])
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--synthea-files", type=int, default=22, help="how many Synthea bundles to use")
+    args = parser.parse_args(argv)
+    if not SHARED.is_dir():
+        print(json.dumps({"error": f"{SHARED} (reference data) is not present"}))
+        return 1
+    r4b = r4b_validator()
+    examples = load_examples()
+    synthea = load_synthea(args.synthea_files)
+    for resource, _ in examples[:50]:  # warm up: tables, value sets, compiled invariants
+        validate(resource)
+    report = {
+        "python": sys.version.split()[0],
+        "repeat": args.repeat,
+        "official_examples": measure(examples, args.repeat, r4b),
+        "synthea": measure(synthea, args.repeat, r4b),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
