@@ -2,11 +2,38 @@
 
 Every write of a resource deletes its old rows from each index table and inserts the rows
 the repository's `indexer` returns, in the same database transaction as the resource and
-its history row (DESIGN.md, Storage). The default indexer covers what the storage layer
-searches on its own: `identifier` as tokens (http://hl7.org/fhir/R4/search.html#token).
-The search issue replaces the indexer (and the query compiler in storage/sqlsearch.py)
-with ones driven by the SearchParameter registry, adding tables to INDEX_TABLES together
-with a migration that creates them.
+its history row (DESIGN.md, Storage). Only current versions have rows, so history never
+slows search. The default indexer is the SearchParameter registry's (search/extract.py);
+`identifier_indexer` is the storage layer's minimal one (identifier tokens only).
+
+The tables (migrations 0001 and 0002), each with `type, id, param` first, where `param` is
+the search parameter code (http://hl7.org/fhir/R4/search.html, one table per value kind):
+
+  token_index      system, code   -- Coding/Identifier/ContactPoint/code/boolean/string
+                                     tokens; '' for a missing system (so `|code` is equality)
+                   text           -- normalised display text (Coding.display, a
+                                     CodeableConcept's text: rows with system = code = '')
+                                     for `:text`
+                   Rows with param `<code>:of-type` are Identifier types (system, code of
+                   Identifier.type) with the identifier's value in `text`, exact;
+                   rows with param `<code>:identifier` are Reference.identifier tokens.
+  string_index     value          -- normalised: lower case, accents removed, æ→ae ø→o å→a
+                   exact          -- the text as written, for `:exact`
+  date_index       low, high      -- the instants [low, high) the value covers, in UTC, as
+                                     text in sqlsearch.INSTANT_FORMAT (open ends are
+                                     '0001-...' and '9999-...')
+  number_index     value, low, high  -- the number and the range its significant figures
+                                     imply (search.html#number)
+  quantity_index   system, code, value, low, high  -- as written ('' for no system/code)
+                   canonical_code, canonical_value  -- in a base UCUM unit when the unit
+                                     converts (search/units.py), else NULL
+  reference_index  target_type, target_id  -- a relative or absolute `Type/id` reference,
+                                     version stripped ('' when not of that form)
+                   url, version   -- absolute URL or canonical, without `|version`
+  uri_index        value          -- uri/url/canonical as written
+
+  grp (every table): the element occurrence a composite parameter's component rows come
+  from (composite rows use param `<composite-code>$<n>` for component n); NULL otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +43,13 @@ from typing import Any, Callable
 
 # Index table -> its value columns (each table also has `type`, `id`, `param` first).
 INDEX_TABLES: dict[str, tuple[str, ...]] = {
-    "token_index": ("system", "code"),
+    "token_index": ("system", "code", "text", "grp"),
+    "string_index": ("value", "exact", "grp"),
+    "date_index": ("low", "high", "grp"),
+    "number_index": ("value", "low", "high", "grp"),
+    "quantity_index": ("system", "code", "value", "low", "high", "canonical_code", "canonical_value", "grp"),
+    "reference_index": ("target_type", "target_id", "url", "version", "grp"),
+    "uri_index": ("value", "grp"),
 }
 
 
@@ -54,8 +87,13 @@ def identifier_indexer(resource: dict[str, Any]) -> list[IndexRow]:
         key = (system if isinstance(system, str) else "", code)
         if key not in seen:
             seen.add(key)
-            rows.append(IndexRow("token_index", "identifier", key))
+            rows.append(IndexRow("token_index", "identifier", (*key, None, None)))
     return rows
 
 
-default_indexer: Indexer = identifier_indexer
+def default_indexer(resource: dict[str, Any]) -> list[IndexRow]:
+    """The registry-driven indexer (search/extract.py), imported here rather than at the top
+    so that the storage layer does not load the registry until something is written."""
+    from ehelse.search.extract import index_rows
+
+    return index_rows(resource)
