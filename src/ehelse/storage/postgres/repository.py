@@ -130,5 +130,9 @@ class PostgresRepository(SqlRepository):
         with self._pool.connection() as conn:
             yield conn
 
+    def pool_stats(self) -> dict[str, int]:
+        """psycopg_pool's figures (pool_size, pool_available, requests_waiting, ...) for /metrics."""
+        return dict(self._pool.get_stats())
+
     def close(self) -> None:
         self._pool.close()

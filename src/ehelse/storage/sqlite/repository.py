@@ -132,6 +132,11 @@ class SqliteRepository(SqlRepository):
                     return conn
             time.sleep(0.0005)
 
+    def pool_stats(self) -> dict[str, int]:
+        """Reader connections for /metrics (named like psycopg_pool's figures)."""
+        return {"pool_max": self._max_readers, "pool_size": len(self._all_readers),
+                "pool_available": len(self._idle_readers)}
+
     def close(self) -> None:
         with self._write_lock:
             self._closed = True

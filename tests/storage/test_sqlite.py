@@ -1,0 +1,127 @@
+"""What only the SQLite backend does: URLs, schema on a new file, WAL, readers and writer."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from ehelse.storage import migrations, open_repository
+from ehelse.storage.sqlite import SqliteRepository, sqlite_path
+
+
+def test_sqlite_urls():
+    assert sqlite_path("sqlite:///var/ehelse.sqlite") == Path("var/ehelse.sqlite")
+    assert sqlite_path("sqlite:////srv/ehelse.sqlite") == Path("/srv/ehelse.sqlite")
+    for bad in ("sqlite://host/x", "sqlite:///", "sqlite:///:memory:", "postgresql://x"):
+        with pytest.raises(ValueError):
+            sqlite_path(bad)
+
+
+def test_new_file_gets_the_schema_and_wal(sqlite_url):
+    repo = open_repository(sqlite_url, db_pool_size=3)  # another backend's option is ignored
+    try:
+        assert isinstance(repo, SqliteRepository)
+        assert repo.migrations_current()
+        assert repo.upgrade() == 0  # idempotent
+        mode = sqlite3.connect(sqlite_path(sqlite_url)).execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+    finally:
+        repo.close()
+
+
+def test_create_false_leaves_a_new_file_alone(sqlite_url):
+    repo = SqliteRepository(sqlite_url, create=False)
+    try:
+        assert repo.schema_version() == 0 and not repo.migrations_current()
+        assert repo.upgrade() == migrations.latest("sqlite")
+        assert repo.migrations_current() and repo.upgrade() == 0
+    finally:
+        repo.close()
+
+
+def test_an_existing_database_is_not_migrated_on_open(sqlite_url):
+    path = sqlite_path(sqlite_url)
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE unrelated (x)")  # a file with tables but no ehelse schema
+    conn.close()
+    repo = SqliteRepository(sqlite_url)
+    try:
+        assert not repo.migrations_current()
+    finally:
+        repo.close()
+
+
+def test_reads_do_not_see_or_wait_for_an_open_write_transaction(sqlite_url):
+    repo = SqliteRepository(sqlite_url)
+    inside, release = threading.Event(), threading.Event()
+
+    def writer():
+        with repo.transaction():
+            repo.create({"resourceType": "Patient"}, id="pending")
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        assert repo.read("Patient", "pending") is None  # WAL: the reader sees the last commit
+    finally:
+        release.set()
+        thread.join()
+    assert repo.read("Patient", "pending").version_id == 1
+    repo.close()
+
+
+def test_reader_connections_are_bounded(sqlite_url):
+    repo = SqliteRepository(sqlite_url, sqlite_readers=2)
+    repo.create({"resourceType": "Patient"}, id="p")
+    errors = []
+
+    def reads():
+        try:
+            for _ in range(200):
+                assert repo.read("Patient", "p") is not None
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reads) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stats = repo.pool_stats()
+    assert 1 <= stats["pool_size"] <= 2 and stats["pool_max"] == 2
+    repo.close()
+    with pytest.raises(RuntimeError):
+        repo.create({"resourceType": "Patient"})
+
+
+def test_two_repositories_on_one_file_share_it(sqlite_url):
+    # e.g. `ehelse import` writing while a server runs: both see every commit
+    first, second = SqliteRepository(sqlite_url), SqliteRepository(sqlite_url)
+    try:
+        with first.transaction():
+            first.create({"resourceType": "Patient"}, id="a")
+        second.update({"resourceType": "Patient", "id": "a", "active": True}, if_match=1)
+        assert first.read("Patient", "a").version_id == 2
+    finally:
+        first.close()
+        second.close()
+
+
+def test_sort_by_last_updated_and_id(sqlite_url):
+    from ehelse.storage.protocol import SearchQuery
+
+    repo = SqliteRepository(sqlite_url)
+    for id in ("b", "a", "c"):
+        repo.create({"resourceType": "Patient"}, id=id)
+    newest_first = repo.search("Patient", SearchQuery(sort=[("_lastUpdated", True)]))
+    assert [v.id for v in newest_first.entries] == ["c", "a", "b"]
+    by_id = repo.search("Patient", SearchQuery(sort=[("_id", False)]))
+    assert [v.id for v in by_id.entries] == ["a", "b", "c"]
+    repo.close()
