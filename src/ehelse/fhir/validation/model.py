@@ -19,6 +19,9 @@ from ehelse.fhir.definitions import load
 from ehelse.fhir.validation.primitives import CHECKERS
 from ehelse.fhir.validation.terminology import CHECKED_STRENGTHS
 
+# Rule.shape: how the JSON value must look (json.html: arrays for max != 1)
+SINGLE_PRIMITIVE, ARRAY_PRIMITIVE, SINGLE_COMPLEX, ARRAY_COMPLEX = 0, 1, 2, 3
+
 # Type codes whose value is a resource (contained, Bundle.entry.resource, Parameters...).
 RESOURCE_CODES = frozenset({"Resource", "DomainResource"})
 
@@ -27,7 +30,7 @@ class Rule:
     """How one JSON property of one object type is validated."""
 
     __slots__ = ("name", "code", "check", "table", "min", "max", "array", "choice",
-                 "binding", "targets", "profiles", "is_resource", "is_primitive")
+                 "binding", "targets", "profiles", "is_resource", "is_primitive", "shape", "plain")
 
     def __init__(self, name: str, code: str, min_: int, max_: int, array: bool, choice: str | None,
                  binding: tuple[str, str] | None, targets: frozenset[str] | None,
@@ -45,6 +48,15 @@ class Rule:
         self.binding = binding
         self.targets = targets  # allowed reference target types; None: any
         self.profiles = profiles
+        self.shape = (SINGLE_PRIMITIVE if self.is_primitive else SINGLE_COMPLEX) + (1 if array else 0)
+        # plain: a data type or backbone element checked by its table alone (no reference,
+        # extension, binding or resource rules); set in Model.finish once tables are linked
+        self.plain = False
+
+    def finish(self) -> None:
+        self.plain = (not self.is_primitive and not self.is_resource and self.table is not None
+                      and self.code not in ("Reference", "Extension")
+                      and not (self.binding is not None and self.code in ("CodeableConcept", "Coding")))
 
     def __repr__(self) -> str:
         return f"Rule({self.name}: {self.code} {self.min}..{'*' if self.max < 0 else self.max})"
@@ -104,6 +116,9 @@ class Model:
         for rule, target in self._pending:
             rule.table = self._paths.get(target) or self.tables.get(target)
         self._pending.clear()
+        for table in [*self.tables.values(), *self._paths.values()]:
+            for rule in table.values():
+                rule.finish()
 
     def _build(self, name: str, definition: dict[str, Any]) -> Table:
         elements = definition["elements"]

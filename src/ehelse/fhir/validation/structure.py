@@ -16,7 +16,8 @@ from typing import Any
 
 from ehelse.errors import Issue
 from ehelse.fhir.validation import references
-from ehelse.fhir.validation.model import Model, Rule, Table
+from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, SINGLE_COMPLEX, SINGLE_PRIMITIVE, Model,
+                                          Rule, Table)
 from ehelse.fhir.validation.primitives import json_type
 from ehelse.fhir.validation.terminology import check_binding
 
@@ -81,14 +82,13 @@ class Walk:
             self.error("structure", "an object must not be empty", path)
             return
         choices: dict[str, str] | None = None
+        get = table.get
         for key, value in obj.items():
-            rule = table.get(key)
+            rule = get(key)
             if rule is None:
                 if key[0] == "_":
                     self._primitive_extension(obj, key, value, table, path)
-                elif key == "resourceType" and table.is_resource_root:
-                    pass
-                else:
+                elif key != "resourceType" or not table.is_resource_root:
                     self.error("structure", f"unknown element {key!r}: R4 {table.type_name} has no such element",
                                f"{path}.{key}")
                 continue
@@ -101,7 +101,23 @@ class Walk:
                                f"found {other} and {key}", f"{path}.{key}")
                     continue
                 choices[rule.choice] = key
-            if rule.array:
+            shape = rule.shape
+            if shape == SINGLE_PRIMITIVE:
+                message = rule.check(value)
+                if message is not None:
+                    self.error("structure" if value is None or type(value) is list else "value",
+                               message if type(value) is not list else
+                               f"{key} must be a single value, not an array", f"{path}.{key}")
+                elif rule.binding is not None:
+                    check_binding(self, rule, None, value, f"{path}.{key}")
+            elif shape == SINGLE_COMPLEX:
+                if rule.plain and type(value) is dict:
+                    self.object(value, rule.table, f"{path}.{key}", local_refs)  # the common case, inlined
+                elif type(value) is list:
+                    self.error("structure", f"{key} must be a single value, not an array", f"{path}.{key}")
+                else:
+                    self.item(rule, value, f"{path}.{key}", local_refs)
+            else:  # an array
                 if type(value) is not list:
                     self.error("structure", f"{key} must be a JSON array, got {json_type(value)}",
                                f"{path}.{key}")
@@ -112,40 +128,36 @@ class Walk:
                 if 0 < rule.max < len(value):
                     self.error("structure", f"{key} allows at most {rule.max} items, found {len(value)}",
                                f"{path}.{key}")
-                if rule.is_primitive:
-                    check = rule.check
-                    nulls_allowed = f"_{key}" in obj
+                if shape == ARRAY_PRIMITIVE:
+                    self._primitive_items(rule, key, value, obj, path)
+                elif rule.plain:
+                    child_table = rule.table
                     for index, item in enumerate(value):
-                        if item is None and nulls_allowed:
-                            continue
-                        message = check(item)
-                        if message is not None:
-                            self.error("value" if item is not None else "structure", message,
-                                       f"{path}.{key}[{index}]")
-                        elif rule.binding is not None:
-                            check_binding(self, rule, None, item, f"{path}.{key}[{index}]")
+                        if type(item) is dict:
+                            self.object(item, child_table, f"{path}.{key}[{index}]", local_refs)
+                        else:
+                            self.item(rule, item, f"{path}.{key}[{index}]", local_refs)
                 else:
                     for index, item in enumerate(value):
                         self.item(rule, item, f"{path}.{key}[{index}]", local_refs)
-            else:
-                if type(value) is list:
-                    self.error("structure", f"{key} must be a single value, not an array",
-                               f"{path}.{key}")
-                    continue
-                if rule.is_primitive:
-                    message = rule.check(value)
-                    if message is not None:
-                        self.error("value" if value is not None else "structure", message, f"{path}.{key}")
-                    elif rule.binding is not None:
-                        check_binding(self, rule, None, value, f"{path}.{key}")
-                else:
-                    self.item(rule, value, f"{path}.{key}", local_refs)
         for label, keys in table.required:
             for key in keys:
                 if key in obj:
                     break
             else:
                 self.error("required", f"{label} is required (minimum cardinality 1)", f"{path}.{label}")
+
+    def _primitive_items(self, rule: Rule, key: str, value: list, obj: dict, path: str) -> None:
+        check = rule.check
+        nulls_allowed = f"_{key}" in obj  # a null is a placeholder for an item that has only `_key`
+        for index, item in enumerate(value):
+            if item is None and nulls_allowed:
+                continue
+            message = check(item)
+            if message is not None:
+                self.error("value" if item is not None else "structure", message, f"{path}.{key}[{index}]")
+            elif rule.binding is not None:
+                check_binding(self, rule, None, item, f"{path}.{key}[{index}]")
 
     def item(self, rule: Rule, value: Any, path: str, local_refs: list) -> None:
         """One complex value (object) of a rule: a data type, backbone element or resource."""
@@ -171,24 +183,29 @@ class Walk:
     # -- special types -------------------------------------------------------------------
     def _reference(self, rule: Rule, value: dict, path: str, local_refs: list) -> None:
         reference = value.get("reference")
-        if type(reference) is not str:
-            return
-        message, target, local_id = references.parse(reference, self.model.resource_types)
-        if message is not None:
-            self.error("value", message, f"{path}.reference")
-            return
-        if local_id is not None:
-            local_refs.append((local_id, f"{path}.reference"))
+        target = None
+        if type(reference) is str:
+            message, target, local_id = references.parse(reference, self.model.resource_types)
+            if message is not None:
+                self.error("value", message, f"{path}.reference")
+                return
+            if local_id is not None:
+                local_refs.append((local_id, f"{path}.reference"))
         targets = rule.targets
         if targets is None:
             return
-        declared = value.get("type")
-        for name in (target, declared if type(declared) is str else None):
-            if name is not None and name not in targets:
-                allowed = ", ".join(sorted(targets))
-                self.error("value", f"a reference to {name} is not allowed here: expected {allowed}",
-                           f"{path}.reference")
-                return
+        if target is not None and target not in targets:
+            self._wrong_target(target, targets, f"{path}.reference")
+            return
+        declared = value.get("type")  # Reference.type: a type name or its StructureDefinition URL
+        if type(declared) is str:
+            name = declared.rsplit("/", 1)[-1]
+            if name not in targets:
+                self._wrong_target(name, targets, f"{path}.type")
+
+    def _wrong_target(self, name: str, targets: frozenset[str], path: str) -> None:
+        allowed = ", ".join(sorted(targets))
+        self.error("value", f"a reference to {name} is not allowed here: expected {allowed}", path)
 
     def _extension(self, value: dict, path: str) -> None:
         # ext-1: an extension has either a value[x] or nested extensions, never both (extensibility.html)
