@@ -11,7 +11,6 @@ over a short window; docs/settings.md says so. Nothing here is needed by another
 from __future__ import annotations
 
 import bisect
-import threading
 from typing import Any, Callable
 
 # Latency buckets in seconds: fine below 10 ms where reads live, coarse up to bulk writes.
@@ -23,34 +22,33 @@ class Metrics:
     in flight, and the database pool as the repository reports it."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self.requests: dict[tuple[str, str, int], int] = {}
         self.latency: dict[str, list[float]] = {}  # interaction -> bucket counts + [sum, count]
         self.in_flight = 0
         self.pool_stats: Callable[[], dict[str, Any]] | None = None
 
     def observe(self, interaction: str, method: str, status: int, seconds: float) -> None:
-        with self._lock:
-            key = (interaction, method, status)
-            self.requests[key] = self.requests.get(key, 0) + 1
-            row = self.latency.get(interaction)
-            if row is None:
-                row = self.latency[interaction] = [0.0] * (len(BUCKETS) + 2)
-            index = bisect.bisect_left(BUCKETS, seconds)
-            if index < len(BUCKETS):
-                row[index] += 1  # cumulated when rendered
-            row[-2] += seconds
-            row[-1] += 1
+        # Called on the event loop thread only (from the middleware), so no lock: this runs
+        # on every request. render() copies under the GIL.
+        key = (interaction, method, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        row = self.latency.get(interaction)
+        if row is None:
+            row = self.latency[interaction] = [0.0] * (len(BUCKETS) + 2)
+        index = bisect.bisect_left(BUCKETS, seconds)
+        if index < len(BUCKETS):
+            row[index] += 1  # cumulated when rendered
+        row[-2] += seconds
+        row[-1] += 1
 
     def render(self) -> bytes:
         lines = [
             "# HELP ehelse_http_requests_total HTTP requests by FHIR interaction, method and status.",
             "# TYPE ehelse_http_requests_total counter",
         ]
-        with self._lock:
-            requests = sorted(self.requests.items())
-            latency = {k: list(v) for k, v in self.latency.items()}
-            in_flight = self.in_flight
+        requests = sorted(self.requests.items())
+        latency = {k: list(v) for k, v in list(self.latency.items())}
+        in_flight = self.in_flight
         for (interaction, method, status), count in requests:
             lines.append(f'ehelse_http_requests_total{{interaction="{interaction}",method="{method}",'
                          f'status="{status}"}} {count}')

@@ -7,9 +7,9 @@ plain ASGI costs a few microseconds where the generic wrappers cost tens.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from ehelse.errors import FhirError, PayloadTooLarge
@@ -48,7 +48,7 @@ class RequestContext:
                 if _SANE_ID.fullmatch(candidate):
                     rid = candidate
                 break
-        rid = rid or uuid.uuid4().hex
+        rid = rid or os.urandom(16).hex()  # as unique as a uuid4, a tenth of the cost
         token = logs.request_id.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
