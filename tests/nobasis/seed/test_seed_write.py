@@ -83,3 +83,16 @@ def test_cli_seed_prints_a_report(sqlite_url):
     assert "0 error(s)" in result.output
     bad = CliRunner().invoke(app, ["--reference-date", "27.11.2026", "--database", sqlite_url])
     assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
+
+
+def test_every_resource_of_a_small_seed_validates():
+    """Not only the sample: every resource of a 25-patient seed (with the cast) against R4
+    and the no-basis profiles it claims. Warnings (no narrative, national value sets we do not
+    have) are allowed; errors are not."""
+    from ehelse.fhir.validation import validate
+    from ehelse.nobasis.seed import generate
+
+    errors = [f"{r['resourceType']}/{r['id']}: {issue.expression}: {issue.diagnostics}"
+              for chunk, _ in generate(25, 11, REFERENCE_DATE) for r in chunk
+              for issue in validate(r) if issue.is_error]
+    assert errors == [], "\n".join(errors[:20])
