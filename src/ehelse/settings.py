@@ -49,6 +49,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("default_page_size", 50, "Entries per page when a search or history gives no _count.", int),
     Setting("max_page_size", 1000, "Largest _count honoured for search and history.", int),
     Setting("validate", True, "Validate resources on every write (off only for trusted bulk loads).", _bool),
+    Setting("required_profiles", "",
+            "Profiles every resource of a type must conform to, e.g. "
+            "Patient=http://hl7.no/fhir/ig/StructureDefinition/no-basis-Patient,Practitioner=...; empty: none."),
     Setting("token_issuer", "",
             "Issuer (iss) of the tokens this deployment signs; default: <base>/oauth2 or 'ehelse'."),
     Setting("token_audience", "",

@@ -132,10 +132,25 @@ class ValueSetIndex:
 
 
 _INDEX: dict[str, ValueSetIndex | None] | None = None
+# Value sets added at run time (no-basis, installed implementation guides), same entry format.
+_EXTRA: dict[str, dict] = {}
 
 
 def _valuesets() -> dict[str, dict]:
     return definitions.load("valuesets")["valuesets"]
+
+
+def register_valuesets(entries: dict[str, dict]) -> None:
+    """Make more expanded value sets ({url: entry}, the format above) known to check_code;
+    a later entry for the same URL replaces the earlier one."""
+    global _INDEX
+    _EXTRA.update(entries)
+    _INDEX = None  # drop cached indexes (and cached "unknown" answers)
+
+
+def has_valueset(url: str) -> bool:
+    """Is the value set known here (so that check_code can give a True/False answer)?"""
+    return _lookup(url) is not None
 
 
 def _lookup(url: str) -> ValueSetIndex | None:
@@ -145,7 +160,7 @@ def _lookup(url: str) -> ValueSetIndex | None:
     index = _INDEX.get(url, False)
     if index is False:
         canonical = url.split("|", 1)[0]  # binding URLs often carry `|4.0.1`
-        entry = _valuesets().get(canonical)
+        entry = _EXTRA.get(canonical) or _valuesets().get(canonical)
         index = ValueSetIndex(entry) if entry is not None else None
         _INDEX[url] = index
     return index
@@ -171,4 +186,4 @@ def valueset_codes(url: str) -> frozenset[tuple[str, str]] | None:
 
 def known_valuesets() -> list[str]:
     """The canonical URLs of every value set in the generated data."""
-    return sorted(_valuesets())
+    return sorted(set(_valuesets()) | set(_EXTRA))

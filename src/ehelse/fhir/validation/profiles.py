@@ -14,18 +14,22 @@ resource (which already passed the structural pass) and reports:
     against it (its value[x] type, its nested extensions)
 
 The registry is data loaded at run time: the R4 core profiles and extension definitions
-(generated into definitions/profiles.json.gz) on first use, and any package's
-StructureDefinitions through `register_profile` (e.g. no-basis).
+(generated into definitions/profiles.json.gz) and the built-in packages (BUILT_IN_PACKAGES:
+no-basis) on first use, and any other StructureDefinition through `register_profile` (e.g.
+an implementation guide installed with `ehelse ig install`). A profile may be known under
+alias URLs too (no-basis profiles are published under two URL forms); extensions are not.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import Any
 
 from ehelse.errors import Issue
 from ehelse.fhir.definitions import load
 from ehelse.fhir.definitions.structure import compact
+from ehelse.fhir.validation.bindings import has_valueset
 from ehelse.fhir.validation.matching import get_path, matches_fixed, matches_pattern
 from ehelse.fhir.validation.terminology import check_value
 
@@ -88,6 +92,11 @@ class Profile:
             node.children[name] = constraint
 
 
+# Modules whose profiles are built in, loaded with the core ones on first use. Each has
+# `profile_definitions() -> (definitions {url: compact}, aliases {alias url: url})`.
+BUILT_IN_PACKAGES = ("ehelse.nobasis.profiles",)
+
+
 class Registry:
     """Profiles by canonical URL; the core ones come from generated data on first use."""
 
@@ -96,16 +105,28 @@ class Registry:
         self._definitions: dict[str, dict[str, Any]] | None = None
         self._compiled: dict[str, Profile] = {}
         self._extension_urls: frozenset[str] = frozenset()
+        self._aliases: dict[str, str] = {}
 
     def _core(self) -> dict[str, dict[str, Any]]:
         if self._definitions is None:
             with self._lock:
                 if self._definitions is None:
                     definitions = dict(load("profiles")["profiles"])
+                    for name in BUILT_IN_PACKAGES:
+                        more, aliases = importlib.import_module(name).profile_definitions()
+                        definitions.update(more)
+                        self._aliases.update(aliases)
+                    # Aliases name profiles (meta.profile), not extensions: Extension.url is
+                    # exact (extensibility.html), so only the defined URL is checked as one.
                     self._extension_urls = frozenset(
                         url for url, d in definitions.items() if d["type"] == "Extension")
                     self._definitions = definitions
         return self._definitions
+
+    def canonical(self, url: str) -> str:
+        """The URL a profile is registered under, for `url` or any alias of it."""
+        url = url.split("|", 1)[0]
+        return self._aliases.get(url, url)
 
     def register(self, structure_definition: dict[str, Any]) -> str:
         definition = compact(structure_definition)
@@ -119,10 +140,11 @@ class Registry:
         return url
 
     def get(self, url: str) -> Profile | None:
-        url = url.split("|", 1)[0]
+        definitions = self._core()
+        url = self.canonical(url)
         profile = self._compiled.get(url)
         if profile is None:
-            definition = self._core().get(url)
+            definition = definitions.get(url)
             if definition is None:
                 return None
             profile = self._compiled[url] = Profile(definition)
@@ -157,9 +179,9 @@ def check(resource: dict[str, Any], profiles: list[str] | None,
         wanted += [(url, False) for url in meta.get("profile", ()) if type(url) is str]
     seen = set()
     for url, explicit in wanted:
-        if url in seen:
-            continue
-        seen.add(url)
+        if REGISTRY.canonical(url) in seen:
+            continue  # the same profile under another of its URLs
+        seen.add(REGISTRY.canonical(url))
         profile = REGISTRY.get(url)
         if profile is None:
             # An unknown profile in meta.profile is a claim we cannot check, not an error
@@ -214,10 +236,37 @@ class Checker:
                 kind = None if type(value) is str else ("Coding" if "code" in value else "CodeableConcept")
                 if type(value) in (str, dict):
                     check_value(self.issues, node.binding, kind, value, path)
+        if node.binding is not None and values and not has_valueset(node.binding[1]):
+            # A national value set the package does not carry (Volven 3402, 8624, ...): say we
+            # could not check, never reject (terminologies.html#strength cannot be applied).
+            self.issues.append(Issue("warning", "not-supported",
+                                     f"value set {node.binding[1]} is not available, so the required "
+                                     f"binding of {label} was not checked (profile {self.url})", where))
         if node.slicing is not None and node.slices:
             self.slices(node, values, where)
         if node.children and values:
             self.children(node, values)
+        if node.type_profiles and values:
+            self.type_profiles(node, values)
+
+    def type_profiles(self, node: Constraint, values: list[tuple[Any, str]]) -> None:
+        """A data type profile on the element's type (ElementDefinition.type.profile, e.g.
+        no-basis-Address on Patient.address): each value must conform to it too
+        (profiling.html#profiles). With several, conforming to one is enough
+        (elementdefinition-definitions.html#ElementDefinition.type.profile). Extension
+        definitions are checked from the walk instead."""
+        results = []
+        for url in node.type_profiles:
+            profile = REGISTRY.get(url)
+            if profile is not None and profile.type != "Extension" and profile.type in node.types:
+                found: list[Issue] = []
+                Checker(found, profile.url).children(profile.root, values)
+                if not any(issue.is_error for issue in found):
+                    self.issues.extend(found)
+                    return
+                results.append(found)
+        if results:
+            self.issues.extend(results[0])
 
     def slices(self, node: Constraint, values: list[tuple[Any, str]], where: str) -> None:
         discriminators = node.slicing["d"]
