@@ -5,9 +5,9 @@ Every setting in ehelse.settings is an option here (and an EHELSE_ environment v
 the server starts, because each worker process builds its own app from the environment
 (`create_app` as the server's factory).
 
-The server: granian by default. Measured on the project machine (bench/web_stack.py, 2 cores,
-GET by id on this app with 32 keep-alive clients): see docs/cli.md for the figures. uvicorn
-(with uvloop and httptools) stays available with `--server uvicorn`.
+The server: granian by default: it served the most reads by id in bench/web_stack.py (2 cores,
+32 keep-alive clients; figures in docs/cli.md). uvicorn (with uvloop and httptools) stays
+available with `--server uvicorn`.
 """
 
 from __future__ import annotations
