@@ -1,0 +1,80 @@
+"""ehelse.access.tokens: keys from the database or a key file, claims, and the cache that
+keeps verification off the per-request path."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from joserfc.jwk import ECKey, RSAKey
+
+from ehelse.access.tokens import TokenService, actor_from_claims
+from ehelse.errors import BadRequest, Unauthorized
+from ehelse.settings import Settings
+from ehelse.storage.memory import MemoryRepository
+
+
+def _service(repo=None, **overrides) -> TokenService:
+    return TokenService(Settings.from_env({}, **overrides), repo or MemoryRepository())
+
+
+def test_first_token_makes_and_stores_one_key():
+    repo = MemoryRepository()
+    service = _service(repo)
+    service.issue("admin")
+    service.issue("admin")
+    keys = repo.signing_keys()
+    assert len(keys) == 1 and keys[0]["kid"] and keys[0]["kty"] == "EC" and "d" in keys[0]
+
+
+def test_another_process_verifies_with_the_stored_key():
+    repo = MemoryRepository()
+    token = _service(repo).issue("patient:12345678901", for_patient="01010112345")
+    actor = _service(repo).verify(token)  # a fresh service: loads keys from the database
+    assert (actor.kind, actor.subject, actor.patient) == ("patient", "12345678901", "01010112345")
+    assert "patient/*.read" in actor.scopes
+    assert actor.claims["fhirUser"].endswith("|12345678901")
+
+
+@pytest.mark.parametrize("key", [ECKey.generate_key("P-256"), RSAKey.generate_key(2048)], ids=["ec", "rsa"])
+def test_key_file(tmp_path, key):
+    pem = tmp_path / "key.pem"
+    pem.write_bytes(key.as_pem(private=True))
+    repo = MemoryRepository()
+    service = _service(repo, key_file=str(pem))
+    token = service.issue("admin")
+    assert repo.signing_keys() == []  # nothing written to the database
+    assert _service(MemoryRepository(), key_file=str(pem)).verify(token).is_admin
+    with pytest.raises(Unauthorized):
+        _service(repo).verify(token)  # without the file, the key is unknown
+
+
+def test_issuer_and_audience_follow_base_url():
+    service = _service(base_url="https://fhir.example.no")
+    assert service.issuer == "https://fhir.example.no/oauth2"
+    assert service.audience == "https://fhir.example.no/fhir"
+    assert _service(token_audience="urn:x").audience == "urn:x"
+
+
+def test_verification_is_cached_by_token_string(monkeypatch):
+    service = _service()
+    token = service.issue("admin")
+    service.verify(token)
+    calls = []
+    monkeypatch.setattr(service, "_verify", lambda *a: calls.append(a))
+    started = time.perf_counter()
+    for _ in range(1000):
+        assert service.verify(token).is_admin
+    per_request = (time.perf_counter() - started) / 1000
+    assert calls == [] and per_request < 50e-6  # a dict look-up, not an ES256 verification
+
+
+@pytest.mark.parametrize("actor", ["root", "patient:", "practitioner", "practitioner:"])
+def test_bad_actor(actor):
+    with pytest.raises(BadRequest):
+        _service().issue(actor)
+
+
+def test_claims_without_actor_are_rejected():
+    with pytest.raises(Unauthorized):
+        actor_from_claims({"sub": "x", "exp": time.time() + 60})
