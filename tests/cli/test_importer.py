@@ -1,0 +1,101 @@
+"""The import engine on its own (ehelse.importer), through the real router on the in-memory
+repository: what each kind of input becomes, and how rejections are reported."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from ehelse.importer import Importer, find_files
+from ehelse.settings import Settings
+from ehelse.storage.memory import MemoryRepository
+
+
+@pytest.fixture
+def importer():
+    return Importer(MemoryRepository(), Settings.from_env({}))
+
+
+def _write(path, value) -> None:
+    path.write_bytes(orjson.dumps(value))
+
+
+def _bundle(type_: str, entries: list[dict]) -> dict:
+    return {"resourceType": "Bundle", "type": type_, "entry": entries}
+
+
+def _post(resource: dict, full_url: str | None = None) -> dict:
+    entry = {"resource": resource, "request": {"method": "POST", "url": resource["resourceType"]}}
+    if full_url:
+        entry["fullUrl"] = full_url
+    return entry
+
+
+def test_collection_entries_are_created_or_updated(importer, tmp_path):
+    importer.repo.create({"resourceType": "Patient"}, id="old")
+    _write(tmp_path / "c.json", _bundle("collection", [
+        {"resource": {"resourceType": "Patient", "id": "old", "gender": "male"}},
+        {"resource": {"resourceType": "Patient", "id": "new"}},
+        {"resource": {"resourceType": "Organization", "name": "Sykehuset"}},
+    ]))
+    summary = importer.run([tmp_path])
+    assert dict(summary.created) == {"Patient": 1, "Organization": 1}
+    assert dict(summary.updated) == {"Patient": 1}
+    assert importer.repo.read("Patient", "old").version_id == 2
+
+
+def test_transaction_lands_whole(importer, tmp_path):
+    _write(tmp_path / "t.json", _bundle("transaction", [
+        _post({"resourceType": "Patient", "gender": "female"}, "urn:uuid:0c1e8d2a-0000-4000-8000-000000000001"),
+        _post({"resourceType": "Observation", "status": "final", "code": {"text": "puls"},
+               "subject": {"reference": "urn:uuid:0c1e8d2a-0000-4000-8000-000000000001"}}),
+    ]))
+    summary = importer.run([tmp_path / "t.json"])
+    assert dict(summary.created) == {"Patient": 1, "Observation": 1} and not summary.rejected
+    observation = orjson.loads(next(importer.repo.iter_current("Observation")).content)
+    patient = next(importer.repo.iter_current("Patient"))
+    assert observation["subject"]["reference"] == f"Patient/{patient.id}"  # urn:uuid resolved
+
+
+def test_failing_transaction_stores_nothing(importer, tmp_path):
+    _write(tmp_path / "t.json", _bundle("transaction", [
+        _post({"resourceType": "Patient", "gender": "female"}),
+        _post({"resourceType": "Patient", "gender": "robot"}),
+    ]))
+    summary = importer.run([tmp_path / "t.json"])
+    assert summary.total_created == 0 and len(summary.rejected) == 1
+    assert summary.rejected[0].where.endswith("t.json") and "robot" in summary.rejected[0].reason
+    assert list(importer.repo.iter_current()) == []
+
+
+def test_batch_reports_each_failed_entry(importer, tmp_path):
+    _write(tmp_path / "b.json", _bundle("batch", [
+        _post({"resourceType": "Patient", "gender": "female"}),
+        _post({"resourceType": "Patient", "gender": "robot"}),
+    ]))
+    summary = importer.run([tmp_path / "b.json"])
+    assert dict(summary.created) == {"Patient": 1}
+    assert [r.where.rsplit("#", 1)[1] for r in summary.rejected] == ["1"]
+    assert summary.rejected[0].reason.startswith(("400", "422"))
+
+
+def test_single_resource_and_non_resources(importer, tmp_path):
+    _write(tmp_path / "p.json", {"resourceType": "Patient", "id": "one"})
+    _write(tmp_path / "x.json", {"hello": "world"})
+    (tmp_path / "notes.txt").write_text("ignored: not an import suffix")
+    summary = importer.run([tmp_path])
+    assert dict(summary.created) == {"Patient": 1} and summary.files == 2
+    assert [r.reason for r in summary.rejected] == ["not a FHIR resource (no resourceType)"]
+
+
+def test_progress_counts_every_byte(tmp_path):
+    _write(tmp_path / "a.json", {"resourceType": "Patient"})
+    (tmp_path / "b.ndjson").write_bytes(b'{"resourceType":"Patient"}\n{"resourceType":"Patient"}\n')
+    seen = []
+    Importer(MemoryRepository(), Settings.from_env({}), progress=seen.append).run([tmp_path])
+    assert sum(seen) == sum(p.stat().st_size for p in find_files([tmp_path]))
+
+
+def test_missing_path_raises(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        find_files([tmp_path / "nope"])
