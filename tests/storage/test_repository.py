@@ -283,6 +283,24 @@ def test_search_unknown_parameter_is_bad_request(repo):
         repo.search("Patient", query(("nonsense", "x")))
 
 
+def test_odd_values_are_stored_or_refused_never_a_crash(repo):
+    # PostgreSQL text cannot hold NUL: such a write is a 400 there, and stored elsewhere
+    try:
+        repo.create(patient(identifier=[{"system": "urn:x", "value": "a\x00b"}]), id="nul")
+    except BadRequest:
+        assert repo.read("Patient", "nul") is None
+    try:
+        repo.search("Patient", query(("identifier", "urn:x|a\x00b")))
+    except BadRequest:
+        pass
+    for count, offset in ((10, 2**70), (2**70, 0)):
+        try:
+            repo.search("Patient", query(count=count, offset=offset))
+            repo.history(count=count, offset=offset)
+        except BadRequest:
+            pass
+
+
 # -- transactions -----------------------------------------------------------------------------
 def test_transaction_commits_together_and_reads_see_own_writes(repo):
     with repo.transaction():

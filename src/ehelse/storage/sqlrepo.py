@@ -34,6 +34,11 @@ _COLUMNS = "type, id, version_id, last_updated, method, content"
 _ITER_BATCH = 500  # rows per keyset page of iter_current
 
 
+def _check_paging(count: int, offset: int) -> None:
+    if not (0 <= count < 2**31 and 0 <= offset < 2**62):
+        raise BadRequest(f"Page size {count} or offset {offset} out of range", code="value")
+
+
 class SqlRepository:
     backend = ""  # 'sqlite' | 'postgres': names the migrations folder
     _FOR_UPDATE = ""
@@ -149,6 +154,7 @@ class SqlRepository:
     def history(self, type: str | None = None, id: str | None = None, *, since: str | None = None,
                 at: str | None = None, count: int = 50, offset: int = 0) -> Page:
         # http://hl7.org/fhir/R4/http.html#history: newest first; _since and _at.
+        _check_paging(count, offset)
         where, params = [], []
         if type is not None:
             where.append("v.type = ?")
@@ -186,8 +192,7 @@ class SqlRepository:
         return self._compiler.supported(type)
 
     def search(self, type: str | None, query: SearchQuery) -> Page:
-        if query.count < 0 or query.offset < 0:
-            raise BadRequest("_count and the page offset cannot be negative", code="value")
+        _check_paging(query.count, query.offset)
         compiled = self._compiler.compile(type, query)
         condition = " AND ".join(["NOT r.deleted", *compiled.where])
         with self._reading() as conn:

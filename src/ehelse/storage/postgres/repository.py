@@ -27,7 +27,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
-from ehelse.errors import Conflict
+from ehelse.errors import BadRequest, Conflict
 from ehelse.storage.index import Indexer
 from ehelse.storage.protocol import ResourceVersion
 from ehelse.storage.sqlrepo import SqlRepository
@@ -52,6 +52,12 @@ def with_schema(url: str, schema: str) -> str:
             if not o.startswith("-csearch_path=")]
     params["options"] = " ".join([*kept, f"-csearch_path={schema}"])
     return pg_conninfo.make_conninfo("", **params)
+
+
+def _unstorable(exc: psycopg.DataError) -> BadRequest:
+    """A value PostgreSQL cannot hold (a NUL character in text, a number out of range) is
+    the client's mistake: 400, not 500."""
+    return BadRequest(f"Value not accepted by the database: {exc}", code="value")
 
 
 class PostgresRepository(SqlRepository):
@@ -124,11 +130,16 @@ class PostgresRepository(SqlRepository):
                         raise Conflict(f"{version.type}/{version.id} exists already")
         except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
             raise Conflict(f"Concurrent transactions collided; retry: {exc.diag.message_primary}") from exc
+        except psycopg.DataError as exc:
+            raise _unstorable(exc) from exc
 
     @contextmanager
     def _read_conn(self) -> Iterator[psycopg.Connection]:
-        with self._pool.connection() as conn:
-            yield conn
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.DataError as exc:
+            raise _unstorable(exc) from exc
 
     def pool_stats(self) -> dict[str, int]:
         """psycopg_pool's figures (pool_size, pool_available, requests_waiting, ...) for /metrics."""
