@@ -70,7 +70,9 @@ class Walk:
             self._check_local_refs(resource, local_refs)
 
     def _check_local_refs(self, resource: dict, local_refs: list[tuple[str, str]]) -> None:
-        ids = {c.get("id") for c in resource.get("contained", ()) if type(c) is dict}
+        contained = resource.get("contained")
+        items = contained if type(contained) is list else ()
+        ids = {c.get("id") for c in items if type(c) is dict and type(c.get("id")) is str}
         for local_id, path in local_refs:
             if local_id and local_id not in ids:
                 self.error("invalid", f"'#{local_id}' does not match the id of a contained resource",
@@ -86,7 +88,7 @@ class Walk:
         for key, value in obj.items():
             rule = get(key)
             if rule is None:
-                if key[0] == "_":
+                if key[:1] == "_":
                     self._primitive_extension(obj, key, value, table, path)
                 elif key != "resourceType" or not table.is_resource_root:
                     self.error("structure", f"unknown element {key!r}: R4 {table.type_name} has no such element",
@@ -214,7 +216,7 @@ class Walk:
             self.error("structure", "an extension must have either a value[x] or nested extensions, "
                        "not both and not neither (ext-1)", path)
         url = value.get("url")
-        if url is not None and url in self.extension_urls:
+        if type(url) is str and url in self.extension_urls:
             self.extensions.append((value, path, url))
 
     def _primitive_extension(self, obj: dict, key: str, value: Any, table: Table, path: str) -> None:
