@@ -78,6 +78,7 @@ def fresh_pg_database(_pg_schemas):
     _pg_schemas.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.slow  # a database created and dropped: seconds on a busy machine
 @pytest.mark.postgres
 @pytest.mark.parametrize("into_schema", [False, True], ids=["same-schema", "named-schema"])
 def test_postgres_backup_and_restore(pg_url, fresh_pg_database, tmp_path, into_schema):
