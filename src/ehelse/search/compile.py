@@ -1,0 +1,313 @@
+"""One search parameter -> an SQL condition over the index tables (http://hl7.org/fhir/R4/search.html).
+
+`condition_for(type, param, alias)` is the building block: the condition that a resource row
+`<alias>` (of `type`) matches one parsed parameter, all its comma values ORed
+(search.html#combining). The caller ANDs parameters, adds `NOT <alias>.deleted` and the
+type, and builds chains, `_has` and includes on top (search/execute.py, chain.py).
+
+Shape, chosen by measurement: an indexed `IN` sub-query,
+
+    r.id IN (SELECT x.id FROM token_index x WHERE x.type = ? AND x.param = ? AND (<values>))
+
+which both databases run from the index (SQLite runs a correlated EXISTS once per
+resource row instead). Parameters common to all types (`_tag`, `_profile`, `_text`, ...)
+use a correlated EXISTS on `<alias>.type`, so the same text serves system search.
+`:not` and `:not-in` are `NOT IN` (they match resources without any value too,
+search.html#modifiers), `:missing` is `[NOT] IN` over any row of the parameter.
+Values are SQL arguments, never text in the SQL; `?` placeholders (PostgreSQL's backend
+turns them into `%s`). Bad values, prefixes and modifiers raise BadRequest (400) with the
+parameter as the OperationOutcome expression.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ehelse.errors import BadRequest
+from ehelse.fhir.resource_types import is_resource_type
+from ehelse.search import prefixes
+from ehelse.search.normalize import normalize, prefix_upper_bound
+from ehelse.search.registry import COLUMN_PARAMS, SearchParameterDef, registry
+from ehelse.search.tokens import token_value
+from ehelse.search.units import UCUM, canonical
+from ehelse.search.values import parse_reference, system_of
+from ehelse.storage.protocol import SearchParam
+
+MODIFIERS = {
+    "token": {"missing", "text", "not", "above", "below", "in", "not-in", "of-type"},
+    "string": {"missing", "exact", "contains"},
+    "reference": {"missing", "identifier"},  # plus :[Type]
+    "uri": {"missing", "above", "below"},
+    "date": {"missing"}, "number": {"missing"}, "quantity": {"missing"}, "composite": {"missing"},
+    "special": {"missing"},
+}
+_UNESCAPED_BAR = re.compile(r"(?<!\\)\|")
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+_WORD = re.compile(r"\w+")
+Sql = tuple[str, list[Any]]
+
+
+def unescape(text: str) -> str:
+    """search.html#escaping: `\\,` `\\$` `\\|` `\\\\` are literal characters."""
+    return re.sub(r"\\([,$|\\])", r"\1", text)
+
+
+def bad(code: str, message: str, issue: str = "value") -> BadRequest:
+    return BadRequest(message, code=issue, expression=code)
+
+
+# -- the entry point -------------------------------------------------------------------------------
+def condition_for(type: str | None, param: SearchParam, alias: str = "r") -> Sql:
+    """SQL over `resource <alias>` for one (unchained) parameter of `type`; `type` None is a
+    system search (common parameters only)."""
+    code = param.name
+    if not param.values or any(v == "" for v in param.values):
+        raise bad(code, f"Search parameter {code} has an empty value")
+    definition = registry().get(type, code) if type else registry().common(code)
+    if definition is None:
+        raise bad(code, f"Unknown search parameter {code!r} for {type or 'all types'}", "not-supported")
+    if definition.strategy == "unsupported":
+        raise bad(code, f"Search parameter {code!r} is not supported", "not-supported")
+    modifier = param.modifier
+    _check_modifier(definition, modifier)
+    if code in COLUMN_PARAMS:
+        return _column(code, modifier, param.values, alias)
+    common = definition.url.startswith("http://hl7.org/fhir/SearchParameter/Resource-") or \
+        definition.url.endswith("DomainResource-text")
+    if modifier == "missing":
+        return _missing(definition, param.values, alias, common)
+    if definition.strategy == "fulltext":
+        return _fulltext(definition, param.values, alias)
+    if definition.strategy == "composite":
+        return _or([_composite(definition, value, alias) for value in param.values])
+    table, row_param = definition.table, code
+    if modifier in ("identifier", "of-type"):
+        table, row_param = "token_index", f"{code}:{modifier}"
+    alternatives = [value_condition(definition, value, modifier, "x") for value in param.values]
+    where = " OR ".join(sql for sql, _ in alternatives)
+    args = [a for _, more in alternatives for a in more]
+    negate = "NOT " if modifier in ("not", "not-in") else ""
+    return _membership(table, row_param, f"({where})", args, alias, type, common, negate)
+
+
+def _membership(table: str, row_param: str, where: str, args: list, alias: str, type: str | None,
+                common: bool, negate: str = "") -> Sql:
+    if common or type is None:
+        return (f"{negate}EXISTS (SELECT 1 FROM {table} x WHERE x.type = {alias}.type AND x.id = {alias}.id"
+                f" AND x.param = ? AND {where})", [row_param, *args])
+    return (f"{alias}.id {negate}IN (SELECT x.id FROM {table} x WHERE x.type = ? AND x.param = ? AND {where})",
+            [type, row_param, *args])
+
+
+def _or(parts: list[Sql]) -> Sql:
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + " OR ".join(sql for sql, _ in parts) + ")", [a for _, args in parts for a in args]
+
+
+def _check_modifier(definition: SearchParameterDef, modifier: str | None) -> None:
+    if modifier is None:
+        return
+    allowed = MODIFIERS.get(definition.type, {"missing"})
+    if definition.code in ("_id", "_lastUpdated"):
+        allowed = {"missing"}
+    if modifier in allowed:
+        return
+    if definition.type == "reference" and is_resource_type(modifier):
+        if definition.targets and modifier not in definition.targets:
+            raise bad(definition.code, f"{definition.code} cannot refer to {modifier}")
+        return
+    raise bad(definition.code, f"Modifier :{modifier} is not valid on {definition.type} parameter "
+                               f"{definition.code}")
+
+
+# -- per value, per type: a condition over index row alias x ------------------------------------------
+def value_condition(definition: SearchParameterDef | Any, value: str, modifier: str | None, x: str) -> Sql:
+    """One value of one parameter (or composite component) on index row `x`."""
+    kind, code = definition.type, definition.code
+    if kind == "token":
+        return token_value(code, value, modifier, x)
+    if kind == "string":
+        return _string(code, unescape(value), modifier, x)
+    if kind == "date":
+        prefix, text = prefixes.split_prefix(value, code)
+        low, high = prefixes.search_date_range(text, code)
+        return prefixes.date_condition(prefix, low, high, x)
+    if kind == "number":
+        prefix, text = prefixes.split_prefix(value, code)
+        return prefixes.number_condition(prefix, *prefixes.parse_number(text, code), f"{x}.value")
+    if kind == "quantity":
+        return _quantity(code, value, x)
+    if kind == "reference":
+        return _reference(definition, unescape(value), modifier, x)
+    if kind == "uri":
+        return _uri(code, unescape(value), modifier, x)
+    raise bad(code, f"Search parameter {code} of type {kind} is not supported", "not-supported")
+
+
+def _string(code: str, value: str, modifier: str | None, x: str) -> Sql:
+    if modifier == "exact":  # search.html#string: exact, case- and accent-sensitive
+        return f"{x}.exact = ?", [value[:512]]
+    norm = normalize(value)[:512]
+    if not norm:
+        raise bad(code, f"{code}: nothing to search for in {value!r}")
+    if modifier == "contains":
+        pattern = "%" + norm.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return f"{x}.value LIKE ? ESCAPE '\\'", [pattern]
+    return f"({x}.value >= ? AND {x}.value < ?)", [norm, prefix_upper_bound(norm)]
+
+
+def _quantity(code: str, value: str, x: str) -> Sql:
+    # search.html#quantity: [prefix]number|system|code, number||code, number
+    parts = _UNESCAPED_BAR.split(value)
+    if len(parts) not in (1, 3):
+        raise bad(code, f"{code}: {value!r} is not number|system|code")
+    prefix, text = prefixes.split_prefix(parts[0], code)
+    number, low, high = prefixes.parse_number(text, code)
+    if len(parts) == 1:
+        return prefixes.number_condition(prefix, number, low, high, f"{x}.value")
+    system, unit = unescape(parts[1]), unescape(parts[2])
+    converted = canonical(unit, number) if unit and system in ("", UCUM) else None
+    if converted is not None:  # compare in the canonical unit, so mg finds g (units.py)
+        _, c_low = canonical(unit, low)
+        _, c_high = canonical(unit, high)
+        sql, args = prefixes.number_condition(prefix, converted[1], c_low, c_high, f"{x}.canonical_value")
+        return f"({x}.canonical_code = ? AND {sql})", [converted[0], *args]
+    sql, args = prefixes.number_condition(prefix, number, low, high, f"{x}.value")
+    conditions, more = [], []
+    if system:
+        conditions.append(f"{x}.system = ?")
+        more.append(system)
+    if unit:
+        conditions.append(f"{x}.code = ?")
+        more.append(unit)
+    return "(" + " AND ".join([*conditions, sql]) + ")", [*more, *args]
+
+
+def _reference(definition: SearchParameterDef, value: str, modifier: str | None, x: str) -> Sql:
+    # search.html#reference: Type/id, id, an absolute URL, canonical url|version; :Type; :identifier
+    if modifier == "identifier":
+        return token_value(definition.code, value, None, x)
+    if modifier:  # :Patient with a bare id (or Patient/id)
+        ref_id = value.split("/")[-1] if value.startswith(modifier + "/") else value
+        return f"({x}.target_type = ? AND {x}.target_id = ?)", [modifier, ref_id]
+    if "://" in value or value.startswith("urn:"):
+        url, _, version = value.partition("|")
+        ref_type, ref_id, url, _ = parse_reference(url)
+        sql, args = f"{x}.url = ?", [url]
+        if version:
+            sql, args = f"({sql} AND {x}.version = ?)", [*args, version]
+        if ref_type and ref_id and not version:  # our own server's absolute URL: a local reference
+            sql, args = f"({sql} OR ({x}.target_type = ? AND {x}.target_id = ?))", [*args, ref_type, ref_id]
+        return sql, args
+    if "/" in value:
+        ref_type, ref_id, _, _ = parse_reference(value)
+        if not ref_type or not ref_id:
+            raise bad(definition.code, f"{definition.code}: {value!r} is not Type/id")
+        return f"({x}.target_type = ? AND {x}.target_id = ?)", [ref_type, ref_id]
+    return f"{x}.target_id = ?", [value]
+
+
+def _uri(code: str, value: str, modifier: str | None, x: str) -> Sql:
+    # search.html#uri: exact; :below (the value is a prefix of the stored uri); :above (a
+    # stored uri is a prefix of the value, at path boundaries)
+    if modifier == "below":
+        return f"({x}.value >= ? AND {x}.value < ?)", [value, prefix_upper_bound(value)]
+    if modifier == "above":
+        stems = [value[:i] for i in range(len(value), 0, -1) if i == len(value) or value[i] == "/"]
+        return f"{x}.value IN ({', '.join('?' * len(stems))})", stems
+    return f"{x}.value = ?", [value]
+
+
+# -- _id, _lastUpdated: columns of the resource table ---------------------------------------------------
+def _column(code: str, modifier: str | None, values: tuple[str, ...], alias: str) -> Sql:
+    if modifier == "missing":  # every resource has an id and a lastUpdated
+        return ("1 = 1", []) if values == ("false",) else ("1 = 0", [])
+    if code == "_id":
+        return f"{alias}.id IN ({', '.join('?' * len(values))})", list(values)
+    parts = []
+    for value in values:
+        prefix, text = prefixes.split_prefix(value, code)
+        low, high = prefixes.search_date_range(text, code)
+        # a lastUpdated is an instant: the target range is [t, t] (search.html#date)
+        parts.append(_point(prefix, low, high, f"{alias}.last_updated"))
+    return _or(parts)
+
+
+def _point(prefix: str, low: str, high: str, column: str) -> Sql:
+    return {
+        "eq": (f"({column} >= ? AND {column} < ?)", [low, high]),
+        "ne": (f"({column} < ? OR {column} >= ?)", [low, high]),
+        "gt": (f"{column} >= ?", [high]), "sa": (f"{column} >= ?", [high]),
+        "lt": (f"{column} < ?", [low]), "eb": (f"{column} < ?", [low]),
+        "ge": (f"{column} >= ?", [low]), "le": (f"{column} < ?", [high]),
+        "ap": (f"({column} >= ? AND {column} < ?)", list(prefixes._widen(low, high))),
+    }[prefix]
+
+
+# -- :missing, full text, composite ---------------------------------------------------------------------
+def _missing(definition: SearchParameterDef, values: tuple[str, ...], alias: str, common: bool) -> Sql:
+    # search.html#missing: true -> no value at all; false -> some value
+    if any(v not in ("true", "false") for v in values) or len(set(values)) > 1:
+        raise bad(definition.code, f"{definition.code}:missing takes true or false")
+    table, row_param = definition.table, definition.code
+    if definition.strategy == "composite":
+        table, row_param = definition.components[0].table, f"{definition.code}$0"
+    elif definition.strategy == "fulltext":
+        table = "string_index"
+    negate = "NOT " if values[0] == "true" else ""
+    return _membership(table, row_param, "1 = 1", [], alias, definition.resource_type, common, negate)
+
+
+def _fulltext(definition: SearchParameterDef, values: tuple[str, ...], alias: str) -> Sql:
+    """`_text`/`_content`: every word of a value must start a word of the narrative / the
+    resource's text (a simple full-text search, search.html#text)."""
+    parts = []
+    for value in values:
+        words = _WORD.findall(normalize(unescape(value)))
+        if not words:
+            raise bad(definition.code, f"{definition.code}: no words in {value!r}")
+        each = [_membership("string_index", definition.code, "(x.value >= ? AND x.value < ?)",
+                            [w[:512], prefix_upper_bound(w[:512])], alias, None, True) for w in words]
+        parts.append(("(" + " AND ".join(s for s, _ in each) + ")", [a for _, args in each for a in args]))
+    return _or(parts)
+
+
+def _composite(definition: SearchParameterDef, value: str, alias: str) -> Sql:
+    # search.html#composite: `a$b`, each part a value of its component, all from one element
+    pieces = _UNESCAPED_DOLLAR.split(value)
+    components = definition.components
+    if len(pieces) != len(components):
+        raise bad(definition.code, f"{definition.code} takes {len(components)} values joined by $")
+    sql, args = "", []
+    for i in range(len(components) - 1, -1, -1):
+        component = components[i]
+        x = f"c{i}"
+        cond, more = value_condition(component, pieces[i], None, x)
+        if i == 0:
+            sql = (f"{alias}.id IN (SELECT {x}.id FROM {component.table} {x} WHERE {x}.type = ?"
+                   f" AND {x}.param = ? AND {cond}{sql})")
+            args = [definition.resource_type, f"{definition.code}$0", *more, *args]
+        else:
+            inner = (f" AND EXISTS (SELECT 1 FROM {component.table} {x} WHERE {x}.type = c0.type"
+                     f" AND {x}.id = c0.id AND {x}.grp = c0.grp AND {x}.param = ? AND {cond}{sql})")
+            sql, args = inner, [f"{definition.code}${i}", *more, *args]
+    return sql, args
+
+
+# -- what the repository reports ------------------------------------------------------------------------
+def supported(type: str) -> dict[str, str]:
+    """The parameters this server evaluates for the type: code -> FHIR search type."""
+    return {code: p.type for code, p in registry().searchable(type).items()}
+
+
+class RegistryCompiler:
+    """The repository's compiler: the registry's parameters (storage/sqlrepo.py asks it for
+    `supported` and `condition`)."""
+
+    def supported(self, type: str) -> dict[str, str]:
+        return supported(type)
+
+    def condition(self, type: str | None, param: SearchParam, alias: str = "r") -> Sql:
+        return condition_for(type, param, alias)
