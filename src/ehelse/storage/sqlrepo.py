@@ -47,7 +47,11 @@ class SqlRepository:
                  compiler: SearchCompiler | None = None) -> None:
         self.url = url
         self._indexer = indexer or default_indexer
-        self._compiler = compiler or SearchCompiler()
+        if compiler is None:  # the SearchParameter registry's (imported late: search imports storage)
+            from ehelse.search.compile import RegistryCompiler
+
+            compiler = RegistryCompiler()
+        self._compiler = compiler
         self._local = threading.local()  # .conn: this thread's open transaction, if any
         self._sql_cache: dict[str, str] = {}
 
