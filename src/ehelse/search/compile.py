@@ -32,7 +32,8 @@ from ehelse.search.registry import COLUMN_PARAMS, SearchParameterDef, registry
 from ehelse.search.tokens import token_value
 from ehelse.search.units import UCUM, canonical
 from ehelse.search.values import parse_reference, system_of
-from ehelse.storage.protocol import SearchParam
+from ehelse.storage.protocol import SearchParam, SearchQuery
+from ehelse.storage.sqlsearch import CompiledSearch, SearchCompiler
 
 MODIFIERS = {
     "token": {"missing", "text", "not", "above", "below", "in", "not-in", "of-type"},
@@ -311,3 +312,19 @@ class RegistryCompiler:
 
     def condition(self, type: str | None, param: SearchParam, alias: str = "r") -> Sql:
         return condition_for(type, param, alias)
+
+    def compile(self, type: str | None, query: SearchQuery) -> CompiledSearch:
+        """The whole selection as storage/sqlsearch.py's CompiledSearch (for callers of the
+        storage layer's older interface; search/execute.py uses `condition`)."""
+        out = CompiledSearch()
+        if type is not None:
+            out.where.append("r.type = ?")
+            out.params.append(type)
+        for param in query.params:
+            sql, args = condition_for(type, param, "r")
+            out.where.append(sql)
+            out.params.extend(args)
+        if query.sort:
+            legacy = SearchCompiler()
+            out.order_by = legacy.compile(type, SearchQuery(sort=query.sort)).order_by
+        return out
