@@ -351,6 +351,21 @@ def test_failed_write_in_transaction_rolls_back(repo):
     assert repo.read("Patient", "fresh") is None
 
 
+def test_a_clash_of_generated_ids_is_still_a_conflict(repo, monkeypatch):
+    # PostgreSQL checks creates with generated ids at commit (storage/postgres): same outcome
+    import ehelse.storage.memory
+    import ehelse.storage.sqlrepo
+
+    for module in (ehelse.storage.memory, ehelse.storage.sqlrepo):
+        monkeypatch.setattr(module, "new_id", lambda: "same")
+    with pytest.raises(Conflict):
+        with repo.transaction():
+            repo.create(patient())
+            repo.create({"resourceType": "Observation"})  # other type: no clash
+            repo.create(patient())
+    assert repo.read("Patient", "same") is None and repo.read("Observation", "same") is None
+
+
 # -- concurrency -----------------------------------------------------------------------------
 def _in_threads(n, work):
     barrier = threading.Barrier(n)
