@@ -1,18 +1,24 @@
 """Bundles of stored versions: paging links and entries that embed stored bytes unparsed.
 
-http://hl7.org/fhir/R4/http.html#paging: links self/first/previous/next/last. Our paging
-state is the plain `_offset` parameter beside `_count`, so any page URL can be bookmarked
-and read by a person; results are ordered, so an offset is stable enough for a snapshot-free
-server (new writes may shift later pages, as the spec allows).
+http://hl7.org/fhir/R4/http.html#paging: links self/first/previous/next/last.
+
+History pages use the plain `_offset` parameter beside `_count`. Search pages
+(search.html#paging) use an opaque `_page` token that survives concurrent writes: it holds
+the search's snapshot instant (only resources last updated at or before it are seen, on
+every page), the offset, and under the default order the key of the previous page's last
+row (keyset, so deletions do not shift the next page either). See search/execute.py.
+A search URL with `_offset` still works (without the snapshot).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
+from ehelse.errors import BadRequest
 from ehelse.fhir.request import FhirRequest
 from ehelse.storage.protocol import ResourceVersion
 
@@ -56,3 +62,48 @@ def bundle(type: str, total: int | None, links: list[dict[str, str]], entries: l
     if entries:
         result["entry"] = entries
     return result
+
+
+# -- search page tokens ----------------------------------------------------------------------
+def encode_page(snapshot: str, offset: int, after: tuple[str, str, str] | None) -> str:
+    """An opaque, URL-safe token for one page of a search."""
+    payload = [snapshot, offset, *(after or ())]
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+
+
+def decode_page(token: str) -> tuple[str, int, tuple[str, str, str] | None]:
+    """(snapshot, offset, keyset or None); 400 for a token this server did not make."""
+    try:
+        payload = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        snapshot, offset, *after = payload
+        if not isinstance(snapshot, str) or not isinstance(offset, int) or offset < 0 or len(after) not in (0, 3) \
+                or not all(isinstance(a, str) for a in after):
+            raise ValueError
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise BadRequest("_page is not a page token of this server", code="value", expression="_page") from None
+    return snapshot, offset, (tuple(after) if after else None)  # type: ignore[return-value]
+
+
+def search_links(request: FhirRequest, path: str, applied: list[tuple[str, str]], *, count: int, offset: int,
+                 snapshot: str, last: ResourceVersion | None, keyset: bool, returned: int,
+                 total: int | None) -> list[dict[str, str]]:
+    """self/first/previous/next/last for a search page; the URLs carry only the parameters
+    that were applied (search.html#errors: lenient handling)."""
+    kept = [(k, v) for k, v in applied if k not in ("_count", "_offset", "_page")]
+    target = f"{request.base_url}/{path}" if path else request.base_url
+
+    def url(page: str | None) -> str:
+        params = [*kept, ("_count", str(count))] + ([("_page", page)] if page else [])
+        return f"{target}?{urlencode(params)}"
+
+    links = [{"relation": "self", "url": url(encode_page(snapshot, offset, None) if offset else None)},
+             {"relation": "first", "url": url(None)}]
+    if offset > 0 and count > 0:
+        links.append({"relation": "previous", "url": url(encode_page(snapshot, max(0, offset - count), None))})
+    has_next = (offset + returned < total) if total is not None else (count > 0 and returned >= count)
+    if has_next and count > 0 and last is not None:
+        after = (last.last_updated, last.type, last.id) if keyset else None
+        links.append({"relation": "next", "url": url(encode_page(snapshot, offset + count, after))})
+    if total is not None and count > 0:
+        links.append({"relation": "last", "url": url(encode_page(snapshot, max(0, (total - 1) // count * count), None))})
+    return links

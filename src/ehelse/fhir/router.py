@@ -95,6 +95,11 @@ class Router:
             return interactions.vread(ctx, type, id, parts[3])
         if len(parts) == 3 and parts[2].startswith("$"):
             return self._operation(ctx, method, parts[2][1:], type, id)
+        if len(parts) == 3 and (parts[2] == "*" or is_resource_type(parts[2])):
+            # search.html#compartments: Patient/123/Observation, Patient/123/*
+            self._allow(method, _READS)
+            return searchset.search(ctx, None if parts[2] == "*" else parts[2], request.path.strip("/"),
+                                    compartment=(type, id))
         raise NotFound(f"No FHIR interaction at {request.path[:120]!r}", code="not-supported")
 
     # -- levels --------------------------------------------------------------------------------

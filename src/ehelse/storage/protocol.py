@@ -51,6 +51,14 @@ class SearchQuery:
     offset: int = 0
     total: str = "accurate"  # none | estimate | accurate
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (param name, descending)
+    # Issue 5 (search/execute.py): _include/_revinclude (search.include.IncludeSpec), the
+    # compartment of a compartment search, _type of a system search, and the stable-paging
+    # bounds of a page token (search.html#paging: see fhir/paging.py).
+    include: list[Any] = field(default_factory=list)
+    compartment: tuple[str, str] | None = None  # (compartment type, id): /Patient/123/Observation
+    types: list[str] = field(default_factory=list)
+    snapshot: str | None = None  # only resources with lastUpdated <= snapshot
+    after: tuple[str, str, str] | None = None  # keyset: (last_updated, type, id) of the last row before
 
 
 @dataclass(slots=True)
@@ -59,6 +67,7 @@ class Page:
 
     entries: list[ResourceVersion]
     total: int | None = None
+    included: list[ResourceVersion] = field(default_factory=list)  # _include/_revinclude
 
 
 @runtime_checkable

@@ -196,19 +196,14 @@ class SqlRepository:
         return self._compiler.supported(type)
 
     def search(self, type: str | None, query: SearchQuery) -> Page:
+        # The search issue's entry point (search/execute.py): selection, chains, _has,
+        # compartments, sort, stable paging, totals and _include/_revinclude.
+        from ehelse.search.execute import default_condition, execute
+
         _check_paging(query.count, query.offset)
-        compiled = self._compiler.compile(type, query)
-        condition = " AND ".join(["NOT r.deleted", *compiled.where])
         with self._reading() as conn:
-            rows = self._exec(conn, f"SELECT r.type, r.id, r.version_id, r.last_updated, r.method, r.content"
-                                    f" FROM resource r WHERE {condition} ORDER BY {compiled.order_by}"
-                                    " LIMIT ? OFFSET ?",
-                              (*compiled.params, query.count, query.offset)).fetchall()
-            total = None
-            if query.total != "none":
-                total = self._page_total(conn, rows, query.count, query.offset,
-                                         f"SELECT count(*) FROM resource r WHERE {condition}", compiled.params)
-        return Page([ResourceVersion(*row) for row in rows], total)
+            return execute(lambda sql, args: self._exec(conn, sql, args).fetchall(), self.backend, type, query,
+                           getattr(self._compiler, "condition", None) or default_condition())
 
     def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:
         # Keyset pages: no connection is held between pages, so an abandoned iterator costs

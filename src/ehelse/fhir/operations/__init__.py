@@ -78,3 +78,5 @@ register(Operation("expand", _BOTH, f"{_TERMINOLOGY}:expand",
 register(Operation("translate", _BOTH, f"{_TERMINOLOGY}:translate",
                    "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate",
                    types=frozenset({"ConceptMap"})))
+register(Operation("everything", frozenset({"instance"}), "ehelse.fhir.operations.everything:everything",
+                   "http://hl7.org/fhir/OperationDefinition/Patient-everything", types=frozenset({"Patient"})))

@@ -1,0 +1,180 @@
+"""The storage's search entry point: a SearchQuery -> one page of current resources, as SQL.
+
+http://hl7.org/fhir/R4/search.html. The pieces: search/compile.py gives the SQL condition of
+one ordinary parameter; search/chain.py chains and `_has`; here `_list`, compartments
+(search.html#compartments, the official CompartmentDefinitions), `_type` (system search),
+the order (search/sort.py), stable paging and `_total`; search/include.py adds
+`_include`/`_revinclude` to the page.
+
+Stable paging (search.html#paging): a page token carries a snapshot instant and, under the
+default order, the key of the previous page's last row (keyset). Every page of one search
+sees only resources last updated at or before the snapshot, so later creates and updates
+never shift or repeat rows; with the keyset, deletions do not shift rows either. (A
+resource updated after the snapshot leaves the later pages: its current version is newer.)
+Under a `_sort` the token carries an offset instead of a keyset.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable
+
+from ehelse.errors import BadRequest
+from ehelse.fhir.resource_types import is_resource_type
+from ehelse.search import include as includes
+from ehelse.search.chain import chain_condition, is_chained
+from ehelse.search.registry import compartments, registry
+from ehelse.search.sort import order_by
+from ehelse.storage.protocol import Page, ResourceVersion, SearchParam, SearchQuery
+
+Condition = Callable[[str, SearchParam, str], tuple[str, list[Any]]]
+_COLUMNS = "r.type, r.id, r.version_id, r.last_updated, r.method, r.content"
+_SAFE = re.compile(r"^[A-Za-z0-9_\-.]+$")
+
+
+def _literal_list(values: list[str]) -> str:
+    for value in values:
+        if not _SAFE.match(value):  # data from the CompartmentDefinitions; never user input
+            raise ValueError(value)
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def compartment_condition(type: str | None, compartment: tuple[str, str]) -> tuple[str, list[Any]]:
+    """Resources in the compartment `Patient/123`: those whose compartment parameters (per
+    the CompartmentDefinition) refer to it; for `*` (type None), of every type listed."""
+    kind, id = compartment
+    members = compartments().get(kind)
+    if members is None:
+        raise BadRequest(f"There is no {kind} compartment", code="not-supported")
+    if type is not None:
+        params = members.get(type)
+        if not params:
+            raise BadRequest(f"{type} is not in the {kind} compartment", code="not-supported")
+        sql = (f"r.id IN (SELECT ri.id FROM reference_index ri WHERE ri.target_id = ? AND ri.target_type = ?"
+               f" AND ri.type = ? AND ri.param IN ({_literal_list(params)}))")
+        args: list[Any] = [id, kind, type]
+        if type == kind:  # the compartment's own resource belongs to it
+            sql = f"(r.id = ? OR {sql})"
+            args = [id, *args]
+        return sql, args
+    by_type = " OR ".join(f"(ri.type = '{t}' AND ri.param IN ({_literal_list(p)}))"
+                          for t, p in sorted(members.items()) if _SAFE.match(t))
+    sql = (f"(r.type, r.id) IN (SELECT ri.type, ri.id FROM reference_index ri"
+           f" WHERE ri.target_id = ? AND ri.target_type = ? AND ({by_type}))")
+    return f"({sql} OR (r.type = ? AND r.id = ?))", [id, kind, kind, id]
+
+
+def _list_condition(param: SearchParam) -> tuple[str, list[Any]]:
+    # search.html#list: `_list=42` -- the resources that are entries (List.entry.item) of List/42
+    if param.modifier or any(v.startswith("$") or not v for v in param.values):
+        raise BadRequest("_list takes the id of a List (functional lists are not supported)",
+                         code="not-supported", expression="_list")
+    marks = ", ".join("?" * len(param.values))
+    return (f"r.id IN (SELECT ri.target_id FROM reference_index ri WHERE ri.type = 'List' AND ri.param = 'item'"
+            f" AND ri.id IN ({marks}) AND ri.target_type = r.type)", list(param.values))
+
+
+def _some_type_with(param: SearchParam) -> str:
+    if param.name == "_list" or registry().common(param.name) is not None:
+        return "Patient"
+    if not is_chained(param):
+        for type in registry().types():
+            if registry().get(type, param.name) is not None:
+                return type
+    raise BadRequest(f"{param.name!r} cannot be searched across types; give a type or one _type",
+                     code="not-supported", expression=param.name)
+
+
+def where(type: str | None, query: SearchQuery, condition: Condition) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions (ANDed) and their arguments for the query's selection."""
+    conditions, args = ["NOT r.deleted"], []
+    if type is not None:
+        conditions.append("r.type = ?")
+        args.append(type)
+    elif query.types:
+        for t in query.types:
+            if not is_resource_type(t):
+                raise BadRequest(f"_type: {t!r} is not a resource type", code="value", expression="_type")
+        conditions.append(f"r.type IN ({', '.join('?' * len(query.types))})")
+        args += query.types
+    if query.compartment is not None:
+        sql, more = compartment_condition(type, query.compartment)
+        conditions.append(sql)
+        args += more
+    # System search: a parameter's condition correlates on r.type, so one written for any
+    # type that has the parameter reads alike on every type (_id, _tag, identifier, ...).
+    on = type or (query.types[0] if len(query.types) == 1 else None)
+    for param in query.params:
+        target = on or _some_type_with(param)
+        if param.name == "_list":
+            sql, more = _list_condition(param)
+        elif is_chained(param):
+            sql, more = chain_condition(target, param, "r", condition)
+        else:
+            sql, more = condition(target, param, "r")
+        conditions.append(sql)
+        args += more
+    if query.snapshot:
+        conditions.append("r.last_updated <= ?")
+        args.append(query.snapshot)
+    return conditions, args
+
+
+def legacy_condition(type: str, param: SearchParam, alias: str) -> tuple[str, list[Any]]:
+    """The storage layer's own small compiler (storage/sqlsearch.py: _id, _lastUpdated,
+    identifier) as a per-parameter condition; used until search/compile.py is there."""
+    from ehelse.storage.sqlsearch import SearchCompiler
+
+    compiled = SearchCompiler().compile(None, SearchQuery(params=[param]))
+    return re.sub(r"\br\.", alias + ".", " AND ".join(compiled.where)), list(compiled.params)
+
+
+def default_condition() -> Condition:
+    """search/compile.py's per-parameter condition when present, else the legacy one."""
+    try:
+        from ehelse.search.compile import condition_for
+    except ImportError:
+        return legacy_condition
+    return condition_for
+
+
+def execute(run: Callable[[str, list[Any]], list[tuple]], backend: str, type: str | None,
+            query: SearchQuery, condition: Condition) -> Page:
+    """Run the search with `run(sql, args) -> rows` (one reading connection)."""
+    if query.count < 0 or query.offset < 0:
+        raise BadRequest("_count and the page offset cannot be negative", code="value")
+    conditions, args = where(type, query, condition)
+    page_conditions, page_args = list(conditions), list(args)
+    if query.after is not None and not query.sort:
+        page_conditions.append("(r.last_updated > ? OR (r.last_updated = ? AND (r.type > ? OR"
+                               " (r.type = ? AND r.id > ?))))")
+        last, last_type, last_id = query.after
+        page_args += [last, last, last_type, last_type, last_id]
+    offset = 0 if query.after is not None and not query.sort else query.offset
+    rows: list[tuple] = []
+    if query.count > 0:
+        rows = run(f"SELECT {_COLUMNS} FROM resource r WHERE {' AND '.join(page_conditions)}"
+                   f" ORDER BY {order_by(type, query.sort)} LIMIT ? OFFSET ?", [*page_args, query.count, offset])
+    entries = [ResourceVersion(*row) for row in rows]
+    total = _total(run, backend, query, conditions, args, entries)
+    extra = includes.included(run, entries, query.include) if query.include else []
+    return Page(entries, total, extra)
+
+
+def _total(run, backend: str, query: SearchQuery, conditions: list[str], args: list[Any],
+           entries: list[ResourceVersion]) -> int | None:
+    """search.html#total: none, estimate (PostgreSQL's planner estimate; SQLite has no cheap
+    estimate, so it counts), accurate."""
+    if query.total == "none":
+        return None
+    first_page = query.after is None and query.offset == 0
+    if first_page and len(entries) < query.count:
+        return len(entries)  # the whole result is on this page
+    sql = f"SELECT {{}} FROM resource r WHERE {' AND '.join(conditions)}"
+    if query.total == "estimate" and backend == "postgres":
+        plan = run("EXPLAIN (FORMAT JSON) " + sql.format("1"), args)[0][0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return int(plan[0]["Plan"]["Plan Rows"])
+    return run(sql.format("count(*)"), args)[0][0]

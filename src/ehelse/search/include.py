@@ -1,0 +1,146 @@
+"""`_include` and `_revinclude` (http://hl7.org/fhir/R4/search.html#include), over
+`reference_index`.
+
+    _include=Observation:subject            the resources the matches refer to by `subject`
+    _include=Observation:subject:Patient    ... only those that are Patients
+    _include=Observation:*                  ... by any reference parameter
+    _revinclude=Provenance:target           the Provenances that refer to the matches
+    _include:iterate=Patient:organization   also applied to included resources, repeatedly
+
+Included resources come back with `search.mode = include`, each once, never one that is a
+match already. To bound a response, at most MAX_INCLUDED resources are included and
+:iterate stops after MAX_ROUNDS rounds (the spec lets a server limit iteration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from ehelse.errors import BadRequest
+from ehelse.fhir.resource_types import is_resource_type
+from ehelse.search.registry import registry
+from ehelse.storage.protocol import ResourceVersion
+
+MAX_INCLUDED = 1000
+MAX_ROUNDS = 4
+_BATCH = 400  # ids per IN list
+_COLUMNS = "r.type, r.id, r.version_id, r.last_updated, r.method, r.content"
+
+# run(sql, args) -> rows; the repository's reading connection with its placeholder style.
+Run = Callable[[str, list[Any]], list[tuple]]
+
+
+@dataclass(frozen=True, slots=True)
+class IncludeSpec:
+    """One `_include`/`_revinclude` value: source type, reference parameter code (None for
+    `*`), optional target type, and whether it iterates."""
+
+    source: str
+    code: str | None
+    target: str | None
+    iterate: bool = False
+    reverse: bool = False
+
+
+def parse_include(value: str, *, iterate: bool, reverse: bool) -> IncludeSpec:
+    """`Source:param[:Target]` or `Source:*`; 400 when the parts do not name a reference
+    parameter of a resource type."""
+    name = "_revinclude" if reverse else "_include"
+    parts = value.split(":")
+    if value == "*":
+        parts = ["*", "*"]
+    if len(parts) not in (2, 3) or not all(parts):
+        raise BadRequest(f"{name} takes Type:parameter[:targetType], got {value[:80]!r}", code="value",
+                         expression=name)
+    source, code, target = parts[0], parts[1], parts[2] if len(parts) == 3 else None
+    if source != "*" and not is_resource_type(source):
+        raise BadRequest(f"{name}: {source!r} is not a resource type", code="value", expression=name)
+    if target is not None and not is_resource_type(target):
+        raise BadRequest(f"{name}: {target!r} is not a resource type", code="value", expression=name)
+    if code != "*":
+        definition = registry().get(source, code)
+        if definition is None or definition.type != "reference":
+            raise BadRequest(f"{name}: {source}.{code} is not a reference search parameter", code="value",
+                             expression=name)
+        if target is not None and definition.targets and target not in definition.targets:
+            raise BadRequest(f"{name}: {source}.{code} cannot refer to {target}", code="value", expression=name)
+    return IncludeSpec(None if source == "*" else source, None if code == "*" else code, target, iterate, reverse)
+
+
+def _chunks(items: list, size: int = _BATCH) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _forward(run: Run, spec: IncludeSpec, sources: list[tuple[str, str]]) -> list[tuple]:
+    rows: list[tuple] = []
+    for type in sorted({t for t, _ in sources if spec.source in (None, t)}):
+        ids = [i for t, i in sources if t == type]
+        for chunk in _chunks(ids):
+            sql = (f"SELECT {_COLUMNS} FROM reference_index ri JOIN resource r"
+                   " ON r.type = ri.target_type AND r.id = ri.target_id"
+                   f" WHERE ri.type = ? AND ri.id IN ({', '.join('?' * len(chunk))}) AND NOT r.deleted")
+            args: list[Any] = [type, *chunk]
+            if spec.code is None:  # `*`: every reference parameter (not composite component rows)
+                sql += " AND ri.param NOT LIKE '%$%'"
+            else:
+                sql += " AND ri.param = ?"
+                args.append(spec.code)
+            if spec.target:
+                sql += " AND ri.target_type = ?"
+                args.append(spec.target)
+            rows += run(sql, args)
+    return rows
+
+
+def _reverse(run: Run, spec: IncludeSpec, targets: list[tuple[str, str]]) -> list[tuple]:
+    rows: list[tuple] = []
+    for type in sorted({t for t, _ in targets if spec.target in (None, t)}):
+        ids = [i for t, i in targets if t == type]
+        for chunk in _chunks(ids):
+            sql = (f"SELECT {_COLUMNS} FROM reference_index ri JOIN resource r"
+                   " ON r.type = ri.type AND r.id = ri.id"
+                   f" WHERE ri.target_type = ? AND ri.target_id IN ({', '.join('?' * len(chunk))})"
+                   " AND NOT r.deleted")
+            args: list[Any] = [type, *chunk]
+            if spec.source is not None:
+                sql += " AND ri.type = ?"
+                args.append(spec.source)
+            if spec.code is None:
+                sql += " AND ri.param NOT LIKE '%$%'"
+            else:
+                sql += " AND ri.param = ?"
+                args.append(spec.code)
+            rows += run(sql, args)
+    return rows
+
+
+def included(run: Run, matches: list[ResourceVersion], specs: list[IncludeSpec],
+             limit: int = MAX_INCLUDED) -> list[ResourceVersion]:
+    """The resources the specs add to a page of matches, in a stable order (by type, id
+    within each round), each once."""
+    if not specs or not matches:
+        return []
+    seen = {(v.type, v.id) for v in matches}
+    out: list[ResourceVersion] = []
+    frontier = [(v.type, v.id) for v in matches]
+    for round in range(MAX_ROUNDS):
+        active = specs if round == 0 else [s for s in specs if s.iterate]
+        if not active or not frontier:
+            break
+        found: dict[tuple[str, str], ResourceVersion] = {}
+        for spec in active:
+            rows = (_reverse if spec.reverse else _forward)(run, spec, frontier)
+            for row in rows:
+                key = (row[0], row[1])
+                if key not in seen and key not in found:
+                    found[key] = ResourceVersion(*row)
+        new = [found[k] for k in sorted(found)]
+        room = limit - len(out)
+        out += new[:room]
+        seen.update(found)
+        if len(out) >= limit:
+            break
+        frontier = [(v.type, v.id) for v in new]
+    return out
