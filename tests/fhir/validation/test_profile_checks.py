@@ -75,7 +75,7 @@ def test_unknown_profile_in_meta_is_a_warning_explicit_one_an_error():
     resource = blood_pressure()
     resource["meta"]["profile"].append("http://example.org/StructureDefinition/nope")
     found = issues(resource)
-    assert [(s, e) for s, e, d in found if "nope" in d] == [("warning", "Resource.meta.profile")]
+    assert [(s, e) for s, e, d in found if "nope" in d] == [("warning", "Observation.meta.profile")]
     assert [s for s, e, d in issues(blood_pressure(), ["http://example.org/nope"]) if "nope" in d] == ["error"]
 
 
@@ -134,3 +134,20 @@ def test_registered_profile_is_used():
     assert [e for e, _ in errors(twice)] == ["Patient.identifier"]
     male = dict(good, gender="male")
     assert [e for e, _ in errors(male)] == ["Patient.gender"]
+
+
+def test_profiles_claimed_inside_a_bundle_are_checked_at_their_path():
+    resource = blood_pressure()
+    resource["component"][0]["code"] = loinc("1234-5")
+    resource["meta"]["profile"] = [BP]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": "http://example.org/fhir/Observation/bp", "resource": resource}]}
+    found = errors(bundle)
+    assert [e for e, _ in found] == ["Bundle.entry[0].resource.component"]
+
+
+def test_unknown_profile_inside_a_bundle_is_a_warning_at_its_path():
+    patient = {"resourceType": "Patient", "meta": {"profile": ["http://example.org/nope"]}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    assert [(s, e) for s, e, d in issues(bundle) if "nope" in d] == [
+        ("warning", "Bundle.entry[0].resource.meta.profile")]

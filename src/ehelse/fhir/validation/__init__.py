@@ -40,5 +40,5 @@ def validate(resource: Any, *, profiles: list[str] | None = None) -> list[Issue]
         except Exception as exc:  # noqa: BLE001 - a fault in one invariant must not become a 500
             issues.append(Issue("warning", "exception",
                                 f"invariants could not be evaluated: {type(exc).__name__}: {exc}"))
-    issues.extend(_profiles.check(resource, profiles, walk.extensions))
+    issues.extend(_profiles.check(resource, profiles, walk.extensions, walk.profiled))
     return issues

@@ -168,10 +168,24 @@ def extension_urls() -> frozenset[str]:
 
 
 def check(resource: dict[str, Any], profiles: list[str] | None,
-          extensions: list[tuple[dict, str, str]]) -> list[Issue]:
-    """Issues from the profiles the resource claims (meta.profile) or is asked to meet, and
-    from the definitions of its extensions."""
+          extensions: list[tuple[dict, str, str]],
+          nested: list[tuple[dict, str]] = ()) -> list[Issue]:
+    """Issues from the profiles the resource claims (meta.profile) or is asked to meet, from
+    those its nested resources claim (`nested`: Bundle entries and contained resources with
+    a meta.profile, with their paths), and from the definitions of its extensions."""
     issues: list[Issue] = []
+    _check_profiles(resource, resource["resourceType"], profiles, issues)
+    for inner, path in nested:
+        _check_profiles(inner, path, None, issues)
+    for extension, path, url in extensions:
+        profile = REGISTRY.get(url)
+        if profile is not None and profile.type == "Extension":
+            Checker(issues, url).children(profile.root, [(extension, path)])
+    return issues
+
+
+def _check_profiles(resource: dict[str, Any], path: str, profiles: list[str] | None,
+                    issues: list[Issue]) -> None:
     resource_type = resource["resourceType"]
     wanted: list[tuple[str, bool]] = [(url, True) for url in profiles or ()]
     meta = resource.get("meta")
@@ -188,18 +202,13 @@ def check(resource: dict[str, Any], profiles: list[str] | None,
             # (profiling.html#profile-uses); an explicitly requested one must be known.
             issues.append(Issue("error" if explicit else "warning", "not-supported",
                                 f"profile {url} is not known to this server, so it was not checked",
-                                "Resource.meta.profile" if not explicit else None))
+                                path if explicit else f"{path}.meta.profile"))
             continue
         if profile.type != resource_type:
             issues.append(Issue("error", "invalid", f"profile {url} is for {profile.type}, "
-                                f"not {resource_type}", resource_type))
+                                f"not {resource_type}", path))
             continue
-        Checker(issues, url).children(profile.root, [(resource, resource_type)])
-    for extension, path, url in extensions:
-        profile = REGISTRY.get(url)
-        if profile is not None and profile.type == "Extension":
-            Checker(issues, url).children(profile.root, [(extension, path)])
-    return issues
+        Checker(issues, url).children(profile.root, [(resource, path)])
 
 
 class Checker:
@@ -232,10 +241,9 @@ class Checker:
                 self.error("value", f"value must be exactly {node.fixed!r}", path)
             if node.pattern is not None and not matches_pattern(value, node.pattern):
                 self.error("value", f"value must match the pattern {node.pattern!r}", path)
-            if node.binding is not None:
+            if node.binding is not None and type(value) in (str, dict):
                 kind = None if type(value) is str else ("Coding" if "code" in value else "CodeableConcept")
-                if type(value) in (str, dict):
-                    check_value(self.issues, node.binding, kind, value, path)
+                check_value(self.issues, node.binding, kind, value, path)
         if node.binding is not None and values and not has_valueset(node.binding[1]):
             # A national value set the package does not carry (Volven 3402, 8624, ...): say we
             # could not check, never reject (terminologies.html#strength cannot be applied).

@@ -25,7 +25,7 @@ from ehelse.fhir.validation.terminology import check_binding
 class Walk:
     """State of validating one top-level resource."""
 
-    __slots__ = ("model", "issues", "extensions", "element_table", "extension_urls")
+    __slots__ = ("model", "issues", "extensions", "element_table", "extension_urls", "profiled")
 
     def __init__(self, model: Model, extension_urls: frozenset[str] | set[str]):
         self.model = model
@@ -34,6 +34,8 @@ class Walk:
         self.extensions: list[tuple[dict, str, str]] = []
         self.element_table = model.tables["Element"]
         self.extension_urls = extension_urls
+        # (resource, its path) for nested resources (entries, contained) that claim a profile
+        self.profiled: list[tuple[dict, str]] = []
 
     def error(self, code: str, message: str, path: str) -> None:
         self.issues.append(Issue("error", code, message, path))
@@ -60,6 +62,10 @@ class Walk:
                        f"{path}.resourceType" if path else "resourceType")
             return
         here = path or resource_type
+        if path is not None:
+            meta = resource.get("meta")
+            if type(meta) is dict and meta.get("profile"):
+                self.profiled.append((resource, path))
         if contained and "contained" in resource:
             # dom-2: a contained resource SHALL NOT contain resources (references.html#contained)
             self.error("structure", "a contained resource must not itself contain resources",
