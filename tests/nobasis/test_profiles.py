@@ -224,3 +224,56 @@ def test_required_profile_misconfiguration_is_an_error_not_a_crash(examples):
     assert [(i.severity, i.code) for i in wrong_type] == [("error", "not-supported")]
     garbage = required_profile_issues(patient, settings("Patient"))
     assert [(i.severity, i.code) for i in garbage] == [("error", "exception")]
+
+
+# -- the generated data is in sync with the package -----------------------------------------
+def test_generated_data_matches_the_package(shared_dir):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_nobasis.py"
+    spec = importlib.util.spec_from_file_location("gen_nobasis", script)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    from ehelse.fhir.definitions.structure import compact
+    from ehelse.nobasis.profiles import _data
+
+    package_path = shared_dir / "fhir" / "hl7.fhir.no.basis-2.2.3.tgz"
+    expected = {sd["url"]: compact(sd) for sd in gen.read_structures(package_path)
+                if sd.get("snapshot") and sd.get("derivation") == "constraint"}
+    assert json.loads(json.dumps(expected)) == _data("profiles")["profiles"], \
+        "run scripts/gen_nobasis.py: src/ehelse/nobasis/data is out of date"
+
+
+# -- validator machinery this part added (profiles.py) --------------------------------------
+def _profile(url: str, type_: str, elements: list[dict]) -> dict:
+    def base(path):
+        return {"path": path, "min": 0, "max": "*" if path == type_ else "1"}
+    return {"resourceType": "StructureDefinition", "url": url, "name": url.rsplit("/", 1)[-1],
+            "status": "active", "kind": "resource" if type_ == "Patient" else "complex-type",
+            "abstract": False, "type": type_, "derivation": "constraint",
+            "baseDefinition": f"http://hl7.org/fhir/StructureDefinition/{type_}",
+            "snapshot": {"element": [{"id": type_, "path": type_, "min": 0, "max": "*", "base": base(type_)},
+                                     *[{"id": e["path"], "base": base(e["path"]), **e} for e in elements]]}}
+
+
+def test_an_element_with_two_type_profiles_needs_to_conform_to_one():
+    """ElementDefinition.type.profile: with several profiles, conforming to any one is enough."""
+    from ehelse.fhir.validation import register_profile
+
+    root = "http://example.org/fhir/StructureDefinition/two-type-profiles-"
+    register_profile(_profile(root + "city", "Address", [{"path": "Address.city", "min": 1, "max": "1"}]))
+    register_profile(_profile(root + "postal", "Address",
+                              [{"path": "Address.postalCode", "min": 1, "max": "1"}]))
+    register_profile(_profile(root + "patient", "Patient", [
+        {"path": "Patient.address", "min": 0, "max": "*",
+         "type": [{"code": "Address", "profile": [root + "city", root + "postal"]}]}]))
+
+    def check(address):
+        resource = {"resourceType": "Patient", "address": [address]}
+        return errors(validate(resource, profiles=[root + "patient"]))
+
+    assert check({"city": "Oslo"}) == []
+    assert check({"postalCode": "0150"}) == []
+    found = check({"line": ["Storgata 1"]})
+    assert [e for e, _ in found] == ["Patient.address[0].city"]  # reported against the first
