@@ -31,6 +31,14 @@ KNOWN_INVALID = {
         "MedicationRequest.dispenseRequest.performer refers to a Practitioner; R4 allows Organization",
     "DeviceMetric-example.json":
         "DeviceMetric.parent refers to a DeviceDefinition; R4 allows Device",
+    # TestScript operation.accept/contentType and assert.contentType are `code` with a
+    # required binding to MIME types (BCP 13) in R4; 'xml'/'json' are STU3 short forms.
+    **{f"TestScript-testscript-example{suffix}.json":
+       "TestScript accept/contentType 'xml' or 'json' is not a MIME type (required binding to mimetypes)"
+       for suffix in ("", "-readtest", "-multisystem", "-search", "-update", "-history")},
+    "Bundle-b0a5e4277-83c4-4adb-87e2-e3efe3369b6f.json":
+        "Endpoint.payloadMimeType 'application/dicom; variant=DICOM QIDO-RS': a MIME parameter value "
+        "with a space must be quoted (RFC 2045 section 5.1)",
 }
 
 
@@ -79,8 +87,8 @@ def test_broken_variants_are_caught_where_they_break(examples, capsys):
     hit: Counter[str] = Counter()
     missed: dict[str, list[str]] = {kind: [] for kind in MUTATIONS}
     for name, resource in examples.items():
-        if name in KNOWN_INVALID:
-            continue
+        if name in KNOWN_INVALID or any(i.is_error for i in validate(resource)):
+            continue  # only variants of valid resources say something about a mutation
         for kind in MUTATIONS:
             result = mutate(resource, kind)
             if result is None:
