@@ -257,8 +257,12 @@ def _missing(definition: SearchParameterDef, values: tuple[str, ...], alias: str
         table, row_param = definition.components[0].table, f"{definition.code}$0"
     elif definition.strategy == "fulltext":
         table = "string_index"
-    negate = "NOT " if values[0] == "true" else ""
-    return _membership(table, row_param, "1 = 1", [], alias, definition.resource_type, common, negate)
+    present = _membership(table, row_param, "1 = 1", [], alias, definition.resource_type, common)
+    if definition.type == "reference":  # a Reference with only an identifier is a value too
+        by_identifier = _membership("token_index", f"{row_param}:identifier", "1 = 1", [], alias,
+                                    definition.resource_type, common)
+        present = _or([present, by_identifier])
+    return (f"NOT {present[0]}" if values[0] == "true" else present[0]), present[1]
 
 
 def _fulltext(definition: SearchParameterDef, values: tuple[str, ...], alias: str) -> Sql:

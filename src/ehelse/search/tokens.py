@@ -74,7 +74,8 @@ def _codes(code: str, pairs: list[tuple[str, str]], x: str) -> tuple[str, list[A
         return "1 = 0", []
     parts, args = [], []
     for system, codes in by_system.items():
-        parts.append(f"({x}.system = ? AND {x}.code IN ({', '.join('?' * len(codes))}))")
+        # a `code` element is stored without a system (its binding names it): match it too
+        parts.append(f"({x}.system IN (?, '') AND {x}.code IN ({', '.join('?' * len(codes))}))")
         args += [system, *codes]
     return "(" + " OR ".join(parts) + ")", args
 
