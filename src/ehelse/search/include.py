@@ -83,7 +83,8 @@ def _forward(run: Run, spec: IncludeSpec, sources: list[tuple[str, str]]) -> lis
                    f" WHERE ri.type = ? AND ri.id IN ({', '.join('?' * len(chunk))}) AND NOT r.deleted")
             args: list[Any] = [type, *chunk]
             if spec.code is None:  # `*`: every reference parameter (not composite component rows)
-                sql += " AND ri.param NOT LIKE '%$%'"
+                sql += " AND ri.param NOT LIKE ?"
+                args.append("%$%")
             else:
                 sql += " AND ri.param = ?"
                 args.append(spec.code)
@@ -108,7 +109,8 @@ def _reverse(run: Run, spec: IncludeSpec, targets: list[tuple[str, str]]) -> lis
                 sql += " AND ri.type = ?"
                 args.append(spec.source)
             if spec.code is None:
-                sql += " AND ri.param NOT LIKE '%$%'"
+                sql += " AND ri.param NOT LIKE ?"
+                args.append("%$%")
             else:
                 sql += " AND ri.param = ?"
                 args.append(spec.code)
