@@ -277,3 +277,16 @@ def test_an_element_with_two_type_profiles_needs_to_conform_to_one():
     assert check({"postalCode": "0150"}) == []
     found = check({"line": ["Storgata 1"]})
     assert [e for e, _ in found] == ["Patient.address[0].city"]  # reported against the first
+
+
+def test_must_support_is_not_required():
+    """profiling.html#mustsupport: must-support says a system must handle the element, not that
+    an instance must carry it (no-basis 2.2.3 marks none, so a profile of our own shows it)."""
+    from ehelse.fhir.validation import register_profile
+
+    url = "http://example.org/fhir/StructureDefinition/must-support-patient"
+    register_profile(_profile(url, "Patient", [
+        {"path": "Patient.birthDate", "min": 0, "max": "1", "mustSupport": True},
+        {"path": "Patient.gender", "min": 1, "max": "1", "mustSupport": True}]))
+    assert errors(validate({"resourceType": "Patient", "gender": "male"}, profiles=[url])) == []
+    assert [e for e, _ in errors(validate({"resourceType": "Patient"}, profiles=[url]))] == ["Patient.gender"]
