@@ -113,3 +113,24 @@ def test_every_primitive_type_has_a_checker():
     primitives = {n for n, d in load("structures")["types"].items() if d["kind"] == "primitive-type"}
     assert primitives <= set(CHECKERS)
     assert re.fullmatch(REGEX["decimal"], "-0.5")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ehelse.fhir.validation.primitives import FAST_REGEX  # noqa: E402
+
+_date_like = st.from_regex(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?"
+                           r"(Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?", fullmatch=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_date_like, st.sampled_from(["0000", "0000-01-01", "0001", "1000", "0100", "0010"])))
+def test_fast_date_regexes_accept_exactly_what_the_spec_regexes_accept(text):
+    for name, fast in FAST_REGEX.items():
+        assert (re.fullmatch(fast, text) is None) == (re.fullmatch(REGEX[name], text) is None), (name, text)
+
+
+def test_year_0000_is_not_a_year():
+    assert not ok("date", "0000")
+    assert ok("date", "0001")
