@@ -182,3 +182,11 @@ def test_resource_id_from_the_canonical_url():
     assert ig.resource_id({"url": "http://x.org/fhir/StructureDefinition/no-basis-Patient"}) == "no-basis-Patient"
     assert ig.resource_id({"id": "given", "url": "http://x.org/a"}) == "given"
     assert ig.resource_id({"url": "urn:oid:2.16.578.1"}) == "urn-oid-2.16.578.1"
+
+
+def test_an_oversized_package_file_is_refused(tmp_path, base, monkeypatch):
+    monkeypatch.setattr(ig, "MAX_MEMBER_BYTES", 1000)
+    path = write_package(tmp_path / "big.tgz", conformance_resources(base))  # the profile is > 1000 bytes
+    with pytest.raises(BadRequest, match="larger than this server reads") as caught:
+        ig.read_package(path)
+    assert caught.value.issues[0].code == "too-costly"

@@ -29,6 +29,7 @@ from ehelse.fhir import jsoncodec
 
 KINDS = ("StructureDefinition", "ValueSet", "CodeSystem")
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # one resource file; the R4 core's largest is ~5 MB
+MAX_PACKAGE_BYTES = 1024 * 1024 * 1024  # all files read, unpacked: a guard against gzip bombs
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9\-.]")
 
 
@@ -65,13 +66,17 @@ def read_package(path: str | Path) -> Package:
         manifest: dict[str, Any] | None = None
         resources: list[dict[str, Any]] = []
         skipped = 0
+        total = 0
         for member in tar:
             folder, _, name = member.name.rpartition("/")
             # Only package/*.json: the examples live in package/example/ (packages.html#format)
             if folder != "package" or not name.endswith(".json") or not member.isfile():
                 continue
-            if member.size > MAX_MEMBER_BYTES:
-                raise BadRequest(f"{member.name} is larger than {MAX_MEMBER_BYTES} bytes")
+            total += member.size
+            if member.size > MAX_MEMBER_BYTES or total > MAX_PACKAGE_BYTES:
+                raise BadRequest(f"{member.name}: the package is larger than this server reads "
+                                 f"({MAX_MEMBER_BYTES} bytes a file, {MAX_PACKAGE_BYTES} in all)",
+                                 code="too-costly")
             data = _parse(tar.extractfile(member).read(), member.name)
             if name == "package.json":
                 manifest = data
