@@ -141,3 +141,10 @@ def test_null_is_not_a_value():
 def test_required_binding_on_a_code():
     assert [(e, c) for e, c in errors(patient(gender="kvinne"))] == [("Patient.gender", "code-invalid")]
     assert errors(obs(status="done")) == [("Observation.status", "code-invalid")]
+
+
+def test_a_required_choice_is_reported_by_its_fhirpath_name():
+    # MedicationAdministration.effective[x] is 1..1; FHIRPath names it without [x]
+    found = errors({"resourceType": "MedicationAdministration", "status": "completed",
+                    "medicationCodeableConcept": {"text": "x"}, "subject": {"reference": "Patient/1"}})
+    assert found == [("MedicationAdministration.effective", "required")]

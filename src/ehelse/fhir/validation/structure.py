@@ -153,7 +153,9 @@ class Walk:
                 if key in obj:
                     break
             else:
-                self.error("required", f"{label} is required (minimum cardinality 1)", f"{path}.{label}")
+                # a choice is named without [x] in FHIRPath: Observation.effective
+                self.error("required", f"{label} is required (minimum cardinality 1)",
+                           f"{path}.{label[:-3] if label.endswith('[x]') else label}")
 
     def _primitive_items(self, rule: Rule, key: str, value: list, obj: dict, path: str) -> None:
         check = rule.check
