@@ -224,7 +224,11 @@ def compile_part(part: str, choices: frozenset[str], relative: bool = False) -> 
             inner, as_type = match["inner2"], match["type2"]
         part = inner
     if not relative and "." not in part:
-        return lambda node: [node]  # the resource itself (composite roots: `Observation`)
+        if part[:1].isupper():
+            return lambda node: [node]  # the resource itself (composite roots: `Observation`)
+        relative = True  # a bare element name (InsurancePlan's `name | alias`)
+    elif not relative and not part[:1].isupper():
+        relative = True
     return _run(_compile_chain(part, as_type, choices, relative))
 
 
