@@ -1,7 +1,7 @@
 """Storage-only speed: write the Synthea resources in 20 transactions, read them by id.
 
 Not a test (pytest does not collect it); the bench measures the whole server. Run:
-    .venv/bin/python tests/storage/measure_bulk.py [sqlite] [postgres]
+    .venv/bin/python tests/storage/measure_bulk.py [sqlite] [postgres] [storage-only]
 Uses ../shared/data/synthea-r4-dev when present, else 6,732 synthetic Observations.
 """
 
@@ -18,6 +18,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conftest import pg_base_url, schema_url, shared_path  # noqa: E402
+
+from ehelse.storage.index import identifier_indexer  # noqa: E402
 
 TRANSACTIONS = 20
 
@@ -67,16 +69,43 @@ def measure(name: str, repo, resources: list[dict]) -> None:
         repo.update({"resourceType": type, "id": id}, method="PUT")
         n += 1
     print(f"{name}: single updates (own transaction each): {n / (time.perf_counter() - start):,.0f} /s")
+    crud_in_threads(name, repo)
+
+
+def crud_in_threads(name: str, repo, threads: int = 8, cycles: int = 50) -> None:
+    """create, read, update, read, delete per cycle, from several threads at once (as the
+    server's thread pool does): commits of different threads share the disk flushes."""
+    import threading
+
+    def work(t: int) -> None:
+        for n in range(cycles):
+            id = f"crud-{t}-{n}"
+            repo.create({"resourceType": "Patient", "active": True}, id=id)
+            repo.read("Patient", id)
+            repo.update({"resourceType": "Patient", "id": id, "active": False}, if_match=1)
+            repo.read("Patient", id)
+            repo.delete("Patient", id)
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    ops = threads * cycles * 5
+    print(f"{name}: CRUD from {threads} threads: {ops / (time.perf_counter() - start):,.0f} ops/s")
 
 
 def main(backends: list[str]) -> None:
     resources = load_resources()
-    print(f"{len(resources)} resources")
+    # `storage-only`: index identifiers only, to see storage apart from search extraction
+    options = {"indexer": identifier_indexer} if "storage-only" in backends else {}
+    print(f"{len(resources)} resources, indexer: {'identifier only' if options else 'default'}")
     if "sqlite" in backends:
         from ehelse.storage.sqlite import SqliteRepository
 
         with tempfile.TemporaryDirectory() as tmp:
-            repo = SqliteRepository(f"sqlite:///{tmp}/bulk.sqlite")
+            repo = SqliteRepository(f"sqlite:///{tmp}/bulk.sqlite", **options)
             measure("sqlite", repo, resources)
             repo.close()
     if "postgres" in backends:
@@ -86,7 +115,7 @@ def main(backends: list[str]) -> None:
 
         admin = psycopg.connect(pg_base_url(), autocommit=True)
         admin.execute("DROP SCHEMA IF EXISTS ehelse_measure CASCADE; CREATE SCHEMA ehelse_measure")
-        repo = PostgresRepository(schema_url(pg_base_url(), "ehelse_measure"))
+        repo = PostgresRepository(schema_url(pg_base_url(), "ehelse_measure"), **options)
         repo.upgrade()
         try:
             measure("postgres", repo, resources)
@@ -96,4 +125,5 @@ def main(backends: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["sqlite", "postgres"])
+    args = sys.argv[1:]
+    main(args if set(args) - {"storage-only"} else [*args, "sqlite", "postgres"])

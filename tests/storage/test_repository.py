@@ -200,7 +200,9 @@ def _people(repo):
 
 def test_supported_search_params(repo):
     supported = repo.supported_search_params("Patient")
-    assert supported == {"_id": "token", "_lastUpdated": "date", "identifier": "token"}
+    # what this suite relies on; the search issue's registry adds the rest
+    assert {name: supported.get(name) for name in ("_id", "_lastUpdated", "identifier")} == {
+        "_id": "token", "_lastUpdated": "date", "identifier": "token"}
 
 
 def test_search_by_id(repo):
@@ -228,7 +230,8 @@ def test_search_and_across_parameters_and_system_level(repo):
     _people(repo)
     assert ids(repo.search("Patient", query(("identifier", "111"), ("_id", "p3")))) == ["p3"]
     assert ids(repo.search("Patient", query(("identifier", "urn:fnr|111"), ("_id", "p2")))) == []
-    both = repo.search(None, query(("identifier", "urn:fnr|111")))
+    # a system-level search takes the parameters common to all types (search.html#all)
+    both = repo.search(None, query(("_id", "p1,o1")))
     assert sorted((v.type, v.id) for v in both.entries) == [("Observation", "o1"), ("Patient", "p1")]
 
 
