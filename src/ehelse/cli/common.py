@@ -33,6 +33,10 @@ def open_repo(settings: Settings) -> Iterator:
                                sqlite_readers=min(settings.sqlite_readers, 2))
     except Exception as exc:
         fail(f"cannot open database {settings.database_url}: {exc}")
+    if repo.migrations_current():
+        from ehelse.fhir.ig import load_installed
+
+        load_installed(repo)  # profiles installed with `ehelse ig install` apply here too
     try:
         yield repo
     finally:

@@ -85,6 +85,14 @@ def validate_write(resource: dict[str, Any], settings: Settings) -> list[Issue]:
     from ehelse.fhir.validation import validate  # the validator is large: import on first write
 
     issues = validate(resource)
+    if not any(issue.is_error for issue in issues):
+        # Norwegian rules on top of R4: FNR/D-nummer check digits (DOMAIN.md) and the
+        # deployment's required profiles (setting required_profiles).
+        from ehelse.nobasis.identifiers import check_resource_identifiers
+        from ehelse.nobasis.profiles import required_profile_issues
+
+        issues += check_resource_identifiers(resource)
+        issues += required_profile_issues(resource, settings)
     errors = [issue for issue in issues if issue.is_error]
     if not errors:
         return issues

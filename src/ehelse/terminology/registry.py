@@ -160,9 +160,10 @@ def _r4core_resources() -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def base_terminology() -> Terminology:
+    from ehelse.nobasis.profiles import terminology_resources
     from ehelse.nobasis.terminology import demo_resources
 
-    return Terminology([*_r4core_resources(), *demo_resources()])
+    return Terminology([*_r4core_resources(), *demo_resources(), *terminology_resources()])
 
 
 # -- the repository overlay -----------------------------------------------------------------------

@@ -14,6 +14,8 @@ process needs: any number of them can serve one PostgreSQL database behind a loa
 
 from __future__ import annotations
 
+import logging
+
 from typing import Any, Awaitable, Callable
 
 from ehelse.errors import MethodNotAllowed, NotFound, NotImplementedFhir
@@ -48,6 +50,7 @@ class AppState:
             self._repo = open_repository(self.settings.database_url, db_pool_size=self.settings.db_pool_size,
                                          sqlite_readers=self.settings.sqlite_readers, **self._repo_options)
             self.metrics.pool_stats = _pool_stats(self._repo)
+            _load_installed_guides(self._repo)
         return self._repo
 
     @property
@@ -153,3 +156,14 @@ def create_app(settings: Settings | None = None, repo: Any = None, router: Any =
     """The ASGI app. `repo`: an open Repository (the caller closes it) or None to open
     `settings.database_url` on first use. `router`: for tests of the web layer alone."""
     return EhelseApp(AppState(settings or get_settings(), repo, router))
+
+
+def _load_installed_guides(repo: Any) -> None:
+    """Register the implementation guides installed with `ehelse ig install` in the validator
+    (they live in the database, so every server process sees the same ones after a start)."""
+    from ehelse.fhir.ig import load_installed
+
+    try:
+        load_installed(repo)
+    except Exception:  # an unreachable database: /readyz reports it; writes fail on their own
+        logging.getLogger("ehelse").warning("could not load installed implementation guides", exc_info=True)
