@@ -65,7 +65,9 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
     try:
-        # pages=0: one step, a consistent snapshot even while a writer is busy
+        # All pages in one step (the default, pages=-1): one read transaction, so a consistent
+        # snapshot; in WAL mode writers go on meanwhile. Copying in steps would restart
+        # whenever another connection writes, and might never finish on a busy server.
         src.backup(dst)
     finally:
         dst.close()
