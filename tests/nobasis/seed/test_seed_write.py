@@ -96,3 +96,25 @@ def test_every_resource_of_a_small_seed_validates():
               for chunk, _ in generate(25, 11, REFERENCE_DATE) for r in chunk
               for issue in validate(r) if issue.is_error]
     assert errors == [], "\n".join(errors[:20])
+
+
+def test_a_backend_with_create_many_gets_whole_batches():
+    from ehelse.nobasis.seed.writer import BatchWriter
+    from ehelse.storage.memory import MemoryRepository
+
+    class Bulk(MemoryRepository):
+        def __init__(self):
+            super().__init__()
+            self.batches: list[int] = []
+
+        def create_many(self, resources):
+            self.batches.append(len(resources))
+            for resource in resources:
+                self.create(resource, id=resource["id"])
+
+    repo = Bulk()
+    writer = BatchWriter(repo, batch_size=100, validate_every=0)
+    writer.add_all({"resourceType": "Basic", "id": f"b{i}", "code": {"text": "x"}} for i in range(250))
+    writer.flush()
+    assert repo.batches == [100, 100, 50] and writer.counts["Basic"] == 250
+    assert repo.read("Basic", "b249") is not None

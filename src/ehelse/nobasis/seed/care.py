@@ -15,7 +15,7 @@ from typing import Any
 
 from ehelse.nobasis.seed import chronic, consents, dialogue, documents, encounters, immunization, observations
 from ehelse.nobasis.seed.context import SeedContext
-from ehelse.nobasis.seed.datatypes import concept, instant, ref
+from ehelse.nobasis.seed.datatypes import concept, ref
 from ehelse.nobasis.seed.organisations import Registry, Unit
 from ehelse.nobasis.seed.scheduling import appointment, working_days
 from ehelse.nobasis.seed.vocabulary import (

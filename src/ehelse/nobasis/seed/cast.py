@@ -146,7 +146,7 @@ def build(ctx: SeedContext, registry: Registry) -> tuple[list[Person], list[dict
     }
     for person in people.values():
         ctx.reserve(person.fnr)
-    out = [patient_resource(p, ctx.reference_date, f"+47 9{i:02d}00000" if p.age(ctx.reference_date) >= 13 else None)
+    out = [patient_resource(p, f"+47 9{i:02d}00000" if p.age(ctx.reference_date) >= 13 else None)
            for i, p in enumerate(people.values())]
     for child in ("emma", "jonas"):
         for parent in ("kari", "ola"):

@@ -55,7 +55,7 @@ class Household:
     resources: list[dict[str, Any]]  # Patient, RelatedPerson, Consent
 
 
-def patient_resource(person: Person, reference_date: date, phone: str | None) -> dict[str, Any]:
+def patient_resource(person: Person, phone: str | None) -> dict[str, Any]:
     """A no-basis Patient. A confidential address keeps the address but labels the resource
     (DOMAIN.md: in the style of the national register; access rules hide it)."""
     meta: dict[str, Any] = {"profile": [profile("Patient")]}
@@ -107,7 +107,7 @@ class Population:
     def patient(self, person: Person) -> dict[str, Any]:
         adult = person.age(self.ctx.reference_date) >= 13
         phone = f"+47 {self.ctx.rng.choice('49')}{self.ctx.rng.randint(1000000, 9999999)}" if adult else None
-        return patient_resource(person, self.ctx.reference_date, phone)
+        return patient_resource(person, phone)
 
     # -- households ---------------------------------------------------------------------------
     def households(self, count: int) -> Iterator[Household]:

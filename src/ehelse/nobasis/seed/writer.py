@@ -3,7 +3,8 @@ validated on the way.
 
 Each batch is one `repo.transaction()` of `repo.create(resource, id=...)` calls (the Repository
 protocol has no bulk insert; one transaction per batch is what makes it fast: one commit,
-one fsync). Every `validate_every`-th resource goes through ehelse.fhir.validation.validate
+one fsync). A backend that offers `create_many(resources)` (each resource carrying its id)
+gets the whole batch in one call instead, e.g. for COPY on PostgreSQL. Every `validate_every`-th resource goes through ehelse.fhir.validation.validate
 first; errors are collected in the report, not raised, so one bad builder shows up as a list
 of findings instead of a half-written population.
 """
@@ -70,16 +71,21 @@ class BatchWriter:
     def flush(self) -> None:
         if not self._buffer:
             return
+        create_many = getattr(self.repo, "create_many", None)
         with self.repo.transaction():
-            for resource in self._buffer:
-                self.repo.create(resource, id=resource["id"])
-                self.counts[resource["resourceType"]] += 1
+            if create_many is not None:
+                create_many(self._buffer)
+            else:
+                for resource in self._buffer:
+                    self.repo.create(resource, id=resource["id"])
+        self.counts.update(r["resourceType"] for r in self._buffer)
         self._buffer.clear()
 
 
 def database_size(repo: Any) -> int | None:
-    """Bytes the database takes on disk: the SQLite file (with its WAL), or PostgreSQL's
-    pg_database_size; None when it cannot be told (the in-memory fake)."""
+    """Bytes the data takes on disk: the SQLite file (with its WAL), or on PostgreSQL the tables
+    of the repository's schema with their indexes and TOAST (other schemas in the same database
+    are not counted); None when it cannot be told (the in-memory fake)."""
     url = getattr(repo, "url", "")
     if url.startswith("sqlite:"):
         from ehelse.storage.sqlite import sqlite_path
@@ -90,8 +96,11 @@ def database_size(repo: Any) -> int | None:
         try:
             import psycopg
 
-            with psycopg.connect(url.split("?", 1)[0]) as conn:
-                return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+            with psycopg.connect(url) as conn:  # the URL's options carry the schema (search_path)
+                return conn.execute(
+                    "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = current_schema() AND c.relkind = 'r'").fetchone()[0]
         except Exception:  # noqa: BLE001 - a size is a nicety in a report, never a failure
             return None
     return None
