@@ -70,14 +70,35 @@ def _string(value: Any) -> str | None:
     return None
 
 
+# Values already found valid, per type: real data repeats its codes, systems and URLs
+# ("final", "http://loinc.org") endlessly, and a set lookup is far cheaper than a regex.
+# Bounded: when full it is emptied (common values come straight back), so neither hostile
+# input nor a stream of unique ids can grow it without limit; only valid values enter.
+_KNOWN_LIMIT = 20_000
+_KNOWN_SETS: list[set[str]] = []
+
+
+def clear_known() -> None:
+    """Forget the known-valid values (for benchmarks that must start cold)."""
+    for known in _KNOWN_SETS:
+        known.clear()
+
+
 def _pattern(name: str, expected: str) -> Callable[[Any], str | None]:
     match = _MATCH[name]
+    known: set[str] = set()
+    _KNOWN_SETS.append(known)
 
     def check(value: Any) -> str | None:
         if type(value) is not str:
             return f"expected a JSON string ({expected}), got {_json_type(value)}"
+        if value in known:
+            return None
         if match(value) is None:
             return f"{value!r} is not a valid {name}: expected {expected}"
+        if len(known) >= _KNOWN_LIMIT:
+            known.clear()
+        known.add(value)
         return None
 
     return check
@@ -85,24 +106,40 @@ def _pattern(name: str, expected: str) -> Callable[[Any], str | None]:
 
 def _dated(name: str, expected: str) -> Callable[[Any], str | None]:
     match = _MATCH[name]
+    known: set[str] = set()
+    _KNOWN_SETS.append(known)
 
     def check(value: Any) -> str | None:
         if type(value) is not str:
             return f"expected a JSON string ({expected}), got {_json_type(value)}"
+        if value in known:
+            return None
         if match(value) is None:
             return f"{value!r} is not a valid {name}: expected {expected}"
         if not _real_date(value):
             return f"{value!r} is not a valid {name}: that day does not exist"
+        if len(known) >= _KNOWN_LIMIT:
+            known.clear()
+        known.add(value)
         return None
 
     return check
 
 
+_known_uris: set[str] = set()
+_KNOWN_SETS.append(_known_uris)
+
+
 def _uri(value: Any) -> str | None:
     if type(value) is not str:
         return f"expected a JSON string (a URI), got {_json_type(value)}"
+    if value in _known_uris:
+        return None
     if not value or _MATCH["uri"](value) is None:
         return f"{value!r} is not a valid uri: expected no whitespace and at least one character"
+    if len(_known_uris) >= _KNOWN_LIMIT:
+        _known_uris.clear()
+    _known_uris.add(value)
     return None
 
 
