@@ -134,3 +134,24 @@ def test_fast_date_regexes_accept_exactly_what_the_spec_regexes_accept(text):
 def test_year_0000_is_not_a_year():
     assert not ok("date", "0000")
     assert ok("date", "0001")
+
+
+def test_known_valid_values_are_remembered_but_invalid_ones_never():
+    from ehelse.fhir.validation import primitives
+
+    for _ in range(2):
+        assert ok("code", "final")
+        assert not ok("code", " final")
+        assert not ok("date", "2021-02-29")
+        assert not ok("code", 5)
+    primitives.clear_known()
+    assert ok("uri", "http://loinc.org") and not ok("uri", "http://lo inc.org")
+
+
+def test_the_memory_of_valid_values_is_bounded(monkeypatch):
+    from ehelse.fhir.validation import primitives
+
+    monkeypatch.setattr(primitives, "_KNOWN_LIMIT", 10)
+    for i in range(50):
+        assert ok("uri", f"urn:x:{i}")
+    assert len(primitives._known_uris) <= 10
