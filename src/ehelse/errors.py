@@ -33,9 +33,12 @@ class Issue:
     code: str  # IssueType code, e.g. "invalid", "structure", "required", "value", "code-invalid"
     diagnostics: str
     expression: str | None = None
+    details: dict[str, Any] | None = None  # a CodeableConcept a client can act on (e.g. access/care.py)
 
     def to_fhir(self) -> dict[str, Any]:
         issue: dict[str, Any] = {"severity": self.severity, "code": self.code, "diagnostics": self.diagnostics}
+        if self.details:
+            issue["details"] = self.details
         if self.expression:
             issue["expression"] = [self.expression]
         return issue

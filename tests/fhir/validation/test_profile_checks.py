@@ -151,3 +151,19 @@ def test_unknown_profile_inside_a_bundle_is_a_warning_at_its_path():
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
     assert [(s, e) for s, e, d in issues(bundle) if "nope" in d] == [
         ("warning", "Bundle.entry[0].resource.meta.profile")]
+
+
+def test_max_length_from_a_profile():
+    url = "http://example.org/StructureDefinition/short-name"
+    register_profile({
+        "resourceType": "StructureDefinition", "url": url, "name": "ShortName", "status": "draft",
+        "kind": "resource", "abstract": False, "type": "Organization", "derivation": "constraint",
+        "snapshot": {"element": [
+            {"id": "Organization", "path": "Organization", "min": 0, "max": "*"},
+            {"id": "Organization.name", "path": "Organization.name", "min": 0, "max": "1",
+             "type": [{"code": "string"}], "maxLength": 5},
+        ]},
+    })
+    assert errors({"resourceType": "Organization", "name": "Kort"}, [url]) == []
+    assert [e for e, _ in errors({"resourceType": "Organization", "name": "Sykehuset"}, [url])] == [
+        "Organization.name"]

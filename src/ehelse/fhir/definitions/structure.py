@@ -15,6 +15,7 @@ A compact element (http://hl7.org/fhir/R4/elementdefinition.html) is a dict with
   fixed / pattern   the fixed[x] / pattern[x] value
   slicing    {"d": [[type, path], ...], "rules": "open|closed|openAtEnd"}
   sliceName
+  maxLength  the longest string the element allows (profiles)
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def compact_element(element: dict[str, Any], kind: str, root: str) -> dict[str, 
                           "rules": slicing.get("rules", "open")}
     if "sliceName" in element:
         out["sliceName"] = element["sliceName"]
+    if "maxLength" in element:
+        out["maxLength"] = element["maxLength"]
     return out
 
 

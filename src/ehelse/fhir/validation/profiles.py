@@ -38,7 +38,7 @@ class Constraint:
     """One element of a profile, with its children and slices."""
 
     __slots__ = ("name", "min", "max", "fixed", "pattern", "types", "binding", "slicing",
-                 "slices", "children", "slice_name", "type_profiles")
+                 "slices", "children", "slice_name", "type_profiles", "max_length")
 
     def __init__(self, element: dict[str, Any]):
         self.name = element["path"].rsplit(".", 1)[-1]
@@ -52,6 +52,7 @@ class Constraint:
         self.binding = tuple(binding) if binding and binding[0] == "required" else None
         self.slicing = element.get("slicing")
         self.slice_name = element.get("sliceName")
+        self.max_length = element.get("maxLength")
         self.slices: list[Constraint] = []
         self.children: dict[str, Constraint] = {}
 
@@ -241,6 +242,8 @@ class Checker:
                 self.error("value", f"value must be exactly {node.fixed!r}", path)
             if node.pattern is not None and not matches_pattern(value, node.pattern):
                 self.error("value", f"value must match the pattern {node.pattern!r}", path)
+            if node.max_length is not None and type(value) is str and len(value) > node.max_length:
+                self.error("value", f"at most {node.max_length} characters allowed, found {len(value)}", path)
             if node.binding is not None and type(value) in (str, dict):
                 kind = None if type(value) is str else ("Coding" if "code" in value else "CodeableConcept")
                 check_value(self.issues, node.binding, kind, value, path)
