@@ -66,6 +66,8 @@ class _Schemas:
 
     def __init__(self) -> None:
         self.admin = _pg_admin()
+        # a test that leaks an open transaction makes TRUNCATE/DROP fail, not hang the run
+        self.admin.execute("SET lock_timeout = '20s'")
 
     def create(self) -> str:
         name = f"ehelse_test_{os.getpid()}_{secrets.token_hex(4)}"
