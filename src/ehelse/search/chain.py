@@ -123,5 +123,13 @@ def _has(type: str, param: SearchParam, alias: str, condition: Condition, depth:
 
 def _one(type: str, param: SearchParam, alias: str, condition: Condition, depth: int) -> tuple[str, list[Any]]:
     if is_chained(param):
-        return chain_condition(type, param, alias, condition, depth + 1)
-    return condition(type, param, alias)
+        sql, args = chain_condition(type, param, alias, condition, depth + 1)
+    else:
+        sql, args = condition(type, param, alias)
+    # The caller's access rule (SearchQuery.access, carried by execute.py's condition): a
+    # linked resource the actor may not see must not decide whether a match is returned.
+    access = getattr(condition, "access", None)
+    rule = access(type, alias) if access is not None else None
+    if rule:
+        return f"{sql} AND {rule[0]}", [*args, *rule[1]]
+    return sql, args

@@ -102,6 +102,12 @@ def where(type: str | None, query: SearchQuery, condition: Condition) -> tuple[l
         sql, more = compartment_condition(type, query.compartment)
         conditions.append(sql)
         args += more
+    if query.access is not None:
+        rule = query.access(type, "r")
+        if rule:
+            conditions.append(rule[0])
+            args += rule[1]
+        condition = _Guarded(condition, query.access)
     # System search: a parameter's condition correlates on r.type, so one written for any
     # type that has the parameter reads alike on every type (_id, _tag, identifier, ...).
     on = type or (query.types[0] if len(query.types) == 1 else None)
@@ -119,6 +125,17 @@ def where(type: str | None, query: SearchQuery, condition: Condition) -> tuple[l
         conditions.append("r.last_updated <= ?")
         args.append(query.snapshot)
     return conditions, args
+
+
+class _Guarded:
+    """A per-parameter condition that carries the caller's access rule along, so
+    search/chain.py applies it to every linked resource of a chain or `_has`."""
+
+    def __init__(self, condition: Condition, access: Any):
+        self.condition, self.access = condition, access
+
+    def __call__(self, type: str, param: SearchParam, alias: str) -> tuple[str, list[Any]]:
+        return self.condition(type, param, alias)
 
 
 def legacy_condition(type: str, param: SearchParam, alias: str) -> tuple[str, list[Any]]:

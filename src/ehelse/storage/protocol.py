@@ -59,6 +59,10 @@ class SearchQuery:
     types: list[str] = field(default_factory=list)
     snapshot: str | None = None  # only resources with lastUpdated <= snapshot
     after: tuple[str, str, str] | None = None  # keyset: (last_updated, type, id) of the last row before
+    # The caller's access rule (access/repository.py): access(type | None, alias) -> (SQL over
+    # `resource <alias>`, args) or None. search/execute.py applies it to the matches and to
+    # every chain and _has link, so what the actor may not see is never selected nor counted.
+    access: Any = None
 
 
 @dataclass(slots=True)

@@ -14,7 +14,10 @@ from urllib.parse import parse_qsl
 
 import anyio.to_thread
 
-from ehelse.errors import (BadRequest, FhirError, Forbidden, NotAcceptable, UnsupportedMediaType)
+from ehelse.access.policy import AccessPolicy
+from ehelse.access.repository import SecuredRepository
+from ehelse.errors import (BadRequest, FhirError, NotAcceptable, UnsupportedMediaType)
+from ehelse.fhir.router import error_response
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.access.tokens import missing_token
 from ehelse.web.responses import FHIR_JSON, send_bytes, send_error
@@ -43,6 +46,7 @@ class FhirEndpoint:
         # worker thread, so a slow search or a write waiting on the database lock never
         # stalls other requests.
         self.inline_reads = inline_reads
+        self.policy = AccessPolicy()  # the access rules' process-wide caches (access/policy.py)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         head = scope["method"] == "HEAD"
@@ -87,23 +91,24 @@ class FhirEndpoint:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise missing_token()
-        actor = self.state.tokens.verify(token.strip(), base_url)
-        admit(actor)
-        return actor
+        return self.state.tokens.verify(token.strip(), base_url)
 
     async def _handle(self, request: FhirRequest) -> FhirResponse:
-        router, repo = self.state.router, self.state.repo
-        if self.inline_reads and _is_read(request):
-            return router.handle(request, repo)
-        return await anyio.to_thread.run_sync(router.handle, request, repo)
+        # With an actor, the request runs against its own SecuredRepository (access rules
+        # and audit, access/repository.py), in a worker thread: building it and writing the
+        # audit record touch the database, and concurrent audits share commits there.
+        if request.actor is None and self.inline_reads and _is_read(request):
+            return self._run(request)
+        return await anyio.to_thread.run_sync(self._run, request)
 
-
-def admit(actor: Any) -> None:
-    """Default deny until the trust issue brings the access rules: admins pass, everyone
-    else (citizens, personnel, system clients) gets 403 with an OperationOutcome. The trust
-    issue replaces this gate with the per-request repository built from the policy."""
-    if not actor.is_admin:
-        raise Forbidden(f"No access rules yet for {actor.kind} tokens; only admin tokens are accepted")
+    def _run(self, request: FhirRequest) -> FhirResponse:
+        repo = self.state.repo
+        if request.actor is not None:
+            try:
+                repo = SecuredRepository(repo, request.actor, self.policy)
+            except FhirError as error:
+                return error_response(error)
+        return self.state.router.handle(request, repo)
 
 
 async def _send_response(send: Any, response: FhirResponse, pretty: bool, head: bool) -> None:

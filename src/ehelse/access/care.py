@@ -1,0 +1,182 @@
+"""Care relationships of health personnel (tjenstlig behov), and emergency access.
+
+DOMAIN.md: a practitioner has a care relationship with a patient when the patient is on the
+GP's list (`Patient.generalPractitioner` -> the GP's PractitionerRole), or has an active
+Encounter, EpisodeOfCare, Appointment or ServiceRequest (referral) at the practitioner's
+organisation. Without one, clinical data need a declared emergency purpose (ETREAT/BTG, HL7
+v3 PurposeOfUse) and a reason: the access is then granted for EMERGENCY_MINUTES, recorded as
+a grant (a `Basic` resource), and the patient is told (a `Communication` the citizen portal
+shows). A named block (consent.py) holds even then.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ehelse.access.lookup import find, ref_id
+from ehelse.nobasis.seed.vocabulary import EHELSE_CS, ENH, HPR
+
+EMERGENCY_MINUTES = 120  # how long one emergency grant lasts
+GRANT_SYSTEM = EHELSE_CS + "access-grant"
+GRANT_CODE = "emergency-access"
+GRANT_IDENTIFIER = "urn:ehelse:emergency-access"  # value: <token id>:<patient id>
+FACTS_TTL = 5.0  # seconds the care set of one practitioner is reused across requests
+
+# Statuses that make each resource an ongoing care relationship.
+ACTIVE = {
+    "EpisodeOfCare": ("active", "waitlist", "onhold"),
+    "Encounter": ("planned", "arrived", "triaged", "in-progress", "onleave"),
+    "Appointment": ("proposed", "pending", "booked", "arrived", "checked-in", "waitlist"),
+    "ServiceRequest": ("active", "on-hold"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Personnel:
+    """A practitioner as the records know them: ids to match references against."""
+
+    practitioner_id: str | None
+    role_ids: frozenset[str]
+    organization_ids: frozenset[str]
+
+    def references(self) -> list[str]:
+        refs = [f"PractitionerRole/{r}" for r in sorted(self.role_ids)]
+        return refs + ([f"Practitioner/{self.practitioner_id}"] if self.practitioner_id else [])
+
+
+def personnel(repo: Any, hpr: str, orgnr: str | None) -> Personnel:
+    """The Practitioner with this HPR number, their roles (at the token's organisation when
+    one is named) and that organisation."""
+    found = find(repo, "Practitioner", identifier=f"{HPR}|{hpr}")
+    practitioner_id = found[0]["id"] if found else None
+    orgs = {o["id"] for o in find(repo, "Organization", identifier=f"{ENH}|{orgnr}")} if orgnr else set()
+    roles = set()
+    if practitioner_id:
+        for role in find(repo, "PractitionerRole", practitioner=f"Practitioner/{practitioner_id}"):
+            if role.get("active") is False:
+                continue
+            org = ref_id(role.get("organization"), "Organization")
+            if not orgnr or org in orgs:
+                roles.add(role["id"])
+                if not orgnr and org:
+                    orgs.add(org)
+    return Personnel(practitioner_id, frozenset(roles), frozenset(orgs))
+
+
+def care_patients(repo: Any, who: Personnel) -> set[str]:
+    """Every patient the practitioner has a care relationship with now."""
+    refs = who.references()
+    orgs = [f"Organization/{o}" for o in sorted(who.organization_ids)]
+    out: set[str] = set()
+    if refs:
+        out |= {p["id"] for p in find(repo, "Patient", general_practitioner=refs)}
+        out |= _patients(find(repo, "Appointment", actor=refs, status=ACTIVE["Appointment"]), "participant")
+    if orgs:
+        out |= _patients(find(repo, "EpisodeOfCare", organization=orgs, status=ACTIVE["EpisodeOfCare"]), "patient")
+        out |= _patients(find(repo, "Encounter", service_provider=orgs, status=ACTIVE["Encounter"]), "subject")
+    if refs or orgs:
+        out |= _patients(find(repo, "ServiceRequest", performer=refs + orgs, status=ACTIVE["ServiceRequest"]),
+                         "subject")
+    return out
+
+
+def _patients(resources: list[dict[str, Any]], element: str) -> set[str]:
+    out = set()
+    for resource in resources:
+        value = resource.get(element)
+        for item in value if isinstance(value, list) else [value]:
+            target = item.get("actor") if isinstance(item, dict) and "actor" in item else item
+            patient = ref_id(target, "Patient")
+            if patient:
+                out.add(patient)
+    return out
+
+
+@dataclass
+class _Cached:
+    at: float
+    value: Any
+
+
+class CareFacts:
+    """Per-process cache of personnel and care sets, FACTS_TTL seconds old at most, so a
+    clinician's searches do not recompute their patient list on every request."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, make: Any) -> Any:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit.at < FACTS_TTL:
+            return hit.value
+        value = make()
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = _Cached(now, value)
+        return value
+
+
+@dataclass
+class EmergencyGrants:
+    """Emergency grants (per token and patient), remembered in-process and recorded in
+    the database so every server process honours the same grant and its end."""
+
+    _until: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def active(self, repo: Any, actor: Any, who: Personnel, patient_id: str,
+               now: datetime | None = None) -> bool:
+        """True while the grant for this token and patient runs; makes the grant (with the
+        patient's notification) on first use. False once it has run out."""
+        now = now or datetime.now(timezone.utc)
+        key = (actor.token_id or actor.subject, patient_id)
+        until = self._until.get(key)
+        if until is None:
+            with self._lock:
+                until = self._until.get(key) or self._recorded(repo, key) or self._grant(repo, actor, who, key, now)
+                self._until[key] = until
+        return now < until
+
+    @staticmethod
+    def _recorded(repo: Any, key: tuple[str, str]) -> datetime | None:
+        for basic in find(repo, "Basic", identifier=f"{GRANT_IDENTIFIER}|{key[0]}:{key[1]}"):
+            for ext in basic.get("extension") or []:
+                if ext.get("url") == GRANT_SYSTEM + "#period":
+                    end = (ext.get("valuePeriod") or {}).get("end")
+                    if end:
+                        return datetime.fromisoformat(end.replace("Z", "+00:00"))
+        return None
+
+    @staticmethod
+    def _grant(repo: Any, actor: Any, who: Personnel, key: tuple[str, str], now: datetime) -> datetime:
+        until = now + timedelta(minutes=EMERGENCY_MINUTES)
+        stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+        author = ({"reference": f"Practitioner/{who.practitioner_id}"} if who.practitioner_id
+                  else {"identifier": {"system": HPR, "value": actor.subject}})
+        text = (f"Helsepersonell (HPR {actor.subject}) åpnet journalen din med nødrett ({actor.purpose}) "
+                f"{stamp(now)}. Begrunnelse: {actor.reason}")
+        with repo.transaction():
+            repo.create({
+                "resourceType": "Basic",
+                "identifier": [{"system": GRANT_IDENTIFIER, "value": f"{key[0]}:{key[1]}"}],
+                "code": {"coding": [{"system": GRANT_SYSTEM, "code": GRANT_CODE, "display": "Nødrett / akutt tilgang"}]},
+                "subject": {"reference": f"Patient/{key[1]}"}, "created": now.date().isoformat(), "author": author,
+                "extension": [{"url": GRANT_SYSTEM + "#period", "valuePeriod": {"start": stamp(now), "end": stamp(until)}},
+                              {"url": GRANT_SYSTEM + "#reason", "valueString": actor.reason or ""},
+                              {"url": GRANT_SYSTEM + "#purpose", "valueCode": actor.purpose or ""}],
+            })
+            # The patient is told (DOMAIN.md: shown to the patient, can notify them).
+            repo.create({
+                "resourceType": "Communication", "status": "completed",
+                "category": [{"coding": [{"system": GRANT_SYSTEM, "code": GRANT_CODE}]}],
+                "subject": {"reference": f"Patient/{key[1]}"}, "recipient": [{"reference": f"Patient/{key[1]}"}],
+                "sent": stamp(now), "sender": author, "payload": [{"contentString": text}],
+            })
+        return until

@@ -1,0 +1,332 @@
+"""SecuredRepository: the per-request repository, the security boundary (DESIGN.md, principle 3).
+
+`SecuredRepository(repo, actor, policy, audit)` implements the Repository protocol over the
+real one for one request. Every interaction the router has (read, vread, search with
+_include/_revinclude/chains/_has, history, $everything, batch and transaction entries)
+comes through here, so the rules hold on every path:
+
+  - searches carry the access rule as SQL (`SearchQuery.access`, applied by search/execute.py
+    to the matches and every chain and _has link): totals, paging and chains count only what
+    the actor may see; includes and every returned row are checked again per resource;
+  - a citizen gets None (the router's 404) for what is not theirs, never a hint it exists;
+  - personnel get 403 with an OperationOutcome whose issue details say a purpose is needed
+    (`purpose-required`), so a client can offer emergency access;
+  - confidential addresses are taken out of Patient.address for whoever may not see them;
+  - AuditEvent is read-only for everyone;
+  - every access to patient data is audited, one AuditEvent per patient touched, durable
+    before the data is returned (audit/trail.py).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Iterator
+
+from ehelse.access.lookup import ref_id
+from ehelse.access.policy import AccessPolicy, PUBLIC_TYPES
+from ehelse.access.view import AccessView, owners
+from ehelse.audit.events import audit_event
+from ehelse.audit.trail import AuditTrail, trail_for
+from ehelse.errors import Forbidden, Issue, NotFound
+from ehelse.fhir import jsoncodec
+from ehelse.nobasis.seed.vocabulary import EHELSE_CS
+from ehelse.storage.protocol import Page, ResourceVersion, SearchQuery
+
+OUTCOME_SYSTEM = EHELSE_CS + "access-outcome"
+HISTORY_SCAN_LIMIT = 10_000  # versions a filtered type/system history looks through
+_ADDRESS_PARAMS = ("address", "_content", "_text", "phonetic")
+_CONTEXTS = {"patient": ("patient", "user"), "practitioner": ("user", "patient"), "system": ("system",)}
+_DENIALS = {
+    "purpose-required": "Access to this patient's clinical data needs a care relationship or a declared "
+                        "purpose: ask again with purpose ETREAT or BTG and a reason (emergency access is "
+                        "time-limited, logged and shown to the patient)",
+    "blocked": "The patient has blocked you from their record; this holds in an emergency too",
+    "reserved": "The patient has reserved against a summary record: no emergency access from outside "
+                "their own care relationships",
+    "emergency-expired": "Your emergency access to this patient has run out; declare it again with a new token",
+    "restricted": "This part of the record is restricted by the patient: it opens only with a declared purpose",
+}
+
+
+def forbidden(reason: str) -> Forbidden:
+    """403 with an issue a client can act on (details.coding: access-outcome#<reason>)."""
+    text = _DENIALS.get(reason, "Not allowed")
+    details = {"coding": [{"system": OUTCOME_SYSTEM, "code": reason}], "text": text}
+    return Forbidden(text, issues=[Issue("error", "forbidden", text, details=details)])
+
+
+class SecuredRepository:
+    def __init__(self, repo: Any, actor: Any, policy: AccessPolicy | None = None, audit: AuditTrail | None = None):
+        self.inner = repo
+        self.url = repo.url
+        self.actor = actor
+        self.policy = policy or AccessPolicy()
+        self.audit = audit or trail_for(repo)
+        self.view: AccessView = self.policy.view(repo, actor)
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _check_type(self, type: str, interaction: str) -> None:
+        """SMART scopes bound what a client may do whoever the user is (admins excepted)."""
+        if self.actor.kind == "admin":
+            return
+        contexts = _CONTEXTS.get(self.actor.kind, ())
+        if not self.view.scopes.allows(type, interaction, contexts=contexts):
+            raise Forbidden(f"The token's scopes do not allow {interaction} of {type}", code="forbidden")
+
+    def _subject(self, version: ResourceVersion) -> dict[str, Any] | None:
+        """The content that decides access: the version's, or for a deletion the last one
+        before it (a citizen must not learn a foreign resource was deleted)."""
+        if version.content is not None:
+            return jsoncodec.loads(version.content, max_depth=10_000)
+        if version.version_id > 1:
+            previous = self.inner.vread(version.type, version.id, version.version_id - 1)
+            if previous is not None and previous.content is not None:
+                return jsoncodec.loads(previous.content, max_depth=10_000)
+        return None
+
+    def _decide(self, resource: dict[str, Any] | None, *, targeted: bool) -> tuple[bool, set[str]]:
+        if resource is None:
+            return self.view.unrestricted, set()
+        if resource.get("resourceType") == "Binary" and not self.view.unrestricted:
+            # A Binary is governed by its securityContext (the DocumentReference it belongs to).
+            context = resource.get("securityContext")
+            if not isinstance(context, dict) or not isinstance(context.get("reference"), str):
+                return False, set()
+            kind = context["reference"].split("/")[-2] if "/" in context["reference"] else ""
+            target = self.inner.read(kind, ref_id(context, kind) or "") if kind else None
+            return self._decide(self._subject(target) if target else None, targeted=targeted)
+        return self.view.may_see(resource, targeted=targeted)
+
+    def _refuse(self, type: str, patients: set[str]) -> None:
+        """Citizens (and anyone else without a relation): None, the router's 404. Personnel:
+        403 saying why, so a client can offer emergency access."""
+        if self.view.kind != "practitioner" or type in PUBLIC_TYPES:
+            return None
+        if type == "AuditEvent":
+            raise Forbidden("AuditEvent is not readable by health personnel through the API", code="forbidden")
+        reasons = [self.view.denied_reason.get(p) for p in sorted(patients)]
+        reason = next((r for r in reasons if r), None)
+        if reason is None:
+            reason = "restricted" if any(p in self.view.patients for p in patients) else "purpose-required"
+        raise forbidden(reason)
+
+    # -- audit --------------------------------------------------------------------------------
+    def _audit(self, interaction: str, touched: dict[str, list[str]], *, denied: bool = False,
+               query: str | None = None) -> None:
+        events = [audit_event(self.actor, interaction=interaction, patient_id=patient, what=what, query=query,
+                              denied=denied, relation=self._relation(patient))
+                  for patient, what in sorted(touched.items())]
+        self.audit.record(events)
+
+    def _relation(self, patient_id: str) -> str:
+        if self.actor.kind in ("admin", "system"):
+            return self.actor.kind
+        return self.view.relation(patient_id) or "none"
+
+    # -- presenting ---------------------------------------------------------------------------
+    def _present(self, version: ResourceVersion) -> ResourceVersion:
+        """Take a confidential address out of a Patient for whoever may not see it."""
+        if version.type != "Patient" or version.content is None or b"adresse" not in version.content:
+            return version
+        patient = jsoncodec.loads(version.content, max_depth=10_000)
+        if not self.view.hides_address_of(patient) or "address" not in patient:
+            return version
+        del patient["address"]
+        return ResourceVersion(version.type, version.id, version.version_id, version.last_updated,
+                               version.method, jsoncodec.dumps(patient))
+
+    # -- reads --------------------------------------------------------------------------------
+    def read(self, type: str, id: str) -> ResourceVersion | None:
+        self._check_type(type, "read")
+        return self._one(self.inner.read(type, id), "read")
+
+    def vread(self, type: str, id: str, version_id: int) -> ResourceVersion | None:
+        self._check_type(type, "vread")
+        return self._one(self.inner.vread(type, id, version_id), "vread")
+
+    def _one(self, version: ResourceVersion | None, interaction: str) -> ResourceVersion | None:
+        if version is None:
+            return None
+        visible, patients = self._decide(self._subject(version), targeted=True)
+        if patients:
+            self._audit(interaction, {p: [f"{version.type}/{version.id}"] for p in patients}, denied=not visible)
+        if not visible:
+            self._refuse(version.type, patients)
+            return None
+        return self._present(version)
+
+    def search(self, type: str | None, query: SearchQuery) -> Page:
+        if type is not None:
+            self._check_type(type, "search")
+        for t in query.types:
+            self._check_type(t, "search")
+        targeted = self._targeted(type, query)
+        for patient in targeted:  # personnel naming one patient: care, emergency or 403
+            if self.view.kind == "practitioner" and type != "Patient" and self.view.rights(patient) is None:
+                self._audit("search", {patient: []}, denied=True, query=_describe(type, query))
+                self._refuse(type or "Patient", {patient})
+        hide = any(p.name.split(".")[-1].split(":")[0].startswith(_ADDRESS_PARAMS) for p in query.params)
+        query.access = lambda t, alias: self.view.condition(t, alias, hide_confidential=hide)
+        page = self.inner.search(type, query)
+        touched: dict[str, list[str]] = {p: [] for p in targeted}
+        entries = self._filter(page.entries, touched)
+        included = self._filter(page.included, touched)
+        self._audit("search", touched, query=_describe(type, query))
+        return Page(entries, page.total, included)
+
+    def _filter(self, versions: list[ResourceVersion], touched: dict[str, list[str]]) -> list[ResourceVersion]:
+        out = []
+        for version in versions:
+            visible, patients = self._decide(self._subject(version), targeted=False)
+            if visible:  # the SQL rule let it through; checked again, cheaply, per resource
+                out.append(self._present(version))
+                for patient in patients:
+                    touched.setdefault(patient, []).append(f"{version.type}/{version.id}")
+        return out
+
+    @staticmethod
+    def _targeted(type: str | None, query: SearchQuery) -> set[str]:
+        """Patients a search names: a Patient compartment, or patient=/subject= by id."""
+        out = set()
+        if query.compartment is not None and query.compartment[0] == "Patient":
+            out.add(query.compartment[1])
+        for param in query.params:
+            if param.name in ("patient", "subject") and param.modifier in (None, "Patient"):
+                for value in param.values:
+                    id = value.split("/")[-1] if value.startswith("Patient/") or "/" not in value else None
+                    if id:
+                        out.add(id)
+        return out
+
+    def history(self, type: str | None = None, id: str | None = None, *, since: str | None = None,
+                at: str | None = None, count: int = 50, offset: int = 0) -> Page:
+        if type is not None:
+            self._check_type(type, "history")
+        if self.view.unrestricted:
+            page = self.inner.history(type, id, since=since, at=at, count=count, offset=offset)
+            touched: dict[str, list[str]] = {}
+            self._filter(page.entries, touched)
+            self._audit("history", touched)
+            return page
+        # Filtered history: the versions this actor may see, newest first, paged over them,
+        # with a total that counts only those (denied versions are never counted).
+        visible, touched, scanned, total = [], {}, 0, 0
+        while scanned < HISTORY_SCAN_LIMIT:
+            chunk = self.inner.history(type, id, since=since, at=at, count=500, offset=scanned)
+            for version in chunk.entries:
+                ok, patients = self._decide(self._subject(version), targeted=id is not None)
+                if not ok:
+                    continue
+                if offset <= total < offset + count:
+                    visible.append(self._present(version))
+                    for patient in patients:
+                        touched.setdefault(patient, []).append(f"{version.type}/{version.id}")
+                total += 1
+            scanned += len(chunk.entries)
+            if len(chunk.entries) < 500:
+                break
+        self._audit("history", touched)
+        return Page(visible, total if scanned < HISTORY_SCAN_LIMIT else None)
+
+    def supported_search_params(self, type: str) -> dict[str, str]:
+        return self.inner.supported_search_params(type)
+
+    # -- writes -------------------------------------------------------------------------------
+    def _check_write(self, resource: dict[str, Any], interaction: str) -> set[str]:
+        type = resource.get("resourceType", "")
+        self._check_type(type, interaction)
+        allowed, patients = self.view.may_write(resource, interaction)
+        if not allowed:
+            if type == "AuditEvent":
+                raise Forbidden("AuditEvent is read-only, for admins too", code="forbidden")
+            if patients:
+                self.audit.record([audit_event(self.actor, interaction=interaction, patient_id=p, denied=True,
+                                               relation=self._relation(p)) for p in sorted(patients)])
+            if self.view.kind == "practitioner" and patients and not any(self.view.rights(p) for p in patients):
+                self._refuse(type, patients)
+            raise Forbidden(f"You may not {interaction} this {type}", code="forbidden")
+        return patients
+
+    def _existing(self, type: str, id: str, interaction: str) -> None:
+        current = self.inner.read(type, id)
+        if current is None or current.deleted:
+            return
+        resource = self._subject(current)
+        visible, patients = self._decide(resource, targeted=True)
+        if not visible:
+            self._refuse(type, patients)
+            raise NotFound(f"{type}/{id} is not known")
+        self._check_write(resource, interaction)
+
+    def create(self, resource: dict[str, Any], *, id: str | None = None) -> ResourceVersion:
+        patients = self._check_write(resource, "create")
+        with self.audit.transaction():
+            version = self.inner.create(resource, id=id)
+            self._audit("create", {p: [f"{version.type}/{version.id}"] for p in patients})
+        return version
+
+    def update(self, resource: dict[str, Any], *, if_match: int | None = None,
+               method: str = "PUT") -> tuple[ResourceVersion, bool]:
+        interaction = "patch" if method == "PATCH" else "update"
+        with self.audit.transaction():
+            self._existing(resource["resourceType"], resource["id"], interaction)
+            patients = self._check_write(resource, interaction)
+            version, created = self.inner.update(resource, if_match=if_match, method=method)
+            self._audit(interaction, {p: [f"{version.type}/{version.id}"] for p in patients})
+        return version, created
+
+    def delete(self, type: str, id: str, *, if_match: int | None = None) -> ResourceVersion | None:
+        self._check_type(type, "delete")
+        with self.audit.transaction():
+            current = self.inner.read(type, id)
+            self._existing(type, id, "delete")
+            version = self.inner.delete(type, id, if_match=if_match)
+            resource = self._subject(current) if current is not None else None
+            patients = owners(resource) if resource else set()
+            self._audit("delete", {p: [f"{type}/{id}"] for p in patients})
+        return version
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self.audit.transaction()
+
+    # -- the deployment's own records ---------------------------------------------------------
+    def signing_keys(self) -> list[dict[str, Any]]:
+        raise Forbidden("Signing keys are not for requests", code="forbidden")
+
+    def add_signing_key(self, jwk: dict[str, Any]) -> None:
+        raise Forbidden("Signing keys are not for requests", code="forbidden")
+
+    # -- operations ---------------------------------------------------------------------------
+    def ping(self) -> None:
+        self.inner.ping()
+
+    def migrations_current(self) -> bool:
+        return self.inner.migrations_current()
+
+    def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:
+        """Every current resource this actor may see (bulk export), each patient audited
+        before the first of their resources is handed out."""
+        if type is not None:
+            self._check_type(type, "search")
+        audited: set[str] = set()
+        for version in self.inner.iter_current(type):
+            visible, patients = self._decide(self._subject(version), targeted=False)
+            if not visible:
+                continue
+            new = patients - audited
+            if new:
+                self._audit("search", {p: [] for p in new}, query="bulk export")
+                audited |= new
+            yield self._present(version)
+
+    def types_present(self) -> list[str]:
+        return self.inner.types_present()
+
+    def close(self) -> None:
+        return None  # the real repository belongs to the process, not the request
+
+
+def _describe(type: str | None, query: SearchQuery) -> str:
+    parts = [f"{p.name}{':' + p.modifier if p.modifier else ''}={','.join(p.values)}" for p in query.params]
+    base = "/".join(query.compartment) + "/" if query.compartment else ""
+    return f"{base}{type or ''}?{'&'.join(parts)}"
