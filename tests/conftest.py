@@ -7,7 +7,7 @@
   postgresql://postgres@127.0.0.1:5432/test). No PostgreSQL: skip, or fail when CI=true.
 - `sqlite_url`: a fresh SQLite URL in the test's tmp dir; the file does not exist yet.
 - `repo`: an upgraded, empty Repository, once per backend: memory, sqlite, postgres.
-  PostgreSQL shares one upgraded schema per session (per xdist worker) and truncates its
+  PostgreSQL shares one upgraded schema per session (per xdist worker) and empties its
   tables before each test, which keeps the suite fast and the tests isolated.
 """
 
@@ -77,13 +77,14 @@ class _Schemas:
     def drop(self, name: str) -> None:
         self.admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
-    def truncate_all(self, name: str) -> None:
+    def empty_tables(self, name: str) -> None:
         tables = [row[0] for row in self.admin.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_version'",
             (name,))]
         if tables:
-            listed = ", ".join(f'"{name}"."{t}"' for t in tables)
-            self.admin.execute(f"TRUNCATE {listed} RESTART IDENTITY")
+            # DELETE, not TRUNCATE: on the few rows a test writes it is several times faster
+            # (TRUNCATE makes new files for every table and index)
+            self.admin.execute("; ".join(f'DELETE FROM "{name}"."{t}"' for t in tables))
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +131,7 @@ def repo(request, tmp_path):
     else:
         schemas = request.getfixturevalue("_pg_schemas")
         name = request.getfixturevalue("_pg_repo_schema")
-        schemas.truncate_all(name)
+        schemas.empty_tables(name)
         repository = open_repository(schema_url(pg_base_url(), name), db_pool_size=4)
     yield repository
     repository.close()
