@@ -8,13 +8,14 @@ import typer
 from rich.table import Table
 
 from ehelse import __version__
-from ehelse.cli import backup, data, db, ig, serve, token
+from ehelse.cli import audit, backup, data, db, ig, serve, token
 from ehelse.cli.common import console
 
 app = typer.Typer(name="ehelse", help=f"ehelse {__version__}: an open FHIR R4 e-health platform.",
                   no_args_is_help=True, add_completion=False)
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 app.add_typer(ig.app, name="ig")
 app.command("import")(data.import_)
 app.command("export")(data.export)
