@@ -13,6 +13,7 @@
     ├── PreconditionFailed (412, conflict)          -- If-Match on a stale version; conditional ambiguity
     ├── PayloadTooLarge (413, too-costly)
     ├── UnsupportedMediaType (415, not-supported)
+    ├── TooManyRequests (429, throttled)            -- rate limit of login and token endpoints
     ├── UnprocessableEntity (422, processing)       -- business rules (id mismatch, bad references)
     └── NotImplementedFhir (501, not-supported)
 
@@ -132,6 +133,11 @@ class PayloadTooLarge(FhirError):
 class UnsupportedMediaType(FhirError):
     status = 415
     code = "not-supported"
+
+
+class TooManyRequests(FhirError):
+    status = 429
+    code = "throttled"
 
 
 class UnprocessableEntity(FhirError):

@@ -65,6 +65,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_format", "json", "Log format: json (structured, one object a line) or text."),
     Setting("metrics", True, "Serve Prometheus metrics at /metrics.", _bool),
     Setting("shutdown_timeout", 30, "Seconds to let requests in flight finish on shutdown.", int),
+    # -- the trust issue: logins, OAuth 2 / SMART, sessions, web hardening (src/ehelse/oauth)
+    Setting("login_mode", "builtin",
+            "builtin: demo logins in the style of ID-porten and HelseID at /login; external: trust the "
+            "OIDC issuers below and serve no built-in login."),
+    Setting("idporten_issuer", "", "Issuer URL of ID-porten (login_mode=external), e.g. https://idporten.no."),
+    Setting("helseid_issuer", "", "Issuer URL of HelseID (login_mode=external), e.g. https://helseid-sts.nhn.no."),
+    Setting("login_client_id", "ehelse",
+            "Our client_id at the external issuers: the audience their id_tokens must name."),
+    Setting("dynamic_registration", False, "Accept RFC 7591 dynamic client registration at /oauth2/register.", _bool),
+    Setting("refresh_token_lifetime", 30 * 24 * 3600, "Seconds a refresh token (offline_access) lives.", int),
+    Setting("session_idle_timeout", 30 * 60, "Seconds without a request after which a web session ends.", int),
+    Setting("session_absolute_timeout", 12 * 3600, "Seconds after login at which a web session ends in any case.", int),
+    Setting("cors_origins", "",
+            "Origins allowed to call the API from a browser (comma separated, or *); empty: none."),
+    Setting("rate_limit", 20,
+            "Login and token requests per minute per client IP and per account (per server process); 0: off.", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -48,9 +48,11 @@ DEFAULT_SCOPES = {
     "admin": "system/*.*",
     "patient": "openid fhirUser launch/patient patient/*.read",
     "practitioner": "openid fhirUser user/*.*",
+    "system": "system/*.rs",  # SMART Backend Services clients (oauth/, client_credentials)
 }
 _CACHE_LIMIT = 10_000
 _RELOAD_INTERVAL = 5.0  # seconds between key reloads triggered by an unknown kid
+_SIGNING_REFRESH = 60.0  # seconds after which the newest key is looked up again (`ehelse keys rotate`)
 
 
 def default_issuer(settings: Any) -> str:
@@ -101,6 +103,7 @@ class TokenService:
         self._loaded_at = 0.0
         self._cache: dict[str, Actor] = {}
         self._lock = threading.Lock()
+        self._revocations: Any = None  # oauth.store.RevocationList, made on first use
 
     # -- keys ------------------------------------------------------------------------------
     def _load_keys(self) -> None:
@@ -114,9 +117,10 @@ class TokenService:
         self._loaded_at = time.monotonic()
 
     def signing_key(self) -> ECKey | RSAKey:
-        """The newest key; on first use with keys in the database, one is made and stored."""
+        """The newest key; on first use with keys in the database, one is made and stored.
+        A key added by `ehelse keys rotate` is picked up within a minute."""
         with self._lock:
-            if self._newest is None:
+            if self._newest is None or time.monotonic() - self._loaded_at > _SIGNING_REFRESH:
                 self._load_keys()
             if self._newest is None:
                 self.repo.add_signing_key(new_signing_key())
@@ -133,15 +137,37 @@ class TokenService:
             key = self._keys.get(kid)
         return key
 
+    def public_jwks(self) -> dict[str, Any]:
+        """Every verifying key as a public JWK Set (RFC 7517 section 5): the newest signs,
+        the older ones still verify the tokens they signed until those expire."""
+        with self._lock:
+            self._load_keys()
+            keys = list(self._keys.values())
+        out = []
+        for key in keys:
+            jwk = dict(key.as_dict(private=False))
+            jwk.update(kid=key.kid, alg=ALGORITHMS[key.key_type], use="sig")
+            out.append(jwk)
+        return {"keys": out}
+
+    def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
+        """Sign any claims with the newest key: access tokens, id_tokens (the one signing path)."""
+        key = self.signing_key()
+        header = {"alg": ALGORITHMS[key.key_type], "kid": key.kid, "typ": typ}
+        return jwt.encode(header, claims, key, algorithms=[header["alg"]])
+
     # -- making tokens -----------------------------------------------------------------------
     def issue(self, actor: str, *, for_patient: str | None = None, organization: str | None = None,
               purpose: str | None = None, reason: str | None = None, scope: str | None = None,
-              audience: str | None = None, lifetime: int | None = None) -> str:
-        """A signed token for `actor` ("admin", "patient:<fnr>" or "practitioner:<hpr>")."""
+              audience: str | None = None, lifetime: int | None = None,
+              extra: dict[str, Any] | None = None) -> str:
+        """A signed token for `actor` ("admin", "patient:<fnr>", "practitioner:<hpr>" or
+        "system:<client_id>"). `extra`: further claims that override the defaults (the
+        authorisation server's client_id, fhirUser as Patient/<id>, jti)."""
         kind, _, subject = actor.partition(":")
         if kind == "admin":
             subject = subject or "admin"
-        elif kind not in ("patient", "practitioner") or not subject:
+        elif kind not in ("patient", "practitioner", "system") or not subject:
             raise BadRequest(f"--as must be admin, patient:<fnr> or practitioner:<hpr>, not {actor!r}")
         if purpose is not None and purpose not in PURPOSES:
             raise BadRequest(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
@@ -159,9 +185,8 @@ class TokenService:
             if for_patient:
                 claims["patient"] = for_patient
             claims["authorization_details"] = [_tillitsrammeverk(organization, purpose, reason)]
-        key = self.signing_key()
-        header = {"alg": ALGORITHMS[key.key_type], "kid": key.kid, "typ": "JWT"}
-        return jwt.encode(header, claims, key, algorithms=[header["alg"]])
+        claims.update(extra or {})
+        return self.sign(claims)
 
     # -- verifying tokens --------------------------------------------------------------------
     def verify(self, token: str, request_audience: str | None = None) -> Actor:
@@ -169,15 +194,31 @@ class TokenService:
         `request_audience` is the FHIR base URL the request came to, also accepted as aud."""
         actor = self._cache.get(token)
         if actor is not None:
-            if actor.claims["exp"] > time.time():
-                return actor
-            self._cache.pop(token, None)
-            raise _invalid("token expired")
-        actor = self._verify(token, request_audience)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()  # crude but bounded; a miss costs one verification
-        self._cache[token] = actor
+            if actor.claims["exp"] <= time.time():
+                self._cache.pop(token, None)
+                raise _invalid("token expired")
+        else:
+            actor = self._verify(token, request_audience)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()  # crude but bounded; a miss costs one verification
+            self._cache[token] = actor
+        # Revoked (RFC 7009) before it expired: a set lookup, refreshed from the database
+        # every few seconds (oauth/store.RevocationList), so the bound holds for all processes.
+        if self.revocations.is_revoked(actor.token_id):
+            raise _invalid("token revoked")
         return actor
+
+    @property
+    def revocations(self) -> Any:
+        if self._revocations is None:
+            from ehelse.oauth.store import RevocationList, store_for
+
+            self._revocations = RevocationList(store_for(self.repo))
+        return self._revocations
+
+    def claims_of(self, token: str, request_audience: str | None = None) -> dict[str, Any]:
+        """The verified claims of one of our tokens (Unauthorized if not valid or revoked)."""
+        return self.verify(token, request_audience).claims
 
     def _verify(self, token: str, request_audience: str | None) -> Actor:
         header = _header(token)

@@ -1,6 +1,7 @@
 """The ASGI application: `create_app(settings=None, repo=None)`.
 
     RequestContext (request id, security headers, access log, metrics, last-resort 500)
+     SecurityHeaders, Cors, RateLimit (web/hardening.py, web/ratelimit.py)
       BodyLimit (413 past max_body_bytes)
         /fhir/...   FhirEndpoint -> Router(settings).handle(request, repo)
         /healthz /readyz /metrics
@@ -21,9 +22,12 @@ from typing import Any, Awaitable, Callable
 from ehelse.errors import MethodNotAllowed, NotFound, NotImplementedFhir
 from ehelse.settings import Settings, get_settings
 from ehelse.web import logs, operations
+from ehelse.oauth.app import install as install_oauth
 from ehelse.web.fhir import FhirEndpoint
 from ehelse.web.metrics import Metrics
+from ehelse.web.hardening import Cors, SecurityHeaders
 from ehelse.web.middleware import BodyLimit, RequestContext
+from ehelse.web.ratelimit import RateLimit
 from ehelse.web.responses import send_error
 
 ASGIApp = Callable[[dict, Any, Any], Awaitable[None]]
@@ -99,7 +103,9 @@ class EhelseApp:
             "/healthz": operations.healthz, "/readyz": operations.readyz}
         if state.settings.metrics:
             self._operations["/metrics"] = operations.metrics
-        self._stack = RequestContext(BodyLimit(self._dispatch, state.settings.max_body_bytes), state.metrics)
+        settings = state.settings
+        self._stack = RequestContext(SecurityHeaders(Cors(RateLimit(
+            BodyLimit(self._dispatch, settings.max_body_bytes), settings), settings), settings), state.metrics)
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
         """Serve `app` under `prefix` (e.g. "/oauth2"). It gets the full path with `root_path`
@@ -116,15 +122,15 @@ class EhelseApp:
         if scope["type"] != "http":
             return  # no websockets here
         path = scope["path"]
-        if path == "/fhir" or path.startswith("/fhir/"):
-            await self.fhir(scope, receive, send)
-            return
-        operation = self._operations.get(path)
+        operation = self._operations.get(path)  # before /fhir: SMART discovery lives under it
         if operation is not None:
             if scope["method"] not in ("GET", "HEAD"):
                 await send_error(send, MethodNotAllowed(f"{path} answers GET only"), headers=[(b"allow", b"GET, HEAD")])
                 return
             await operation(self.state, scope, send)
+            return
+        if path == "/fhir" or path.startswith("/fhir/"):
+            await self.fhir(scope, receive, send)
             return
         for prefix, app in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):
@@ -155,7 +161,9 @@ class EhelseApp:
 def create_app(settings: Settings | None = None, repo: Any = None, router: Any = None) -> EhelseApp:
     """The ASGI app. `repo`: an open Repository (the caller closes it) or None to open
     `settings.database_url` on first use. `router`: for tests of the web layer alone."""
-    return EhelseApp(AppState(settings or get_settings(), repo, router))
+    app = EhelseApp(AppState(settings or get_settings(), repo, router))
+    install_oauth(app)  # /oauth2, /login, discovery: the authorisation server (src/ehelse/oauth)
+    return app
 
 
 def _load_installed_guides(repo: Any) -> None:
