@@ -97,8 +97,10 @@ _BAD = {"date": "2023-02-30", "dateTime": "2023-02-30T10:00:00+01:00", "instant"
 
 def bad_primitive(resource: dict) -> tuple[dict, str] | None:
     # Impossible dates first (the headline case), then other malformed primitives.
+    # (not Resource.id: a create replaces it, so breaking it says nothing about the server)
     for codes in (("date", "dateTime", "instant"), tuple(_BAD)):
-        found = _first(resource, lambda o, k, r, p: r.code in codes and not r.array and k in o)
+        found = _first(resource, lambda o, k, r, p: r.code in codes and not r.array and k in o
+                       and p != f"{resource['resourceType']}.id")
         if found is not None:
             obj, key, rule, path = found
             obj[key] = _BAD[rule.code]
