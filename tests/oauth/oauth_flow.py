@@ -40,7 +40,7 @@ def people() -> list[dict]:
 
 
 def make_settings(url: str, **overrides) -> Settings:
-    return Settings.from_env({}, database_url=url, log_level="warning", rate_limit=1000, **overrides)
+    return Settings.from_env({}, **{"database_url": url, "log_level": "warning", "rate_limit": 1000, **overrides})
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -113,3 +113,51 @@ async def introspect(browser, token: str, bearer: str) -> dict:
     r = await browser.post("/oauth2/introspect", data={"token": token}, headers={"Authorization": f"Bearer {bearer}"})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+class LoopbackServer:
+    """A tiny ASGI app served for real on 127.0.0.1 in a thread (uvicorn), for what our
+    server fetches over HTTP: a client's JWKS URL, an external issuer's discovery and keys."""
+
+    def __init__(self, app):
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="off"))
+
+    def __enter__(self) -> "LoopbackServer":
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "loopback server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def json_app(routes: dict):
+    """An ASGI app answering GET <path> with the JSON of routes[path] (a dict or a callable)."""
+    import json
+
+    async def app(scope, receive, send):
+        body = routes.get(scope["path"])
+        status = 200 if body is not None else 404
+        data = json.dumps(body() if callable(body) else body or {}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": data})
+
+    return app

@@ -140,6 +140,7 @@ class TokenService:
     def public_jwks(self) -> dict[str, Any]:
         """Every verifying key as a public JWK Set (RFC 7517 section 5): the newest signs,
         the older ones still verify the tokens they signed until those expire."""
+        self.signing_key()  # a fresh database gets its first key here too
         with self._lock:
             self._load_keys()
             keys = list(self._keys.values())
