@@ -58,7 +58,7 @@ PUBLIC_TYPES = frozenset({
 # else in the record is written by health personnel.
 CITIZEN_WRITES = {
     "Observation": {"create"},  # self-measured values
-    "QuestionnaireResponse": {"create", "update"},
+    "QuestionnaireResponse": {"create", "update", "delete"},
     "Communication": {"create"},
     "Appointment": {"create", "update"},
     "AppointmentResponse": {"create", "update"},

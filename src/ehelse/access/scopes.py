@@ -29,7 +29,23 @@ class Scope:
 
 
 def parse_scope(text: str) -> Scope | None:
-    """One clinical scope, or None for anything else (openid, launch, offline_access, ...)."""
+    """One clinical scope, or None for anything else (openid, launch, offline_access, ...).
+    The authorisation server's parser (ehelse.oauth.scopes) decides when it is installed,
+    so what it grants and what is enforced here never disagree."""
+    try:
+        from ehelse.oauth.scopes import ResourceScope, ScopeError, parse
+    except ImportError:
+        return _parse_own(text)
+    try:
+        parsed = parse(text)
+    except ScopeError:
+        return None
+    if not isinstance(parsed, ResourceScope) or parsed.query:
+        return None
+    return Scope(parsed.context, parsed.resource, frozenset(parsed.permissions))
+
+
+def _parse_own(text: str) -> Scope | None:
     context, slash, rest = text.partition("/")
     if not slash or context not in CONTEXTS or "." not in rest:
         return None
