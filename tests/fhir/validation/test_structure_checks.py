@@ -148,3 +148,12 @@ def test_a_required_choice_is_reported_by_its_fhirpath_name():
     found = errors({"resourceType": "MedicationAdministration", "status": "completed",
                     "medicationCodeableConcept": {"text": "x"}, "subject": {"reference": "Patient/1"}})
     assert found == [("MedicationAdministration.effective", "required")]
+
+
+def test_simple_quantity_has_no_comparator():
+    # Observation.referenceRange.low is a SimpleQuantity (datatypes.html#SimpleQuantity)
+    good = obs(referenceRange=[{"low": {"value": 1, "unit": "kg"}}])
+    assert errors(good) == []
+    bad = obs(referenceRange=[{"low": {"value": 1, "comparator": "<"}}])
+    assert errors(bad) == [("Observation.referenceRange[0].low.comparator", "structure")]
+    assert errors(obs(valueQuantity={"value": 1, "comparator": "<"})) == []  # a plain Quantity may

@@ -20,7 +20,8 @@ from ehelse.fhir.validation.primitives import CHECKERS
 from ehelse.fhir.validation.terminology import CHECKED_STRENGTHS
 
 # Rule.shape: how the JSON value must look (json.html: arrays for max != 1)
-SINGLE_PRIMITIVE, ARRAY_PRIMITIVE, SINGLE_COMPLEX, ARRAY_COMPLEX = 0, 1, 2, 3
+# and FORBIDDEN for max 0 (SimpleQuantity.comparator): present at all is an error.
+SINGLE_PRIMITIVE, ARRAY_PRIMITIVE, SINGLE_COMPLEX, ARRAY_COMPLEX, FORBIDDEN = 0, 1, 2, 3, 4
 
 # Type codes whose value is a resource (contained, Bundle.entry.resource, Parameters...).
 RESOURCE_CODES = frozenset({"Resource", "DomainResource"})
@@ -49,6 +50,8 @@ class Rule:
         self.targets = targets  # allowed reference target types; None: any
         self.profiles = profiles
         self.shape = (SINGLE_PRIMITIVE if self.is_primitive else SINGLE_COMPLEX) + (1 if array else 0)
+        if max_ == 0:
+            self.shape = FORBIDDEN
         # plain: a data type or backbone element checked by its table alone (no reference,
         # extension, binding or resource rules); set in Model.finish once tables are linked
         self.plain = False
@@ -132,7 +135,7 @@ class Model:
             if parent is None or "sliceName" in element:
                 continue  # inside a slice or a contentReference'd subtree
             max_ = _max(element["max"])
-            array = max_ != 1
+            array = max_ != 1 and max_ != 0  # JSON arrays follow the base max; 0 only constrains
             min_ = element["min"]
             keys: list[str] = []
             types = element.get("types")
@@ -153,7 +156,7 @@ class Model:
                     key = base + _upper_first(code)
                     rule = Rule(key, code, min_, max_, array, base, binding, _targets(type_entry),
                                 tuple(type_entry[2]))
-                    self._link(rule, code)
+                    self._link(rule, code, type_entry[2])
                     parent[key] = rule
                     keys.append(key)
             else:
@@ -167,7 +170,7 @@ class Model:
                     self._paths[rel] = child
                     rule.table = child
                 else:
-                    self._link(rule, code)
+                    self._link(rule, code, type_entry[2])
                 parent[element_name] = rule
                 keys.append(element_name)
             if min_ >= 1:
@@ -175,9 +178,17 @@ class Model:
                 parent.required.append((element_name, tuple(keys + primitive_keys)))
         return tables[root]
 
-    def _link(self, rule: Rule, code: str) -> None:
-        if not rule.is_primitive and not rule.is_resource:
-            self._pending.append((rule, code))
+    def _link(self, rule: Rule, code: str, profiles: list[str] = ()) -> None:
+        if rule.is_primitive or rule.is_resource:
+            return
+        # A core data type profile on the type (Quantity with SimpleQuantity: no comparator,
+        # datatypes.html#SimpleQuantity) is itself a type here: use its table.
+        for url in profiles:
+            name = url.rsplit("/", 1)[-1]
+            if self.definitions.get(name, {}).get("kind") == "complex-type":
+                code = name
+                break
+        self._pending.append((rule, code))
 
 
 _MODEL: Model | None = None

@@ -16,8 +16,8 @@ from typing import Any
 
 from ehelse.errors import Issue
 from ehelse.fhir.validation import references
-from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, SINGLE_COMPLEX, SINGLE_PRIMITIVE, Model,
-                                          Rule, Table)
+from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, FORBIDDEN, SINGLE_COMPLEX, SINGLE_PRIMITIVE,
+                                          Model, Rule, Table)
 from ehelse.fhir.validation.primitives import json_type
 from ehelse.fhir.validation.terminology import check_binding
 
@@ -125,6 +125,9 @@ class Walk:
                     self.error("structure", f"{key} must be a single value, not an array", f"{path}.{key}")
                 else:
                     self.item(rule, value, f"{path}.{key}", local_refs)
+            elif shape == FORBIDDEN:
+                self.error("structure", f"{key} is not allowed in {table.type_name} (maximum cardinality 0)",
+                           f"{path}.{key}")
             else:  # an array
                 if type(value) is not list:
                     self.error("structure", f"{key} must be a JSON array, got {json_type(value)}",
