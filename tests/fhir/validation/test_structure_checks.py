@@ -157,3 +157,9 @@ def test_simple_quantity_has_no_comparator():
     bad = obs(referenceRange=[{"low": {"value": 1, "comparator": "<"}}])
     assert errors(bad) == [("Observation.referenceRange[0].low.comparator", "structure")]
     assert errors(obs(valueQuantity={"value": 1, "comparator": "<"})) == []  # a plain Quantity may
+
+
+def test_contained_ids_are_unique():
+    org = {"resourceType": "Organization", "id": "o1", "name": "A"}
+    twice = patient(contained=[org, dict(org)], managingOrganization={"reference": "#o1"})
+    assert expressions(twice) == ["Patient.contained[1].id"]

@@ -74,6 +74,24 @@ class Walk:
         self.object(resource, table, here, local_refs)
         if local_refs and not contained:
             self._check_local_refs(resource, local_refs)
+        if "contained" in resource and not contained:
+            self._check_contained_ids(resource["contained"], here)
+
+    def _check_contained_ids(self, contained: Any, path: str) -> None:
+        """A contained resource's id is unique within its container, or `#id` is ambiguous
+        (references.html#contained). An id is not demanded: a contained resource may be
+        reached only by referring to its container with `#` (dom-3)."""
+        if type(contained) is not list:
+            return
+        seen: set[str] = set()
+        for index, item in enumerate(contained):
+            if type(item) is not dict:
+                continue
+            id_ = item.get("id")
+            if type(id_) is str:
+                if id_ in seen:
+                    self.error("value", f"contained id {id_!r} is used twice", f"{path}.contained[{index}].id")
+                seen.add(id_)
 
     def _check_local_refs(self, resource: dict, local_refs: list[tuple[str, str]]) -> None:
         contained = resource.get("contained")
