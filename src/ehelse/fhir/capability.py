@@ -57,6 +57,7 @@ def capability_statement(repo: Repository, base_url: str, date: str) -> dict[str
     }
     if _operations("system"):  # FHIR JSON has no empty arrays
         rest["operation"] = _operations("system")
+    rest["security"] = _smart_security(base_url)
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -69,4 +70,22 @@ def capability_statement(repo: Repository, base_url: str, date: str) -> dict[str
         "format": ["application/fhir+json", "json"],
         "patchFormat": ["application/json-patch+json"],
         "rest": [rest],
+    }
+
+
+def _smart_security(base_url: str) -> dict[str, Any]:
+    """SMART on FHIR's OAuth endpoints (the authorisation server, src/ehelse/oauth), in the
+    CapabilityStatement extension older SMART clients read (SMART App Launch 2.0,
+    conformance-discovery.html; new clients use /fhir/.well-known/smart-configuration)."""
+    origin = base_url[:-len("/fhir")] if base_url.endswith("/fhir") else base_url
+    return {
+        "cors": True,
+        "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                 "code": "SMART-on-FHIR"}]}],
+        "extension": [{"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris", "extension": [
+            {"url": "authorize", "valueUri": f"{origin}/oauth2/authorize"},
+            {"url": "token", "valueUri": f"{origin}/oauth2/token"},
+            {"url": "revoke", "valueUri": f"{origin}/oauth2/revoke"},
+            {"url": "introspect", "valueUri": f"{origin}/oauth2/introspect"},
+        ]}],
     }

@@ -152,7 +152,7 @@ def build(state: Any) -> tuple[OAuthServer, Any]:
         Route("/login/idporten", r(login.idporten), methods=["GET", "POST"]),
         Route("/login/helseid", r(login.helseid), methods=["GET", "POST"]),
         Route("/login/external/{which}", r(external.start), methods=["GET"]),
-        Route("/login/callback", r(external.callback), methods=["POST"]),
+        Route("/login/callback", r(external.callback), methods=["GET", "POST"]),
         Route("/login/done", r(login.done), methods=["GET"]),
         Route("/login/logout", r(login.logout), methods=["POST"]),
         Mount("/oauth2/static", StaticFiles(directory=HERE / "static"), name="static"),
