@@ -112,8 +112,8 @@ SCOPES = {"patient": "launch/patient patient/*.cruds", "practitioner": "user/*.c
 
 def actor(kind: str, subject: str, **kw: Any) -> Actor:
     scopes = kw.pop("scopes", SCOPES[kind])
-    return Actor(kind, subject, tuple(scopes.split()), token_id=f"tok-{kind}-{subject}-{kw.get('purpose')}-{kw.get('patient')}",
-                 **kw)
+    kw.setdefault("token_id", f"tok-{kind}-{subject}-{kw.get('purpose')}-{kw.get('patient')}")
+    return Actor(kind, subject, tuple(scopes.split()), **kw)
 
 
 def secured(repo: Any, who: Actor, today: date = TODAY) -> SecuredRepository:
