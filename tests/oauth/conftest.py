@@ -10,6 +10,7 @@ from oauth_flow import BASE, REDIRECT, make_settings, people
 
 from ehelse.oauth import clients
 from ehelse.oauth.store import store_for
+from ehelse.settings import Settings
 from ehelse.storage import open_repository
 from ehelse.web.app import create_app
 

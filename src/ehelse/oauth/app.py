@@ -16,7 +16,9 @@ helpers. One per process, made on first request; it keeps nothing another proces
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+
+import anyio.to_thread
+from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 import orjson
@@ -79,16 +81,13 @@ class OAuthServer:
         return f"/login/{which}" if self.settings.login_mode == "builtin" else f"/login/external/{which}"
 
     # -- requests and pages --------------------------------------------------------------------
-    async def form(self, request: Request) -> dict[str, str]:
-        """An application/x-www-form-urlencoded body (all OAuth endpoints and our pages use
-        it); the last of repeated fields wins, as Starlette's form does."""
-        body = await request.body()
-        if len(body) > _MAX_FORM:
-            return {}
-        try:
-            return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
-        except (UnicodeDecodeError, ValueError):
-            return {}
+    def form(self, request: Request) -> dict[str, str]:
+        """The application/x-www-form-urlencoded body (all OAuth endpoints and our pages use
+        it), read by the route before the handler ran; the last of repeated fields wins."""
+        return request.scope["ehelse.form"]
+
+    def body(self, request: Request) -> bytes:
+        return request.scope["ehelse.body"]
 
     def limit(self, request: Request, account: str | None) -> None:
         """Count one attempt for the account (per IP is counted by web/ratelimit.py)."""
@@ -114,14 +113,30 @@ class OAuthServer:
         return orjson.loads(version.content) if version is not None and not version.deleted else None
 
 
-def _route(server: OAuthServer, handler: Callable[[OAuthServer, Request], Awaitable[Response]]) -> Callable:
+def _route(server: OAuthServer, handler: Callable[[OAuthServer, Request], Response]) -> Callable:
+    """An endpoint that reads the body on the event loop, then runs the (synchronous) handler
+    in a worker thread: handlers touch the database and may fetch a JWKS or talk to an
+    external issuer, which must not stall the FHIR requests sharing the loop."""
+
     async def endpoint(request: Request) -> Response:
+        body = await request.body() if request.method == "POST" else b""
+        request.scope["ehelse.body"] = body
+        request.scope["ehelse.form"] = _parse_form(body)
         try:
-            return await handler(server, request)
+            return await anyio.to_thread.run_sync(handler, server, request)
         except TooManyRequests as error:
             return _too_many(server, request, error)
 
     return endpoint
+
+
+def _parse_form(body: bytes) -> dict[str, str]:
+    if not body or len(body) > _MAX_FORM:
+        return {}
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return {}
 
 
 def _too_many(server: OAuthServer, request: Request, error: FhirError) -> Response:
@@ -161,10 +176,10 @@ def build(state: Any) -> tuple[OAuthServer, Any]:
     return server, SessionContext(starlette, _LazySessions(server))
 
 
-async def _token(server: OAuthServer, request: Request) -> Response:
+def _token(server: OAuthServer, request: Request) -> Response:
     from ehelse.oauth.token_endpoint import token
 
-    return await token(server, request)
+    return token(server, request)
 
 
 class _LazySessions:
@@ -184,7 +199,7 @@ def install(app: Any) -> OAuthServer:
         app.mount(prefix, _FullPath(asgi))
 
     async def smart_configuration(state: Any, scope: dict, send: Any) -> None:
-        response = await endpoints.smart_configuration_endpoint(server, Request(scope))
+        response = endpoints.smart_configuration_endpoint(server, Request(scope))
         await response(scope, None, send)
 
     app._operations["/fhir/.well-known/smart-configuration"] = smart_configuration  # before /fhir, no token

@@ -42,7 +42,7 @@ def create_launch(server: Any, patient_id: str, encounter_id: str | None = None,
     return launch_id
 
 
-async def authorize(server: Any, request: Request) -> Response:
+def authorize(server: Any, request: Request) -> Response:
     params = dict(request.query_params)
     client = clients.get(server.store, params.get("client_id", ""))
     if client is None:
@@ -108,20 +108,20 @@ def _next_step(session: Any) -> str:
     return "/oauth2/consent"
 
 
-async def after_login(server: Any, request: Request, session: Any) -> Response:
+def after_login(server: Any, request: Request, session: Any) -> Response:
     """Where a login page sends the browser: on with the authorisation, or to a plain page."""
     if session.data.get("authorize"):
         return RedirectResponse(_next_step(session), status_code=303)
     return RedirectResponse("/login/done", status_code=303)
 
 
-async def picker(server: Any, request: Request) -> Response:
+def picker(server: Any, request: Request) -> Response:
     session = current_session(request)
     pending = session.data.get("authorize") if session else None
     if not pending or session.kind == "anonymous":
         return server.error_page(request, "no_request", status=400)
     if request.method == "POST":
-        form = await server.form(request)
+        form = server.form(request)
         if not csrf_ok(request, form):
             return server.error_page(request, "csrf", status=403)
         patient = _chosen(server, session, form.get("patient", ""))
@@ -148,14 +148,14 @@ def _chosen(server: Any, session: Any, value: str) -> dict[str, Any] | None:
     return people.patient_by_fnr(server.repo, value.strip()) if value.strip().isdigit() else None
 
 
-async def consent(server: Any, request: Request) -> Response:
+def consent(server: Any, request: Request) -> Response:
     session = current_session(request)
     pending = session.data.get("authorize") if session else None
     if not pending or session.kind == "anonymous":
         return server.error_page(request, "no_request", status=400)
     if request.method == "GET":
         return server.page(request, "consent.html", request_=pending, scopes=scopes.split(pending["scope"]))
-    form = await server.form(request)
+    form = server.form(request)
     if not csrf_ok(request, form):
         return server.error_page(request, "csrf", status=403)
     session.data.pop("authorize", None)

@@ -57,11 +57,11 @@ def smart_configuration(server: Any, request: Request) -> dict[str, Any]:
     return config
 
 
-async def smart_configuration_endpoint(server: Any, request: Request) -> Response:
+def smart_configuration_endpoint(server: Any, request: Request) -> Response:
     return JSONResponse(smart_configuration(server, request))
 
 
-async def openid_configuration(server: Any, request: Request) -> Response:
+def openid_configuration(server: Any, request: Request) -> Response:
     config = smart_configuration(server, request)
     config.pop("capabilities")
     config.update(subject_types_supported=["public"], id_token_signing_alg_values_supported=["ES256", "RS256"],
@@ -69,7 +69,7 @@ async def openid_configuration(server: Any, request: Request) -> Response:
     return JSONResponse(config)
 
 
-async def jwks(server: Any, request: Request) -> Response:
+def jwks(server: Any, request: Request) -> Response:
     return JSONResponse(server.tokens.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -78,10 +78,10 @@ def _caller(server: Any, request: Request, form: dict[str, str]) -> clients.Clie
     return clients.authenticate(server.store, form, request.headers.get("authorization"), server.token_url(request))
 
 
-async def introspect(server: Any, request: Request) -> Response:
+def introspect(server: Any, request: Request) -> Response:
     """RFC 7662 section 2: protected; here a confidential client, or a caller with one of our
     bearer tokens (a resource server or the token's own app) may ask."""
-    form = await server.form(request)
+    form = server.form(request)
     try:
         authorization = request.headers.get("authorization", "")
         if authorization.lower().startswith("bearer "):
@@ -118,9 +118,9 @@ def _introspection(server: Any, request: Request, token: str) -> dict[str, Any]:
             "sub": grant["actor"].partition(":")[2], "ehelse_actor": grant["actor"]}
 
 
-async def revoke(server: Any, request: Request) -> Response:
+def revoke(server: Any, request: Request) -> Response:
     """RFC 7009 section 2: the client revokes its own tokens; 200 whatever the token was."""
-    form = await server.form(request)
+    form = server.form(request)
     try:
         client = _caller(server, request, form)
     except OAuthError as error:
@@ -143,14 +143,14 @@ async def revoke(server: Any, request: Request) -> Response:
     return Response(status_code=200, headers=NO_STORE)
 
 
-async def register(server: Any, request: Request) -> Response:
+def register(server: Any, request: Request) -> Response:
     """RFC 7591 section 3: JSON client metadata in, the client (and secret) out."""
     if not server.settings.dynamic_registration:
         return JSONResponse({"error": "not_found", "error_description": "dynamic registration is off"},
                             status_code=404)
     server.limit(request, None)
     try:
-        metadata = orjson.loads(await request.body())
+        metadata = orjson.loads(server.body(request))
         if not isinstance(metadata, dict):
             raise ValueError
     except ValueError:
@@ -175,7 +175,7 @@ async def register(server: Any, request: Request) -> Response:
     return JSONResponse(body, status_code=201, headers=NO_STORE)
 
 
-async def userinfo(server: Any, request: Request) -> Response:
+def userinfo(server: Any, request: Request) -> Response:
     authorization = request.headers.get("authorization", "")
     try:
         if not authorization.lower().startswith("bearer "):

@@ -108,7 +108,7 @@ def _issuer_url(server: Any, which: str) -> str:
     return {"idporten": server.settings.idporten_issuer, "helseid": server.settings.helseid_issuer}.get(which, "")
 
 
-async def start(server: Any, request: Request) -> Response:
+def start(server: Any, request: Request) -> Response:
     which = request.path_params["which"]
     url = _issuer_url(server, which)
     if server.settings.login_mode != "external" or not url:
@@ -127,8 +127,8 @@ async def start(server: Any, request: Request) -> Response:
     return server.with_session(RedirectResponse(f"{endpoint}?{urlencode(params)}", status_code=303), request, session)
 
 
-async def callback(server: Any, request: Request) -> Response:
-    params = await server.form(request) if request.method == "POST" else dict(request.query_params)
+def callback(server: Any, request: Request) -> Response:
+    params = server.form(request) if request.method == "POST" else dict(request.query_params)
     session = current_session(request)
     pending = session.data.get("external") if session else None
     if server.settings.login_mode != "external":
@@ -143,7 +143,7 @@ async def callback(server: Any, request: Request) -> Response:
         return server.error_page(request, "login_failed", status=401)
     session.data.pop("external", None)
     kind = identity.pop("kind")
-    return await _logged_in(server, request, kind, **identity)
+    return _logged_in(server, request, kind, **identity)
 
 
 def _exchange(server: Any, request: Request, pending: dict[str, Any], code: str) -> dict[str, Any]:

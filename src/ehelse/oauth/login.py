@@ -40,7 +40,7 @@ def _cast() -> tuple[list[Any], list[Any]]:
     return citizens, personnel
 
 
-async def _start(server: Any, request: Request, template: str, **context: Any) -> Response:
+def _start(server: Any, request: Request, template: str, **context: Any) -> Response:
     """Show a login page; a visitor without a session gets an anonymous one, which holds
     the CSRF token of the form (login CSRF)."""
     session = current_session(request)
@@ -53,32 +53,32 @@ async def _start(server: Any, request: Request, template: str, **context: Any) -
     return server.with_session(response, request, session)
 
 
-async def idporten(server: Any, request: Request) -> Response:
+def idporten(server: Any, request: Request) -> Response:
     if server.settings.login_mode != "builtin":
         return server.error_page(request, "not_found", status=404)
     if request.method == "GET":
         query = request.query_params.get("q", "")
         found = people.search_patients(server.repo, query) if query else []
         results = [{"name": people.display_name(p), "fnr": people.fnr_of(p)} for p in found if people.fnr_of(p)]
-        return await _start(server, request, "login_idporten.html", query=query, results=results)
-    form = await server.form(request)
+        return _start(server, request, "login_idporten.html", query=query, results=results)
+    form = server.form(request)
     fnr = form.get("pid", "").strip()
     server.limit(request, "pid:" + fnr)
     if not csrf_ok(request, form):
         return server.error_page(request, "csrf", status=403)
     patient = people.patient_by_fnr(server.repo, fnr) if fnr.isdigit() and len(fnr) == 11 else None
     if patient is None:
-        return await _start(server, request, "login_idporten.html", query="", results=[], error="unknown_person")
-    return await _logged_in(server, request, "citizen", pid=fnr, patient_id=patient["id"],
+        return _start(server, request, "login_idporten.html", query="", results=[], error="unknown_person")
+    return _logged_in(server, request, "citizen", pid=fnr, patient_id=patient["id"],
                             name=people.display_name(patient), acr=IDPORTEN_ACR)
 
 
-async def helseid(server: Any, request: Request) -> Response:
+def helseid(server: Any, request: Request) -> Response:
     if server.settings.login_mode != "builtin":
         return server.error_page(request, "not_found", status=404)
     if request.method == "GET":
-        return await _start(server, request, "login_helseid.html", values={})
-    form = await server.form(request)
+        return _start(server, request, "login_helseid.html", values={})
+    form = server.form(request)
     hpr = form.get("hpr", "").strip()
     server.limit(request, "hpr:" + hpr)
     if not csrf_ok(request, form):
@@ -95,13 +95,13 @@ async def helseid(server: Any, request: Request) -> Response:
     elif purpose in ("ETREAT", "BTG") and not reason:
         error = "reason_needed"  # DOMAIN.md: emergency access needs a reason
     if error:
-        return await _start(server, request, "login_helseid.html", values=form, error=error)
-    return await _logged_in(server, request, "personnel", hpr=hpr, practitioner_id=practitioner["id"],
+        return _start(server, request, "login_helseid.html", values=form, error=error)
+    return _logged_in(server, request, "personnel", hpr=hpr, practitioner_id=practitioner["id"],
                             name=people.display_name(practitioner), orgnr=orgnr, role=form.get("role", ""),
                             purpose=purpose, reason=reason or None, security_level=HELSEID_LEVEL)
 
 
-async def _logged_in(server: Any, request: Request, kind: str, **identity: Any) -> Response:
+def _logged_in(server: Any, request: Request, kind: str, **identity: Any) -> Response:
     """Replace the anonymous session by a logged-in one, keeping a pending authorisation."""
     old = current_session(request)
     pending = old.data.get("authorize") if old else None
@@ -111,18 +111,18 @@ async def _logged_in(server: Any, request: Request, kind: str, **identity: Any) 
         session.data["authorize"] = pending
         server.sessions.save(session)
     request.scope["ehelse.session"] = session
-    return server.with_session(await after_login(server, request, session), request, session)
+    return server.with_session(after_login(server, request, session), request, session)
 
 
-async def done(server: Any, request: Request) -> Response:
+def done(server: Any, request: Request) -> Response:
     session = current_session(request)
     if session is None or session.kind == "anonymous":
         return RedirectResponse("/login/idporten", status_code=303)
     return server.page(request, "done.html", session=session.data)
 
 
-async def logout(server: Any, request: Request) -> Response:
-    form = await server.form(request)
+def logout(server: Any, request: Request) -> Response:
+    form = server.form(request)
     if not csrf_ok(request, form):
         return server.error_page(request, "csrf", status=403)
     server.sessions.end(current_session(request))

@@ -30,8 +30,8 @@ CODE_LIFETIME = 60  # seconds a code may be exchanged (RFC 6749 4.1.2 recommends
 CODE_MEMORY = 600  # seconds a used code is remembered, to recognise a replay
 
 
-async def token(server: Any, request: Request) -> JSONResponse:
-    form = await server.form(request)
+def token(server: Any, request: Request) -> JSONResponse:
+    form = server.form(request)
     try:
         server.limit(request, "client:" + (form.get("client_id") or ""))
         client = clients.authenticate(server.store, form, request.headers.get("authorization"),
