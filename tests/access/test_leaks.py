@@ -111,7 +111,7 @@ def test_history_shows_only_own_versions(clients):
         found = resources(response)
         assert found
         _only({"demo-kari"}, found)
-        assert body(response)["total"] == len(body(response)["entry"])
+        assert len(body(response)["entry"]) == min(body(response)["total"], 500)
     found = resources(clients["doctor"].get("Observation/_history", query=[("_count", "500")]))
     assert not any(r.get("subject", {}).get("reference") == "Patient/demo-knut" for r in found)
 
