@@ -29,7 +29,7 @@ from ehelse.fhir.resource_types import is_resource_type
 from ehelse.search import prefixes
 from ehelse.search.normalize import normalize, prefix_upper_bound
 from ehelse.search.registry import COLUMN_PARAMS, SearchParameterDef, registry
-from ehelse.search.tokens import token_value
+from ehelse.search.tokens import split_token, token_value
 from ehelse.search.units import UCUM, canonical
 from ehelse.search.values import parse_reference, system_of
 from ehelse.storage.protocol import SearchParam, SearchQuery
@@ -112,7 +112,7 @@ def _check_modifier(definition: SearchParameterDef, modifier: str | None) -> Non
         return
     allowed = MODIFIERS.get(definition.type, {"missing"})
     if definition.code in ("_id", "_lastUpdated"):
-        allowed = {"missing"}
+        allowed = {"missing", "not"} if definition.code == "_id" else {"missing"}
     if modifier in allowed:
         return
     if definition.type == "reference" and is_resource_type(modifier):
@@ -148,9 +148,10 @@ def value_condition(definition: SearchParameterDef | Any, value: str, modifier: 
 
 
 def _string(code: str, value: str, modifier: str | None, x: str) -> Sql:
-    if modifier == "exact":  # search.html#string: exact, case- and accent-sensitive
-        return f"{x}.exact = ?", [value[:512]]
     norm = normalize(value)[:512]
+    if modifier == "exact":  # search.html#string: exact, case- and accent-sensitive
+        # through the normalised value first: that is what the index is on
+        return f"({x}.value = ? AND {x}.exact = ?)", [norm, value[:512]]
     if not norm:
         raise bad(code, f"{code}: nothing to search for in {value!r}")
     if modifier == "contains":
@@ -225,8 +226,16 @@ def _uri(code: str, value: str, modifier: str | None, x: str) -> Sql:
 def _column(code: str, modifier: str | None, values: tuple[str, ...], alias: str) -> Sql:
     if modifier == "missing":  # every resource has an id and a lastUpdated
         return ("1 = 1", []) if values == ("false",) else ("1 = 0", [])
-    if code == "_id":
-        return f"{alias}.id IN ({', '.join('?' * len(values))})", list(values)
+    if code == "_id":  # a token without a system: `x`, `|x` (search.html#token)
+        ids = []
+        for value in values:
+            system, token = split_token(value)
+            if not system:  # `system|x`: an id has no system, so it never matches
+                ids.append(token)
+        if not ids:
+            return ("1 = 1", []) if modifier == "not" else ("1 = 0", [])
+        negate = "NOT " if modifier == "not" else ""
+        return f"{alias}.id {negate}IN ({', '.join('?' * len(ids))})", ids
     parts = []
     for value in values:
         prefix, text = prefixes.split_prefix(value, code)
@@ -256,7 +265,7 @@ def _missing(definition: SearchParameterDef, values: tuple[str, ...], alias: str
     if definition.strategy == "composite":
         table, row_param = definition.components[0].table, f"{definition.code}$0"
     elif definition.strategy == "fulltext":
-        table = "string_index"
+        table = "text_index"
     present = _membership(table, row_param, "1 = 1", [], alias, definition.resource_type, common)
     if definition.type == "reference":  # a Reference with only an identifier is a value too
         by_identifier = _membership("token_index", f"{row_param}:identifier", "1 = 1", [], alias,
@@ -266,16 +275,18 @@ def _missing(definition: SearchParameterDef, values: tuple[str, ...], alias: str
 
 
 def _fulltext(definition: SearchParameterDef, values: tuple[str, ...], alias: str) -> Sql:
-    """`_text`/`_content`: every word of a value must start a word of the narrative / the
-    resource's text (a simple full-text search, search.html#text)."""
+    """`_text`/`_content` (search.html#text): every word of a value must start a word of the
+    narrative / of the resource's strings. The resource's one text_index row holds its words
+    as ' w1 w2 ... ', so a word prefix is LIKE '% word%' (a scan of the type's rows: full
+    text is not a selective lookup here; no stemming)."""
     parts = []
     for value in values:
         words = _WORD.findall(normalize(unescape(value)))
         if not words:
             raise bad(definition.code, f"{definition.code}: no words in {value!r}")
-        each = [_membership("string_index", definition.code, "(x.value >= ? AND x.value < ?)",
-                            [w[:512], prefix_upper_bound(w[:512])], alias, None, True) for w in words]
-        parts.append(("(" + " AND ".join(s for s, _ in each) + ")", [a for _, args in each for a in args]))
+        likes = " AND ".join(["x.words LIKE ? ESCAPE '\\'"] * len(words))
+        patterns = ["% " + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for w in words]
+        parts.append(_membership("text_index", definition.code, f"({likes})", patterns, alias, None, True))
     return _or(parts)
 
 

@@ -9,11 +9,12 @@ Composite parameters (search.html#composite) write their components' rows under
 `<code>$<n>` with one `grp` number per element occurrence, so a search for
 `code-value-quantity=loinc|8480-6$gt100` matches code and value of the same component.
 `_text` indexes the words of the narrative, `_content` the words of every string in the
-resource (a simple full-text search; no stemming).
+resource, each as one text_index row (a simple full-text search; no stemming).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
@@ -53,43 +54,47 @@ class Extractor:
     accessor: Accessor
     compiled: bool  # False: evaluated through fhirpathpy
     components: tuple[tuple[str, str, Accessor, bool], ...] = ()  # (param, type, accessor, compiled)
-    needs: frozenset[str] | None = None  # top-level elements it reads (None: unknown)
+    needs: tuple[frozenset[str], ...] | None = None  # top-level keys: one of each set must be present
 
 
-def _top_names(expression: str, relative: bool = False) -> set[str] | None:
-    """The top-level elements an expression reads (`Observation.code.coding` -> {code}),
-    or None when that cannot be told from its text."""
-    names: set[str] = set()
+_TOP = re.compile(r"^\(?\s*(?:[A-Z]\w*\.)?(?P<name>[a-z]\w*)(?P<rest>.*)$", re.S)
+_TYPED = re.compile(r"^(?:\.as\(|\.ofType\(| as )(?P<type>\w+)")
+
+
+def _top_keys(expression: str, choices: frozenset[str]) -> frozenset[str] | None:
+    """The top-level JSON keys an expression reads (`Observation.code.coding` -> code,
+    `(Observation.value as Quantity)` -> valueQuantity, `Observation.value` -> value, which
+    stands for any value[x]), or None when that cannot be told from its text."""
+    keys = set()
     for part in split_union(expression):
-        steps = part.strip().lstrip("(").split(".")
-        name = steps[0] if relative else (steps[1] if len(steps) > 1 else "")
-        name = name.split(" ", 1)[0].split("(", 1)[0].split("[", 1)[0]
-        if not name.isidentifier() or name in ("extension", "where", "as", "ofType"):
-            return None if name not in ("extension",) else names | {"extension"}
-        names.add(name)
-    return names
-
-
-def _needs(param: SearchParameterDef) -> frozenset[str] | None:
-    """What must be present at the top level for the parameter to select anything."""
-    if param.strategy != "composite":
-        found = _top_names(param.expression)
-        return frozenset(found) if found is not None else None
-    names: set[str] = set()
-    for part in split_union(param.expression):
-        if "." in part:  # `Observation.component`: the component element
-            found = _top_names(part)
-        else:  # the resource itself: what its components read
-            found = set()
-            for component in param.components:
-                more = _top_names(component.expression, relative=True)
-                if more is None:
-                    return None
-                found |= more
-        if found is None:
+        match = _TOP.match(part.strip())
+        if not match:
             return None
-        names |= found
-    return frozenset(names)
+        name, typed = match["name"], _TYPED.match(match["rest"])
+        if name in choices and typed:
+            name += typed["type"][0].upper() + typed["type"][1:]
+        keys.add(name)
+    return frozenset(keys)
+
+
+def _needs(param: SearchParameterDef, choices: frozenset[str]) -> tuple[frozenset[str], ...] | None:
+    """What must be present at the top level for the parameter to select anything: a key
+    of each set (a composite on the resource itself needs every component)."""
+    if param.strategy != "composite":
+        keys = _top_keys(param.expression, choices)
+        return (keys,) if keys is not None else None
+    roots = split_union(param.expression)
+    if all("." not in root for root in roots):  # `Observation`: every component must be there
+        parts = tuple(_top_keys(c.expression, choices) for c in param.components)
+        return None if any(p is None for p in parts) else parts
+    keys: set[str] = set()
+    for root in roots:  # `Observation | Observation.component`: any of them
+        found = _top_keys(root, choices) if "." in root else \
+            frozenset().union(*(_top_keys(c.expression, choices) or {"*"} for c in param.components))
+        if found is None or "*" in found:
+            return None
+        keys |= found
+    return (frozenset(keys),)
 
 
 def _extractor(param: SearchParameterDef) -> Extractor | None:
@@ -103,7 +108,9 @@ def _extractor(param: SearchParameterDef) -> Extractor | None:
                            for i, c in enumerate(param.components))
         if any(c[1] not in CONVERT for c in components):
             return None
-    return Extractor(param.code, param.type, accessor, compiled, components, _needs(param))
+    exact = compiled and all(c[3] for c in components)  # a fhirpathpy expression may select from nothing
+    return Extractor(param.code, param.type, accessor, compiled, components,
+                     _needs(param, choices) if exact else None)
 
 
 @lru_cache(maxsize=None)
@@ -124,13 +131,14 @@ def plan(type: str, keys: frozenset[str]) -> tuple[Extractor, ...]:
             if key[i].isupper():
                 present.add(key[:i])
                 break
-    return tuple(e for e in extractors(type) if e.needs is None or not e.needs.isdisjoint(present))
+    return tuple(e for e in extractors(type)
+                 if e.needs is None or all(not need.isdisjoint(present) for need in e.needs))
 
 
 def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
     """Every index row the resource contributes (duplicates removed)."""
     rows: dict[tuple, None] = {}  # insertion-ordered set of (table, param, values)
-    memo: dict[tuple, list] = {}  # (type, id(value)) -> converted: shared by code, combo-code, ...
+    memo: dict[tuple, list] = {}  # (type, id(value), grp) -> rows: shared by code, combo-code, ...
     grp = 0
     for extractor in plan(resource["resourceType"], frozenset(resource)):
         if extractor.components:
@@ -142,24 +150,28 @@ def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
         if selected:
             _rows(extractor.code, extractor.type, selected, None, rows, memo)
     _fulltext_rows(resource, rows)
-    return [IndexRow(*row) for row in rows]
+    return list(map(IndexRow._make, rows))
 
 
 def _rows(code: str, kind: str, selected: list, grp: int | None, rows: dict, memo: dict) -> None:
     table, convert = CONVERT[kind]
     for value in selected:
-        key = (kind, id(value))  # the values outlive this call, so their ids stay unique
+        key = (kind, id(value), grp)  # the values outlive this call, so their ids stay unique
         converted = memo.get(key)
         if converted is None:
-            converted = memo[key] = convert(value)
+            found = convert(value)
+            if grp is not None and kind == "token":  # a composite matches codes, not texts
+                found = [row for row in found if row[1]]
+            converted = memo[key] = [(*row, grp) for row in found]
         for row in converted:
-            rows[(table, code, (*row, grp))] = None
-        if kind == "token" and type(value) is dict and "type" in value:
-            for of_type in values.identifier_types(value):
-                rows[("token_index", code + ":of-type", (*of_type, grp))] = None
-        elif kind == "reference" and type(value) is dict and "identifier" in value:
-            for ident in values.reference_identifier(value):
-                rows[("token_index", code + ":identifier", (*ident, grp))] = None
+            rows[(table, code, row)] = None
+        if type(value) is dict:
+            if kind == "token" and "type" in value:
+                for of_type in values.identifier_types(value):
+                    rows[("token_index", code + ":of-type", (*of_type, grp))] = None
+            elif kind == "reference" and "identifier" in value:
+                for ident in values.reference_identifier(value):
+                    rows[("token_index", code + ":identifier", (*ident, grp))] = None
 
 
 def _composite_rows(extractor: Extractor, node: Any, grp: int, rows: dict, memo: dict) -> None:
@@ -175,24 +187,35 @@ def _composite_rows(extractor: Extractor, node: Any, grp: int, rows: dict, memo:
 
 
 def _fulltext_rows(resource: dict[str, Any], rows: dict) -> None:
+    """One text_index row each for `_text` (the narrative) and `_content` (the strings)."""
     text = resource.get("text")
     if type(text) is dict and type(text.get("div")) is str:
-        for word in values.words(text["div"]):
-            rows[("string_index", "_text", (*word, None))] = None
+        words = [word for word, _ in values.words(text["div"])]
+        if words:
+            rows[("text_index", "_text", (" " + " ".join(words) + " ", None))] = None
     strings: list[str] = []
     _strings(resource, strings)
-    if strings:
-        for word in values.words(" ".join(strings)):
-            rows[("string_index", "_content", (*word, None))] = None
+    seen: dict[str, None] = {}
+    for string in strings:
+        for word in _words(string):
+            seen[word] = None
+    if seen:
+        rows[("text_index", "_content", (" " + " ".join(seen) + " ", None))] = None
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
+    """The words of one string; cached, as codes' displays and statuses repeat endlessly."""
+    return tuple(word for word, _ in values.words(text))
 
 
 _NOT_CONTENT = frozenset({"id", "reference", "system", "url", "div", "lastUpdated", "versionId",
-                          "fullUrl", "profile", "data", "resourceType", "status"})
+                          "fullUrl", "profile", "data", "resourceType", "status", "code"})
 
 
 def _strings(node: Any, out: list[str]) -> None:
-    """The human-readable strings of a resource (not ids, references, systems or narrative),
-    for `_content`."""
+    """The human-readable strings of a resource (not ids, codes, references, systems or the
+    narrative), for `_content`."""
     for key, value in node.items():
         if key in _NOT_CONTENT:
             continue

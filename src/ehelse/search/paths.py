@@ -89,6 +89,7 @@ def _child(name: str) -> Callable[[list], list]:
                 else:
                     out.append(value)
         return out
+    step.child_name = name  # type: ignore[attr-defined]  # lets _run take the first step inline
     return step
 
 
@@ -195,13 +196,32 @@ def _compile_chain(path: str, as_type: str | None, choices: frozenset[str], rela
 
 
 def _run(steps: list) -> Accessor:
-    if len(steps) == 1:
-        only = steps[0]
-        return lambda node: only([node])
+    """The accessor for a chain of steps. The first step, mostly a plain child element,
+    is done inline: most parameters are one or two steps, and this is the hot loop of
+    indexing. The lists returned may be the resource's own: callers only read them."""
+    first = getattr(steps[0], "child_name", None)
+    rest = steps[1:] if first is not None else steps
+    if first is not None and not rest:
+        def child(node: Any) -> list:
+            if type(node) is not dict:
+                return []
+            value = node.get(first)
+            if value is None:
+                return []
+            return value if type(value) is list else [value]
+        return child
 
     def accessor(node: Any) -> list:
-        nodes = [node]
-        for step in steps:
+        if first is not None:
+            if type(node) is not dict:
+                return []
+            value = node.get(first)
+            if value is None:
+                return []
+            nodes = value if type(value) is list else [value]
+        else:
+            nodes = [node]
+        for step in rest:
             nodes = step(nodes)
             if not nodes:
                 return nodes

@@ -188,7 +188,8 @@ def parse_reference(ref: str) -> tuple[str, str, str, str]:
     """`Patient/1`, `Patient/1/_history/2`, `http://x/fhir/Patient/1`, `urn:uuid:...`,
     `http://x/Questionnaire/q|2.0` -> (type, id, url, version); '' where it has none."""
     url, _, version = ref.partition("|")
-    url = _HISTORY.sub("", url)
+    if "/_history/" in url:
+        url = _HISTORY.sub("", url)
     parts = url.rsplit("/", 2)
     type_, id_ = ("", "")
     if len(parts) >= 2 and is_resource_type(parts[-2]):
@@ -212,9 +213,10 @@ def uri(value: object) -> list[tuple[str]]:
 # -- full text (_text, _content): distinct normalised words -------------------------------------------
 _TAG = re.compile(r"<[^>]*>|&[a-z]+;|&#\d+;")
 _WORD = re.compile(r"\w{2,}")
-MAX_WORDS = 200
+MAX_WORDS = 2000
 
 
 def words(text: str) -> list[tuple[str, str]]:
+    """The distinct normalised words (2 characters or more) of a text or XHTML narrative."""
     found = dict.fromkeys(_WORD.findall(normalize(_TAG.sub(" ", text))))
-    return [(w[:MAX_TEXT], w[:MAX_TEXT]) for w in list(found)[:MAX_WORDS]]
+    return [(w[:64], w[:64]) for w in list(found)[:MAX_WORDS]]
