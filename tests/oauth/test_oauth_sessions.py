@@ -139,3 +139,19 @@ async def test_cors_configurable(db_url, repo, browser):
         assert pre.status_code == 204 and "authorization" in pre.headers["access-control-allow-headers"]
         other = await c.get("/fhir/metadata", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_language_choice_is_remembered(browser):
+    await browser.get("/login/idporten?lang=en")
+    assert '<html lang="en">' in (await browser.get("/login/helseid")).text
+
+
+async def test_expired_records_are_purged(store):
+    import time
+
+    store.put("code", "old", {"x": 1}, expires=time.time() - 1)
+    store.put("code", "live", {"x": 1}, expires=time.time() + 60)
+    store.revoke_jti("gone", time.time() - 1)
+    store.purge_expired()
+    assert [key for key, _ in store.list("code")] == ["live"]
+    assert store.revoked_since(0) == []

@@ -15,6 +15,7 @@ helpers. One per process, made on first request; it keeps nothing another proces
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import anyio.to_thread
@@ -37,6 +38,7 @@ from ehelse.oauth.store import store_for
 
 HERE = Path(__file__).parent
 _MAX_FORM = 64 * 1024
+_PURGE_EVERY = 600.0
 
 
 class OAuthServer:
@@ -44,6 +46,7 @@ class OAuthServer:
         self.state = state  # web.app.AppState: settings, repo and token service of the process
         self.settings = state.settings
         self._sessions: Sessions | None = None
+        self._purged = time.monotonic()
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]))
 
@@ -89,6 +92,14 @@ class OAuthServer:
     def body(self, request: Request) -> bytes:
         return request.scope["ehelse.body"]
 
+    def purge_now_and_then(self) -> None:
+        """Delete expired codes, refresh tokens, sessions and revocations; at most every
+        ten minutes per process (any process may do it: the deletes are idempotent)."""
+        now = time.monotonic()
+        if now - self._purged > _PURGE_EVERY:
+            self._purged = now
+            self.store.purge_expired()
+
     def limit(self, request: Request, account: str | None) -> None:
         """Count one attempt for the account (per IP is counted by web/ratelimit.py)."""
         limiter = request.scope.get("ehelse.ratelimit")
@@ -99,7 +110,11 @@ class OAuthServer:
         lang = language(request)
         html = self.templates.get_template(template).render(
             request=request, t=texts(lang), lang=lang, csrf_input=lambda: csrf_input(request), **context)
-        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        if request.query_params.get("lang") == lang:  # chosen by the link: remember it
+            response.set_cookie("lang", lang, max_age=365 * 24 * 3600, path="/", samesite="lax", httponly=True,
+                                secure=request.url.scheme == "https")
+        return response
 
     def error_page(self, request: Request, what: str, status: int) -> HTMLResponse:
         return self.page(request, "error.html", status=status, what=what)

@@ -32,6 +32,7 @@ CODE_MEMORY = 600  # seconds a used code is remembered, to recognise a replay
 
 def token(server: Any, request: Request) -> JSONResponse:
     form = server.form(request)
+    server.purge_now_and_then()
     try:
         server.limit(request, "client:" + (form.get("client_id") or ""))
         client = clients.authenticate(server.store, form, request.headers.get("authorization"),
