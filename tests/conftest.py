@@ -20,15 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def shared_path() -> Path | None:
-    """../shared relative to the repository root, when it is there."""
-    path = REPO_ROOT.parent / "shared"
-    return path if path.is_dir() else None
-
+from testsupport import DEFAULT_TEST_DATABASE_URL, REPO_ROOT, pg_base_url, schema_url, shared_path  # noqa: F401
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
@@ -39,16 +31,6 @@ def shared_dir() -> Path:
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------
-def pg_base_url() -> str:
-    return os.environ.get("EHELSE_TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL
-
-
-def schema_url(base: str, schema: str) -> str:
-    """`base` with its search_path set to `schema` (libpq `options`, URL-encoded)."""
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options={quote('-csearch_path=' + schema, safe='')}"
-
-
 def _pg_admin():
     """An autocommit connection to the test database, or skip/fail when there is none."""
     psycopg = pytest.importorskip("psycopg")

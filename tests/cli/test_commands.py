@@ -138,7 +138,9 @@ def test_backup_restore_sqlite(ehelse, sqlite_url, tmp_path):
     repo.create({"resourceType": "Patient"}, id="later")
     repo.close()
     assert _count(sqlite_url) == 6
-    ehelse("restore", tmp_path / "b.bak", "--database", sqlite_url)
+    refused = ehelse("restore", tmp_path / "b.bak", "--database", sqlite_url, expect=1).output
+    assert "not empty" in refused and _count(sqlite_url) == 6
+    ehelse("restore", tmp_path / "b.bak", "--replace", "--database", sqlite_url)
     assert _count(sqlite_url) == 5
     other = f"sqlite:///{tmp_path / 'other.sqlite'}"
     ehelse("restore", tmp_path / "b.bak", "--database", other)
@@ -155,7 +157,8 @@ def test_backup_restore_postgres(ehelse, pg_url, tmp_path):
     repo.delete("Patient", "p0")
     repo.close()
     assert _count(pg_url) == 5
-    ehelse("restore", tmp_path / "pg.bak", "--database", pg_url)
+    assert "not empty" in ehelse("restore", tmp_path / "pg.bak", "--database", pg_url, expect=1).output
+    ehelse("restore", tmp_path / "pg.bak", "--replace", "--database", pg_url)
     repo = open_repository(pg_url)
     try:
         assert sorted(v.id for v in repo.iter_current("Patient")) == [f"p{i}" for i in range(5)]

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from conftest import pg_base_url, schema_url, shared_path  # noqa: E402
+from testsupport import pg_base_url, schema_url, shared_path  # noqa: E402
 
 from ehelse.storage.index import identifier_indexer  # noqa: E402
 

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from conftest import pg_base_url, schema_url
+from testsupport import pg_base_url, schema_url
 from ehelse.storage import open_repository
 from ehelse.storage.backup import backup, restore
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from conftest import pg_base_url
+from testsupport import pg_base_url
 from ehelse.errors import Conflict, PreconditionFailed
 from ehelse.storage import migrations
 from ehelse.storage.postgres import PostgresRepository, url_schema, with_schema

@@ -41,19 +41,23 @@ def backup(url: str, path: str | os.PathLike) -> Path:
     return target
 
 
-def restore(path: str | os.PathLike, url: str) -> None:
-    """Restore a backup made by `backup()` into the fresh database at `url`."""
+def restore(path: str | os.PathLike, url: str, *, replace: bool = False) -> None:
+    """Restore a backup made by `backup()` into the database at `url`: a fresh one, or with
+    `replace` one whose contents the backup replaces (stop the servers first)."""
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"No backup at {source}")
     if url.startswith("sqlite:"):
         target = sqlite_path(url)
-        if target.exists() and _sqlite_has_tables(target):
-            raise ValueError(f"{target} is not empty: restore needs a fresh database")
+        if not replace and target.exists() and _sqlite_has_tables(target):
+            raise ValueError(f"{target} is not empty: restore needs a fresh database (or replace)")
         target.parent.mkdir(parents=True, exist_ok=True)
-        _sqlite_copy(source, target)
+        _sqlite_copy(source, target)  # the backup API overwrites every page of the target
     elif url.startswith(("postgresql:", "postgres:")):
-        _pg_restore(source, url)
+        if replace:
+            _pg_restore_replacing(source, url)
+        else:
+            _pg_restore(source, url)
     else:
         raise ValueError(f"Cannot restore into {url!r}: use a sqlite:/// or postgresql:// URL")
 
@@ -145,3 +149,37 @@ def _pg_restore(source: Path, url: str) -> None:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target_schema)))
             conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
                 sql.Identifier(dumped_schema), sql.Identifier(target_schema)))
+
+
+def _pg_restore_replacing(source: Path, url: str) -> None:
+    """Restore over existing data without a window where neither copy exists: the current
+    schema is renamed aside, the backup restored, and the old schema dropped only on success
+    (renamed back on failure)."""
+    import time
+
+    import psycopg
+    from psycopg import sql
+
+    from ehelse.storage.postgres import url_schema
+
+    target_schema = url_schema(url) or _dump_schema(source) or "public"
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s",
+                              (target_schema,)).fetchone()[0]
+    if not tables:
+        _pg_restore(source, url)
+        return
+    aside = f"{target_schema}_replaced_{int(time.time())}"[:63]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(target_schema),
+                                                                   sql.Identifier(aside)))
+    try:
+        _pg_restore(source, url)
+    except BaseException:
+        with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target_schema)))
+            conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(aside),
+                                                                       sql.Identifier(target_schema)))
+        raise
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(aside)))

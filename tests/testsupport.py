@@ -1,0 +1,30 @@
+"""Helpers the test modules import by name (`from testsupport import ...`).
+
+They live here rather than in conftest.py: several folders have a conftest.py, and
+`from conftest import x` would find whichever of them was imported first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def shared_path() -> Path | None:
+    """../shared relative to the repository root, when it is there."""
+    path = REPO_ROOT.parent / "shared"
+    return path if path.is_dir() else None
+
+
+def pg_base_url() -> str:
+    return os.environ.get("EHELSE_TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL
+
+
+def schema_url(base: str, schema: str) -> str:
+    """`base` with its search_path set to `schema` (libpq `options`, URL-encoded)."""
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote('-csearch_path=' + schema, safe='')}"
