@@ -99,7 +99,10 @@ CASES = [
     ("Patient", "gender:in=http://hl7.org/fhir/ValueSet/administrative-gender", {"p1", "p2", "p3"}),
     ("Patient", "gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender", {"p4"}),
     ("Patient", "active=true", {"p1"}),
-    ("Patient", "deceased=false", {"p2"}),
+    # the official expression is `deceased.exists() and deceased != false`: not deceased
+    # is false, whether deceased[x] is absent or false
+    ("Patient", "deceased=false", {"p1", "p2", "p3", "p4"}),
+    ("Patient", "deceased=true", set()),
     ("Patient", f"identifier={FNR_OID}|12345678901", {"p1"}),
     ("Patient", f"identifier={FNR_URI}|12345678901", {"p1"}),  # OID and URI forms find each other
     ("Patient", f"identifier={FNR_OID}|10987654321", {"p2"}),
