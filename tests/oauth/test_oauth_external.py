@@ -135,3 +135,18 @@ async def test_callback_with_wrong_state_refused(external, issuer):
     await external.get("/login/external/idporten")
     r = await external.get("/login/callback?code=code-1&state=not-mine")
     assert r.status_code == 400
+
+
+async def test_helseid_purpose_from_authorization_details(external, issuer):
+    issuer.claims = {"helseid://claims/hpr/hpr_number": NINA_HPR, "helseid://claims/identity/security_level": "4",
+                     "authorization_details": [{"type": "nhn:tillitsrammeverk:parameters",
+                                                "practitioner": {"legal_entity": {"id": "910802550"}},
+                                                "care_relationship": {"purpose_of_use": {"code": "ETREAT"},
+                                                                      "purpose_of_use_details": {"text": "Akutt"}}}]}
+    assert (await _login(external, "helseid")).status_code == 303
+    from ehelse.oauth.sessions import PLAIN_COOKIE
+    from ehelse.oauth.store import digest
+
+    app = external._transport.app
+    data, _ = app.state.oauth.store.get("session", digest(external.cookies[PLAIN_COOKIE]))
+    assert (data["purpose"], data["reason"], data["orgnr"]) == ("ETREAT", "Akutt", "910802550")

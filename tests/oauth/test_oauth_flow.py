@@ -228,3 +228,15 @@ async def test_emergency_login_needs_a_reason(browser):
     assert r.status_code == 200 and "begrunnelse" in r.text.lower()
     ok = await login_personnel(browser, purpose="BTG", reason="Bevisstløs pasient")
     assert ok.status_code == 303
+
+
+async def test_clinician_standalone_picks_patient_by_fnr(browser, public_client):
+    verifier, challenge = pkce()
+    await start(browser, "openid fhirUser launch/patient user/*.rs", challenge)
+    r = await login_personnel(browser)
+    assert r.headers["location"] == "/oauth2/picker"
+    page = await browser.get("/oauth2/picker")
+    assert 'name="patient"' in page.text
+    picked = await browser.post("/oauth2/picker", data={"patient": EMMA, "csrf_token": csrf(page.text)})
+    body = (await exchange(browser, (await approve(browser, picked))["code"], verifier)).json()
+    assert body["patient"] == "demo-emma"

@@ -29,6 +29,7 @@ from joserfc.jwk import KeySet
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ehelse.access.tokens import PURPOSES, actor_from_claims
 from ehelse.oauth import people
 from ehelse.oauth.login import HELSEID_LEVEL, IDPORTEN_ACR, _logged_in
 from ehelse.oauth.sessions import current_session
@@ -173,7 +174,12 @@ def _identity(server: Any, which: str, claims: dict[str, Any]) -> dict[str, Any]
     practitioner = people.practitioner_by_hpr(server.repo, hpr)
     if practitioner is None:
         raise LoginRefused("no practitioner record for this HPR number")
+    # Purpose and reason travel as HelseID's tillitsrammeverk authorization_details when the
+    # login carried them; a plain login is for treatment (TREAT).
+    trust = actor_from_claims({"ehelse_actor": f"practitioner:{hpr}",
+                               "authorization_details": claims.get("authorization_details") or []})
+    purpose = trust.purpose if trust.purpose in PURPOSES else "TREAT"
     return {"kind": "personnel", "hpr": hpr, "practitioner_id": practitioner["id"],
             "name": people.display_name(practitioner), "pid": claims.get(HELSEID_PID),
-            "orgnr": claims.get(HELSEID_ORG_CHILD) or claims.get(HELSEID_ORG_PARENT), "purpose": "TREAT",
-            "reason": None, "security_level": HELSEID_LEVEL}
+            "orgnr": trust.organization or claims.get(HELSEID_ORG_CHILD) or claims.get(HELSEID_ORG_PARENT),
+            "purpose": purpose, "reason": trust.reason, "security_level": HELSEID_LEVEL}
