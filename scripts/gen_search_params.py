@@ -30,7 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "fhir"
 OUT_DIR = ROOT / "src" / "ehelse" / "search" / "data"
-SKIPPED_IDS = {"example"}  # an example duplicate of Resource-id
+# The spec's example SearchParameters are not definitions: `example` duplicates Resource-id,
+# `example-reference` would replace Condition-subject (targets Organization only).
+SKIPPED_IDS = {"example", "example-reference", "example-extension"}
 
 
 def split_union(expression: str) -> list[str]:
