@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,14 +12,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Front-end packages of the portals (Designsystemet, htmx, axe-core for the tests), served
+# from node_modules by /static: `npm ci` from package-lock.json when Node.js is present.
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package-lock.json
+	@if [ -f package.json ] && command -v npm >/dev/null; then npm ci --no-audit --no-fund; \
+	  else echo "install: npm not found; the portals need Node.js 20 (README)"; fi
+
+install: $(STAMP) $(NODE_STAMP)
+
+# The portals' browser tests drive Debian's chromium (Playwright with executable_path, never
+# `playwright install`); installed with apt when we are root (CI), else they skip.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "browser: chromium not installed (apt-get install chromium); browser tests will skip"
 
 demo: install
 	mkdir -p var
 	$(BIN)/ehelse db upgrade
 	$(BIN)/ehelse serve
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 # wrk (a C load generator) makes the read benchmark's figures trustworthy on a small machine;

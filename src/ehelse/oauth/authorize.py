@@ -112,6 +112,10 @@ def after_login(server: Any, request: Request, session: Any) -> Response:
     """Where a login page sends the browser: on with the authorisation, or to a plain page."""
     if session.data.get("authorize"):
         return RedirectResponse(_next_step(session), status_code=303)
+    after = session.data.pop("next", None)  # a portal's page (a local path only: no open redirect)
+    if isinstance(after, str) and after.startswith("/") and not after.startswith("//"):
+        server.sessions.save(session)
+        return RedirectResponse(after, status_code=303)
     return RedirectResponse("/login/done", status_code=303)
 
 

@@ -105,10 +105,11 @@ def _logged_in(server: Any, request: Request, kind: str, **identity: Any) -> Res
     """Replace the anonymous session by a logged-in one, keeping a pending authorisation."""
     old = current_session(request)
     pending = old.data.get("authorize") if old else None
+    after = old.data.get("next") if old else None  # a portal page that sent the user here
     server.sessions.end(old)
     session = server.sessions.start(kind, auth_time=time.time(), **identity)
-    if pending:
-        session.data["authorize"] = pending
+    if pending or after:
+        session.data.update({"authorize": pending} if pending else {"next": after})
         server.sessions.save(session)
     request.scope["ehelse.session"] = session
     return server.with_session(after_login(server, request, session), request, session)

@@ -23,6 +23,7 @@ from ehelse.errors import MethodNotAllowed, NotFound, NotImplementedFhir
 from ehelse.settings import Settings, get_settings
 from ehelse.web import logs, operations
 from ehelse.oauth.app import install as install_oauth
+from ehelse.portals.ui.static import install_static
 from ehelse.web.fhir import FhirEndpoint
 from ehelse.web.metrics import Metrics
 from ehelse.web.hardening import Cors, SecurityHeaders
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, repo: Any = None, router: Any =
     `settings.database_url` on first use. `router`: for tests of the web layer alone."""
     app = EhelseApp(AppState(settings or get_settings(), repo, router))
     install_oauth(app)  # /oauth2, /login, discovery: the authorisation server (src/ehelse/oauth)
+    install_static(app)  # /static: portal CSS, Designsystemet and htmx from node_modules (portals/ui)
     return app
 
 

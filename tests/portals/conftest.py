@@ -1,0 +1,132 @@
+"""Fixtures of the portal tests.
+
+    portal_db     a SQLite database seeded ONCE per test session (20 patients: the demo cast
+                  and a few neighbours), closed so it can be copied
+    live_server   a real server (uvicorn, in a subprocess on a free loopback port) on a copy
+                  of portal_db per test module, so modules that write do not see each other
+    portal_repo   the copy's repository, opened in the test process (tokens, API checks)
+    browser       Debian chromium through Playwright (skips cleanly without it; browser.py)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from portals import browser as browser_helpers
+
+SEED_PATIENTS = 20
+SEED = 1
+
+
+@pytest.fixture(scope="session")
+def portal_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ehelse.nobasis.seed import seed
+    from ehelse.storage import open_repository
+
+    path = tmp_path_factory.mktemp("portal-seed") / "seed.sqlite"
+    repo = open_repository(f"sqlite:///{path}")
+    try:
+        seed(repo, patients=SEED_PATIENTS, seed=SEED, validate_every=0)
+    finally:
+        repo.close()  # checkpoints the WAL: the one file is the whole database
+    return path
+
+
+def copy_db(source: Path, target_dir: Path) -> Path:
+    target = target_dir / source.name
+    for suffix in ("", "-wal", "-shm"):
+        if Path(str(source) + suffix).exists():
+            shutil.copy(str(source) + suffix, str(target) + suffix)
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url: str, database_url: str, process: subprocess.Popen):
+        self.url = url
+        self.database_url = database_url
+        self.process = process
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@pytest.fixture(scope="module")
+def live_server(portal_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    path = copy_db(portal_db, tmp_path_factory.mktemp("portal-live"))
+    port = _free_port()
+    database_url = f"sqlite:///{path}"
+    env = {**os.environ, "EHELSE_DATABASE_URL": database_url, "EHELSE_RATE_LIMIT": "0",
+           "EHELSE_LOG_LEVEL": "warning"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "ehelse.web.app:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the live server did not start: {process.stderr.read().decode()[-2000:]}")
+        time.sleep(0.2)
+    yield LiveServer(url, database_url, process)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def portal_repo(live_server: LiveServer) -> Iterator[Any]:
+    from ehelse.storage import open_repository
+
+    repo = open_repository(live_server.database_url)
+    yield repo
+    repo.close()
+
+
+def api_token(repo: Any, actor: str, **options: Any) -> str:
+    """A bearer token for the live server's FHIR API (the keys live in its database)."""
+    from ehelse.access.tokens import TokenService
+    from ehelse.settings import Settings
+
+    return TokenService(Settings(database_url=repo.url), repo).issue(actor, **options)
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    why = browser_helpers.unavailable()
+    if why:
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    chromium = browser_helpers.launch(playwright_driver)
+    yield chromium
+    chromium.close()
