@@ -86,12 +86,12 @@ def test_profile_of_another_type_is_an_error():
 
 def test_known_extension_definitions_are_applied():
     patient = {"resourceType": "Patient", "birthDate": "1980-01-01",
-               "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
-                              "valueDateTime": "1980-01-01T10:00:00+01:00"}]}
+               "_birthDate": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                                             "valueDateTime": "1980-01-01T10:00:00+01:00"}]}}
     assert errors(patient) == []
-    patient["extension"][0] = {"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
-                               "valueString": "morning"}
-    assert [e for e, _ in errors(patient)] == ["Patient.extension[0].valueString"]
+    patient["_birthDate"]["extension"][0] = {"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                                             "valueString": "morning"}
+    assert [e for e, _ in errors(patient)] == ["Patient.birthDate.extension[0].valueString"]
 
 
 def _norwegian_patient_profile():
@@ -167,3 +167,28 @@ def test_max_length_from_a_profile():
     assert errors({"resourceType": "Organization", "name": "Kort"}, [url]) == []
     assert [e for e, _ in errors({"resourceType": "Organization", "name": "Sykehuset"}, [url])] == [
         "Organization.name"]
+
+
+BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
+
+
+def test_an_extension_is_only_allowed_in_its_context():
+    on_birth_date = {"resourceType": "Patient", "birthDate": "1980-01-01",
+                     "_birthDate": {"extension": [{"url": BIRTH_TIME, "valueDateTime": "1980-01-01T10:00:00+01:00"}]}}
+    assert errors(on_birth_date) == []
+    on_name = {"resourceType": "Patient", "name": [{"family": "N", "extension": [
+        {"url": BIRTH_TIME, "valueDateTime": "1980-01-01T10:00:00+01:00"}]}]}
+    found = errors(on_name)
+    assert [e for e, _ in found] == ["Patient.name[0].extension[0]"]
+    assert "Patient.birthDate" in found[0][1]
+
+
+def test_extension_context_inside_a_bundle_is_relative_to_the_entry():
+    patient = {"resourceType": "Patient", "birthDate": "1980-01-01",
+               "_birthDate": {"extension": [{"url": BIRTH_TIME, "valueDateTime": "1980-01-01T10:00:00+01:00"}]}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    assert errors(bundle) == []
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                   "extension": [{"url": BIRTH_TIME, "valueDateTime": "1980-01-01T10:00:00+01:00"}]}
+    bundle["entry"].append({"resource": observation})
+    assert [e for e, _ in errors(bundle)] == ["Bundle.entry[1].resource.extension[0]"]

@@ -16,6 +16,9 @@ A compact element (http://hl7.org/fhir/R4/elementdefinition.html) is a dict with
   slicing    {"d": [[type, path], ...], "rules": "open|closed|openAtEnd"}
   sliceName
   maxLength  the longest string the element allows (profiles)
+
+An extension definition also keeps its `context`: [[type, expression], ...], where it may
+be used (extensibility.html#context).
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ def compact(structure: dict[str, Any]) -> dict[str, Any]:
     }
     if kind == "primitive-type":
         out["regex"] = primitive_regex(snapshot)
+    if structure["type"] == "Extension" and structure.get("context"):
+        out["context"] = [[c["type"], c["expression"]] for c in structure["context"]]
     return out
 
 

@@ -30,7 +30,9 @@ from ehelse.errors import Issue
 from ehelse.fhir.definitions import load
 from ehelse.fhir.definitions.structure import compact
 from ehelse.fhir.validation.bindings import has_valueset
+from ehelse.fhir.validation.contexts import allowed as allowed_in_context
 from ehelse.fhir.validation.matching import get_path, matches_fixed, matches_pattern
+from ehelse.fhir.validation.model import model
 from ehelse.fhir.validation.terminology import check_value
 
 
@@ -151,6 +153,11 @@ class Registry:
             profile = self._compiled[url] = Profile(definition)
         return profile
 
+    def contexts(self, url: str) -> list[list[str]] | None:
+        """An extension definition's contexts ([type, expression] pairs), if it has any."""
+        definition = self._core().get(self.canonical(url))
+        return definition.get("context") if definition else None
+
     def extension_urls(self) -> frozenset[str]:
         self._core()
         return self._extension_urls
@@ -181,6 +188,11 @@ def check(resource: dict[str, Any], profiles: list[str] | None,
     for extension, path, url in extensions:
         profile = REGISTRY.get(url)
         if profile is not None and profile.type == "Extension":
+            contexts = REGISTRY.contexts(url)
+            if contexts and allowed_in_context(model(), contexts, resource, path) is False:
+                where = ", ".join(expression for _, expression in contexts)
+                issues.append(Issue("error", "structure", f"extension {url} is not allowed here: its "
+                                    f"definition allows it on {where} (extensibility.html#context)", path))
             Checker(issues, url).children(profile.root, [(extension, path)])
     return issues
 

@@ -1,0 +1,79 @@
+"""Where an extension may be used: its definition's `context` (extensibility.html#context).
+
+An R4 context of type `element` names an element path (`Patient.birthDate`,
+`Questionnaire.item`), a data type (`Address`, `HumanName.family`), or `Element` for
+anywhere. The walk knows an extension only by its FHIRPath (`Patient.address[0].line[1]`
+has its extensions under `_line`); this module resolves that path through the R4 tables to
+the names the element answers to, and says whether any context matches. Paths it cannot
+resolve (through a nested resource, an unknown element) are not judged: None.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ehelse.fhir.validation.model import Model
+
+_OWN = re.compile(r"\.(?:extension|modifierExtension)\[\d+\]$")
+_STEP = re.compile(r"([^.\[\]]+)(?:\[(\d+)\])?")
+
+
+def element_names(model: Model, resource: dict, extension_path: str) -> set[str] | None:
+    """The names the element holding this extension answers to, or None when unknown.
+
+    The path is followed through the tables and, in step, through the resource itself, so
+    that a nested resource (Bundle.entry.resource, contained) restarts at its own type:
+    contexts are relative to the resource the extension is in."""
+    parent, found = _OWN.subn("", extension_path)
+    if not found:
+        return None
+    steps = _STEP.findall(parent)
+    root = steps[0][0]
+    if root not in model.resource_types:
+        return None
+    table, owner, rule, obj = model.tables[root], None, None, resource
+    names_path = [root]
+    for name, index in steps[1:]:
+        if table is None:
+            return None
+        rule = table.get(name)
+        if rule is None:
+            return None
+        value = obj.get(name) if type(obj) is dict else None
+        if index and type(value) is list:
+            value = value[int(index)] if int(index) < len(value) else None
+        if rule.is_resource:
+            kind = value.get("resourceType") if type(value) is dict else None
+            if kind not in model.resource_types:
+                return None
+            table, owner, rule, obj = model.tables[kind], None, None, value
+            names_path = [kind]
+            continue
+        owner, table, obj = table, rule.table, value
+        names_path.append(name)
+    names = {"Element", names_path[0]}
+    if rule is None:  # the extension is on a resource itself
+        return names | {"Resource", "DomainResource"}
+    names.add(".".join(names_path))
+    names.add(f"{owner.type_name}.{names_path[-1]}")  # HumanName.family, Questionnaire.item.item
+    names.add(rule.code)
+    if rule.choice is not None:
+        prefix = ".".join(names_path[:-1])
+        names.update({f"{prefix}.{rule.choice}[x]", f"{prefix}.{rule.choice}",
+                      f"{owner.type_name}.{rule.choice}[x]"})
+    if table is not None:
+        names.add(table.type_name)  # a backbone element answers to its definition path too
+    if rule.code == "BackboneElement":
+        names.add("BackboneElement")
+    return names
+
+
+def allowed(model: Model, contexts: list[list[str]], resource: dict, extension_path: str) -> bool | None:
+    """True/False: may an extension with these contexts stand at `extension_path`? None: unknown."""
+    expressions = [expression for type_, expression in contexts if type_ == "element"]
+    if len(expressions) < len(contexts):
+        return None  # fhirpath or extension contexts: not judged here
+    names = element_names(model, resource, extension_path)
+    if names is None:
+        return None
+    return any(expression in names for expression in expressions)
