@@ -26,12 +26,12 @@ import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ehelse.errors import FhirError, TooManyRequests
-from ehelse.oauth import authorize, endpoints, external, login
+from ehelse.oauth import authorize, endpoints, external, login, token_endpoint
 from ehelse.oauth.i18n import language, texts
 from ehelse.oauth.sessions import Session, SessionContext, Sessions, csrf_input, set_cookie
 from ehelse.oauth.store import store_for
@@ -160,8 +160,6 @@ def _too_many(server: OAuthServer, request: Request, error: FhirError) -> Respon
         response = server.error_page(request, "rate_limited", status=429)
         response.headers.update(headers)
         return response
-    from starlette.responses import JSONResponse
-
     return JSONResponse(error.outcome(), status_code=429, headers=headers, media_type="application/fhir+json")
 
 
@@ -172,7 +170,7 @@ def build(state: Any) -> tuple[OAuthServer, Any]:
         Route("/oauth2/authorize", r(authorize.authorize), methods=["GET"]),
         Route("/oauth2/picker", r(authorize.picker), methods=["GET", "POST"]),
         Route("/oauth2/consent", r(authorize.consent), methods=["GET", "POST"]),
-        Route("/oauth2/token", r(_token), methods=["POST"]),
+        Route("/oauth2/token", r(token_endpoint.token), methods=["POST"]),
         Route("/oauth2/introspect", r(endpoints.introspect), methods=["POST"]),
         Route("/oauth2/revoke", r(endpoints.revoke), methods=["POST"]),
         Route("/oauth2/register", r(endpoints.register), methods=["POST"]),
@@ -189,12 +187,6 @@ def build(state: Any) -> tuple[OAuthServer, Any]:
     ]
     starlette = Starlette(routes=routes)
     return server, SessionContext(starlette, _LazySessions(server))
-
-
-def _token(server: OAuthServer, request: Request) -> Response:
-    from ehelse.oauth.token_endpoint import token
-
-    return token(server, request)
 
 
 class _LazySessions:

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from ehelse.errors import FhirError
 from ehelse.oauth import clients
 from ehelse.oauth.errors import NO_STORE, OAuthError
+from ehelse.oauth.grants import revoke_family
 from ehelse.oauth.store import digest
 
 SCOPES_SUPPORTED = ["openid", "fhirUser", "launch", "launch/patient", "offline_access", "online_access",
@@ -137,8 +138,6 @@ def revoke(server: Any, request: Request) -> Response:
         found = server.store.get("refresh", digest(token))
         if found and found[0]["grant"]["client_id"] == client.client_id:
             server.store.delete("refresh", digest(token))
-            from ehelse.oauth.grants import revoke_family
-
             revoke_family(server, found[0]["family"])
     return Response(status_code=200, headers=NO_STORE)
 
