@@ -211,11 +211,13 @@ def search(repo, type: str, query: str) -> set[str]:
     return {entry.id for entry in page.entries}
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def loaded(request, tmp_path_factory):
     from ehelse.storage import open_repository
 
-    if request.param == "sqlite":
+    if request.param == "memory":
+        repo = open_repository("memory://")
+    elif request.param == "sqlite":
         repo = open_repository(f"sqlite:///{tmp_path_factory.mktemp('search') / 'search.sqlite'}")
     else:
         repo = open_repository(request.getfixturevalue("pg_url"), db_pool_size=2)
@@ -227,8 +229,22 @@ def loaded(request, tmp_path_factory):
     repo.close()
 
 
+# The in-memory fake searches through search/reference.py's brute-force evaluator, which
+# leaves out (on purpose or not yet) what needs terminology, UCUM conversion, Norwegian
+# system names or full text; those cases run on the SQL backends only.
+MEMORY_GAPS = {
+    "gender:in=", "gender:not-in=", "status:in=", "code:below=", "code:above=",  # terminology
+    "|kPa", "|mol/L", "|g", "|g/L", "ap118",  # UCUM conversion, ap
+    f"identifier={FNR_URI}|12345678901", f"identifier={FNR_OID}|10987654321", f"identifier={FNR_OID}|",
+    f"subject:identifier={FNR_URI}", "_text=", "_content=",  # OID/URI forms; full text
+    "combo-code-value-quantity=",  # the evaluator misses the component occurrence
+}
+
+
 @pytest.mark.parametrize("type, query, expected", CASES, ids=[f"{t}?{q}" for t, q, _ in CASES])
 def test_search(loaded, type, query, expected):
+    if loaded.url == "memory://" and any(gap in query for gap in MEMORY_GAPS):
+        pytest.skip("beyond the reference evaluator the in-memory repository uses")
     assert search(loaded, type, query) == expected
 
 

@@ -55,17 +55,41 @@ class MemoryRepository:
         return Page(rows[offset:offset + count], len(rows))
 
     def supported_search_params(self, type: str) -> dict[str, str]:
-        return dict(_SUPPORTED)
+        from ehelse.search.compile import supported
+
+        return supported(type)
 
     def search(self, type: str | None, query: SearchQuery) -> Page:
         hits = []
         for (t, _), versions in self._versions.items():
             current = versions[-1]
-            if (type is None or t == type) and not current.deleted and self._matches(current, query):
+            if (type is None or t == type) and not current.deleted:
                 hits.append(current)
+        if query.params:
+            hits = self._matching(type, hits, query)
         hits.sort(key=lambda v: (v.last_updated, v.id))
         total = len(hits) if query.total != "none" else None
         return Page(hits[query.offset:query.offset + query.count], total)
+
+    def _matching(self, type: str | None, hits: list[ResourceVersion], query: SearchQuery) -> list[ResourceVersion]:
+        """Type-level search through search/reference.py's brute-force evaluator (the same
+        reading of the spec the SQL backends are tested against); system search keeps the
+        small subset below."""
+        if type is None:
+            return [v for v in hits if self._matches(v, query)]
+        from ehelse.search.compile import condition_for
+        from ehelse.search.reference import ReferenceEvaluator
+
+        for param in query.params:  # the same 400s as the SQL backends for bad input
+            if not param.name.startswith("_has:") and "." not in param.name and param.name != "_list":
+                condition_for(type, param)
+        evaluator = ReferenceEvaluator(jsoncodec.loads(v.content, max_depth=10_000) for v in hits)
+        try:
+            ids = evaluator.search(type, list(query.params))
+        except (NotImplementedError, KeyError) as exc:
+            raise BadRequest(f"The in-memory repository cannot evaluate this search: {exc}",
+                             code="not-supported") from None
+        return [v for v in hits if v.id in ids]
 
     def _matches(self, version: ResourceVersion, query: SearchQuery) -> bool:
         resource = jsoncodec.loads(version.content, max_depth=10_000)
