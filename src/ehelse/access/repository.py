@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from ehelse.access.lookup import ref_id
 from ehelse.access.policy import AccessPolicy, PUBLIC_TYPES
-from ehelse.access.view import AccessView, owners
+from ehelse.access.view import AccessView, compartment_params, owners
 from ehelse.audit.events import audit_event
 from ehelse.audit.trail import AuditTrail, trail_for
 from ehelse.errors import Forbidden, Issue, NotFound
@@ -166,7 +166,13 @@ class SecuredRepository:
                 self._audit("search", {patient: []}, denied=True, query=_describe(type, query))
                 self._refuse(type or "Patient", {patient})
         hide = any(p.name.split(".")[-1].split(":")[0].startswith(_ADDRESS_PARAMS) for p in query.params)
-        query.access = lambda t, alias: self.view.condition(t, alias, hide_confidential=hide)
+        confined = self._confined(type, query)
+        if confined and not self.view.unrestricted and all(self.view.rights(p) for p in confined):
+            # The matches are in these patients' records already; chain and _has links are not.
+            query.access = lambda t, alias: (self.view.within(confined, alias, hide_confidential=hide) if alias == "r"
+                                             else self.view.condition(t, alias, hide_confidential=hide))
+        else:
+            query.access = lambda t, alias: self.view.condition(t, alias, hide_confidential=hide)
         page = self.inner.search(type, query)
         touched: dict[str, list[str]] = {p: [] for p in targeted}
         entries = self._filter(page.entries, touched)
@@ -197,6 +203,23 @@ class SecuredRepository:
                     if id:
                         out.add(id)
         return out
+
+    @staticmethod
+    def _confined(type: str | None, query: SearchQuery) -> set[str] | None:
+        """The patients whose records every match must be in, when the query says so: a
+        Patient compartment, or a compartment parameter of the type (Observation `subject`)
+        naming Patients by id. None when the query does not confine the matches."""
+        if type is None or type == "Patient":
+            return None
+        if query.compartment is not None:
+            return {query.compartment[1]} if query.compartment[0] == "Patient" else None
+        for param in query.params:
+            if param.name in compartment_params(type) and param.modifier in (None, "Patient"):
+                # a bare id could be a Group's or a Device's: only Patient/<id> or :Patient=<id>
+                ids = {v[len("Patient/"):] if v.startswith("Patient/") else v if param.modifier else "" for v in param.values}
+                if ids and all(i and "/" not in i for i in ids):
+                    return ids
+        return None
 
     def history(self, type: str | None = None, id: str | None = None, *, since: str | None = None,
                 at: str | None = None, count: int = 50, offset: int = 0) -> Page:

@@ -179,6 +179,33 @@ class AccessView:
         return False, patients
 
     # -- as SQL ---------------------------------------------------------------------------
+    def within(self, patients: set[str], alias: str, *, hide_confidential: bool = False) -> tuple[str, list[Any]] | None:
+        """The rule for rows already confined to these patients' compartments (a compartment
+        search, or `subject=`/`patient=` by a compartment parameter) when the actor may read
+        all of them: only their hidden types and labels remain to filter. A search confined
+        to one record then costs what it costs an admin."""
+        parts: list[str] = []
+        rights = [self.patients[p] for p in patients]
+        hidden_types = frozenset.union(*(r.hidden_types for r in rights))
+        hidden_labels = frozenset.union(*(r.hidden_labels for r in rights))
+        if self.kind == "practitioner":
+            parts.append(f"{alias}.type <> 'AuditEvent'")
+        if hidden_types:
+            parts.append(f"{alias}.type NOT IN ({_literals(hidden_types)})")
+        if hidden_labels:
+            parts.append(f"NOT EXISTS (SELECT 1 FROM token_index ts_{alias} WHERE ts_{alias}.type = {alias}.type"
+                         f" AND ts_{alias}.id = {alias}.id AND ts_{alias}.param = '_security'"
+                         f" AND ts_{alias}.code IN ({_literals(hidden_labels)}))")
+        if hide_confidential:
+            parts.append(self._confidential(alias))
+        return (" AND ".join(parts), []) if parts else None
+
+    @staticmethod
+    def _confidential(a: str) -> str:
+        return (f"NOT ({a}.type = 'Patient' AND EXISTS (SELECT 1 FROM token_index tc_{a}"
+                f" WHERE tc_{a}.type = {a}.type AND tc_{a}.id = {a}.id AND tc_{a}.param = '_security'"
+                f" AND tc_{a}.code IN ({_literals(ADDRESS_LABELS)})))")
+
     def condition(self, type: str | None, alias: str, *, hide_confidential: bool = False) -> tuple[str, list[Any]] | None:
         """The access rule as SQL over `resource <alias>`; None when nothing is filtered."""
         if self.unrestricted:
@@ -213,9 +240,7 @@ class AccessView:
             parts.append(f"({member})")
         sql = "(" + " OR ".join(parts) + ")"
         if hide_confidential:  # an address search must not find people whose address is hidden
-            sql += (f" AND NOT ({a}.type = 'Patient' AND EXISTS (SELECT 1 FROM token_index tc_{a}"
-                    f" WHERE tc_{a}.type = {a}.type AND tc_{a}.id = {a}.id AND tc_{a}.param = '_security'"
-                    f" AND tc_{a}.code IN ({_literals(ADDRESS_LABELS)})))")
+            sql += " AND " + self._confidential(a)
         return sql, args
 
     @staticmethod
