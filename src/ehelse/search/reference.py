@@ -32,6 +32,7 @@ from ehelse.search.reference_values import (Range, date_range, normalise, number
 from ehelse.storage.protocol import SearchParam
 
 _MODEL = models["r4"]
+_AS = re.compile(r"([A-Za-z][\w.]*) as ([A-Za-z]+)")
 _RESOLVE_IS = re.compile(r"resolve\(\) is (\w+)")
 _PREFIX = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[-+0-9.])")
 _NOT_DOMAIN = {"Bundle", "Binary", "Parameters"}  # resources that are not DomainResources
@@ -72,6 +73,12 @@ def _compiled(expression: str):
     # reference points at a Patient, which the reference text says (Type/id or .../Type/id).
     expression = _RESOLVE_IS.sub(lambda m: f"reference.matches('(^|/){m.group(1)}/[^/]+(/_history/[^/]+)?$')",
                                  expression)
+    # R4's `X as T` and `X.as(T)` filter by type, also over several items (e.g.
+    # `Observation.component.value as Quantity`); fhirpathpy wants a single item there, and
+    # ofType(T) is the same filter for any number of items.
+    expression = _AS.sub(r"\1.ofType(\2)", expression).replace(".as(", ".ofType(")
+    # hasExtension(url) is a FHIR extension to FHIRPath that fhirpathpy lacks
+    expression = re.sub(r"hasExtension\(('[^']*')\)", r"extension.where(url = \1).exists()", expression)
     return fhirpathpy.compile(expression, _MODEL)
 
 
@@ -192,7 +199,10 @@ class ReferenceEvaluator:
                 self._cache[key] = [[[n for n in _compiled(f"({expression})[{i}].{c['expression']}")(resource)
                                       if n is not None] for c in entry["component"]] for i in range(count)]
             else:
-                self._cache[key] = [n for n in _compiled(expression)(resource) if n is not None]
+                try:
+                    self._cache[key] = [n for n in _compiled(expression)(resource) if n is not None]
+                except Exception as exc:  # fhirpathpy cannot evaluate it: the oracle abstains
+                    raise NotImplementedError(f"fhirpathpy: {expression}: {exc}") from None
         return self._cache[key]
 
     # -- one node against one value ----------------------------------------------------------------

@@ -46,11 +46,17 @@ def canonical(code: str, value: float) -> tuple[str, float] | None:
     """(canonical UCUM code, value in it), or None when the unit is not in the table."""
     found = _CONVERT.get(code)
     if found is not None:
-        return found[0], value * found[1]
+        return found[0], _round(value * found[1])
     if code == "Cel":
-        return "K", value + 273.15
+        return "K", _round(value + 273.15)
     if code == "[degF]":
-        return "K", (value - 32.0) * 5.0 / 9.0 + 273.15
+        return "K", _round((value - 32.0) * 5.0 / 9.0 + 273.15)
     if code == "K":
         return "K", value
     return None
+
+
+def _round(value: float) -> float:
+    """12 significant digits: 9.77 mg/dL and a search for 9.77 mg/dL must land on the same
+    float (9.77 * 0.01 is 0.09770000000000001), or `eb9.77` would find 9.77."""
+    return float(f"{value:.12g}")
