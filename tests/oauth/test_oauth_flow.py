@@ -240,3 +240,17 @@ async def test_clinician_standalone_picks_patient_by_fnr(browser, public_client)
     picked = await browser.post("/oauth2/picker", data={"patient": EMMA, "csrf_token": csrf(page.text)})
     body = (await exchange(browser, (await approve(browser, picked))["code"], verifier)).json()
     assert body["patient"] == "demo-emma"
+
+
+async def test_logged_in_citizen_is_not_used_for_a_clinician_app(browser, public_client):
+    await login_citizen(browser)
+    _, challenge = pkce()
+    r = await start(browser, "openid user/*.rs", challenge)
+    assert r.headers["location"] == "/login/helseid"
+
+
+async def test_existing_session_skips_the_login(browser, public_client):
+    await login_citizen(browser)
+    _, challenge = pkce()
+    r = await start(browser, "openid patient/*.rs", challenge)
+    assert r.headers["location"] == "/oauth2/consent"

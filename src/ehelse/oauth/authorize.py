@@ -56,11 +56,14 @@ def authorize(server: Any, request: Request) -> Response:
     except OAuthError as error:
         return error.redirect(redirect_uri, state)
     session = current_session(request)
-    if session is None or session.kind == "anonymous":
-        session = session or server.sessions.start()
+    # user/ scopes are for personnel (HelseID), the rest for citizens (ID-porten); a session
+    # of the other kind logs in again rather than lend its identity to the wrong kind of app.
+    login = "helseid" if "user" in scopes.contexts(pending["scope"]) else "idporten"
+    wanted = "personnel" if login == "helseid" else "citizen"
+    if session is None or session.kind != wanted:
+        session = session if session is not None and session.kind == "anonymous" else server.sessions.start()
         session.data["authorize"] = pending
         server.sessions.save(session)
-        login = "helseid" if "user" in scopes.contexts(pending["scope"]) else "idporten"
         return server.with_session(RedirectResponse(f"{server.login_url(login)}", status_code=303), request, session)
     session.data["authorize"] = pending
     server.sessions.save(session)
