@@ -254,3 +254,25 @@ async def test_existing_session_skips_the_login(browser, public_client):
     _, challenge = pkce()
     r = await start(browser, "openid patient/*.rs", challenge)
     assert r.headers["location"] == "/oauth2/consent"
+
+
+async def test_online_access_ends_with_the_session(browser, public_client):
+    code, verifier = await authorize_citizen(browser, scope="openid online_access patient/*.rs")
+    body = (await exchange(browser, code, verifier)).json()
+    data = {"grant_type": "refresh_token", "client_id": "testapp", "refresh_token": body["refresh_token"]}
+    refreshed = await browser.post("/oauth2/token", data=data)
+    assert refreshed.status_code == 200
+    page = await browser.get("/login/done")
+    await browser.post("/login/logout", data={"csrf_token": csrf(page.text)})
+    after = await browser.post("/oauth2/token", data={**data, "refresh_token": refreshed.json()["refresh_token"]})
+    assert after.status_code == 400 and "session" in after.json()["error_description"]
+
+
+async def test_offline_access_outlives_the_session(browser, public_client):
+    code, verifier = await authorize_citizen(browser, scope="openid offline_access patient/*.rs")
+    body = (await exchange(browser, code, verifier)).json()
+    page = await browser.get("/login/done")
+    await browser.post("/login/logout", data={"csrf_token": csrf(page.text)})
+    r = await browser.post("/oauth2/token", data={"grant_type": "refresh_token", "client_id": "testapp",
+                                                  "refresh_token": body["refresh_token"]})
+    assert r.status_code == 200

@@ -193,7 +193,11 @@ def _grant(server: Any, session: Any, pending: dict[str, Any]) -> dict[str, Any]
             raise OAuthError("access_denied", "this launch was made for another user")
         patient = server.read_patient(patient_id) if patient_id else None
         patient_fnr = people.fnr_of(patient) if patient else None
+    granted = scopes.split(pending["scope"])
+    # online_access (SMART): the refresh token lives only as long as this login session
+    online = "online_access" in granted and "offline_access" not in granted
     common = dict(client_id=pending["client_id"], scope=pending["scope"], audience=pending["aud"],
+                  session=digest(session.id) if online else None,
                   patient_id=patient_id, encounter_id=launch.get("encounter_id"), nonce=pending.get("nonce"),
                   auth_time=data.get("auth_time"), acr=data.get("acr"))
     if session.kind == "citizen":

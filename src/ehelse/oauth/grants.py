@@ -23,8 +23,9 @@ from ehelse.oauth.store import digest
 def new_grant(*, client_id: str, actor: str, scope: str, audience: str, fhir_user: str | None = None,
               patient_fnr: str | None = None, patient_id: str | None = None, encounter_id: str | None = None,
               organization: str | None = None, purpose: str | None = None, reason: str | None = None,
-              nonce: str | None = None, auth_time: float | None = None, acr: str | None = None) -> dict[str, Any]:
-    return {"client_id": client_id, "actor": actor, "scope": scope, "aud": audience, "fhirUser": fhir_user,
+              nonce: str | None = None, auth_time: float | None = None, acr: str | None = None,
+              session: str | None = None) -> dict[str, Any]:
+    return {"session": session,"client_id": client_id, "actor": actor, "scope": scope, "aud": audience, "fhirUser": fhir_user,
             "patient_fnr": patient_fnr, "patient_id": patient_id, "encounter_id": encounter_id,
             "organization": organization, "purpose": purpose, "reason": reason, "nonce": nonce,
             "auth_time": auth_time or time.time(), "acr": acr}

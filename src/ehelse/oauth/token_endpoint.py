@@ -109,6 +109,8 @@ def _refresh(server: Any, client: clients.Client, form: dict[str, str]) -> dict[
     grant = record["grant"]
     if grant["client_id"] != client.client_id:
         raise OAuthError("invalid_grant", "refresh token was issued to another client")
+    if grant.get("session") and server.store.get("session", grant["session"]) is None:
+        raise OAuthError("invalid_grant", "online_access ended with the user's session")
     scope = record["scope"]
     if form.get("scope"):
         # Section 6: the scope may not include any scope not originally granted.
