@@ -31,68 +31,11 @@ from ehelse.fhir.definitions import load
 from ehelse.fhir.definitions.structure import compact
 from ehelse.fhir.validation.bindings import has_valueset
 from ehelse.fhir.validation.contexts import allowed as allowed_in_context
-from ehelse.fhir.validation.matching import get_path, matches_fixed, matches_pattern
+from ehelse.fhir.validation.matching import matches_fixed, matches_pattern
 from ehelse.fhir.validation.model import model
+from ehelse.fhir.validation.profile_tree import Constraint, Profile
+from ehelse.fhir.validation.slicing import slice_matches
 from ehelse.fhir.validation.terminology import check_value
-
-
-class Constraint:
-    """One element of a profile, with its children and slices."""
-
-    __slots__ = ("name", "min", "max", "fixed", "pattern", "types", "binding", "slicing",
-                 "slices", "children", "slice_name", "type_profiles", "max_length")
-
-    def __init__(self, element: dict[str, Any]):
-        self.name = element["path"].rsplit(".", 1)[-1]
-        self.min = element.get("min", 0)
-        self.max = -1 if element.get("max", "*") == "*" else int(element["max"])
-        self.fixed = element.get("fixed")
-        self.pattern = element.get("pattern")
-        self.types = [t[0] for t in element.get("types", ())]
-        self.type_profiles = [p for t in element.get("types", ()) for p in t[2]]
-        binding = element.get("binding")
-        self.binding = tuple(binding) if binding and binding[0] == "required" else None
-        self.slicing = element.get("slicing")
-        self.slice_name = element.get("sliceName")
-        self.max_length = element.get("maxLength")
-        self.slices: list[Constraint] = []
-        self.children: dict[str, Constraint] = {}
-
-
-class Profile:
-    """A compiled StructureDefinition (constraint) ready to check instances."""
-
-    def __init__(self, definition: dict[str, Any]):
-        self.url = definition["url"]
-        self.type = definition["type"]
-        elements = definition["elements"]
-        self.root = Constraint(elements[0])
-        for element in elements[1:]:
-            self._place(element)
-
-    def _place(self, element: dict[str, Any]) -> None:
-        # Element ids name the position: Observation.component:SystolicBP.code.coding:SBPCode
-        # (elementdefinition.html#id). Re-slicing (`a:b/c`) is rare and left to the parent slice.
-        segments = element.get("id", element["path"]).split(".")[1:]
-        node = self.root
-        for segment in segments[:-1]:
-            name, _, slice_name = segment.partition(":")
-            child = node.children.get(name)
-            if child is None:
-                return
-            node = child
-            if slice_name:
-                node = next((s for s in node.slices if s.slice_name == slice_name), None)
-                if node is None:
-                    return
-        name, _, slice_name = segments[-1].partition(":")
-        constraint = Constraint(element)
-        if slice_name and "/" not in slice_name:
-            owner = node.children.get(name)
-            if owner is not None:
-                owner.slices.append(constraint)
-        elif not slice_name:
-            node.children[name] = constraint
 
 
 # Modules whose profiles are built in, loaded with the core ones on first use. Each has
@@ -297,7 +240,7 @@ class Checker:
         for value, path in values:
             index = None
             for i, slice_ in enumerate(node.slices):
-                verdict = _slice_matches(value, path, node.name, slice_, discriminators)
+                verdict = slice_matches(value, path, node.name, slice_, discriminators)
                 if verdict is None:
                     return  # a discriminator we cannot evaluate: leave this slicing unchecked
                 if verdict:
@@ -333,76 +276,3 @@ def _child_values(item: dict, name: str, path: str, node: Constraint,
     if type(value) is list:
         return [(v, f"{path}.{name}[{i}]") for i, v in enumerate(value)]
     return [(value, f"{path}.{name}")]
-
-
-def _slice_matches(value: Any, path: str, name: str, slice_: Constraint,
-                   discriminators: list) -> bool | None:
-    """Does `value` belong to `slice_`? None when a discriminator cannot be evaluated."""
-    where = path
-    for kind, path in discriminators:
-        if kind in ("value", "pattern"):
-            expected = _expected(slice_, path)
-            if expected is None:
-                return None
-            actual = get_path(value, path)
-            if not any(matches_pattern(a, expected) for a in actual):
-                return False
-        elif kind == "exists":
-            target = _node_at(slice_, path)
-            if target is None:
-                return None
-            present = bool(get_path(value, path))
-            if present != (target.min > 0):
-                return False
-        elif kind == "type" and path == "$this" and name.endswith("[x]"):
-            # value[x] sliced by type: the JSON key (valueQuantity) names the type
-            if not slice_.types:
-                return None
-            form = where.rsplit(".", 1)[-1][len(name) - 3:]
-            if form not in {t[0].upper() + t[1:] for t in slice_.types}:
-                return False
-        else:
-            return None  # profile discriminators need a second validation per item
-    return True
-
-
-def _node_at(node: Constraint, path: str) -> Constraint | None:
-    if path == "$this":
-        return node
-    for name in path.split("."):
-        node = node.children.get(name) or node.children.get(f"{name}[x]")
-        if node is None:
-            return None
-    return node
-
-
-def _expected(node: Constraint, path: str) -> Any:
-    """The fixed or pattern value a slice requires at `path` (profiling.html#discriminator)."""
-    if path == "url" and "url" not in node.children and node.type_profiles:
-        return node.type_profiles[0]  # an extension slice: its definition's url
-    return _expected_at(node, [] if path == "$this" else path.split("."))
-
-
-def _expected_at(node: Constraint, rest: list[str]) -> Any:
-    found = node.fixed if node.fixed is not None else node.pattern
-    if found is not None:
-        for name in rest:  # the remaining path inside the fixed/pattern value
-            if type(found) is list:
-                found = found[0] if found else None
-            if type(found) is not dict:
-                return None
-            found = found.get(name)
-        return found
-    if not rest:
-        return None
-    child = node.children.get(rest[0]) or node.children.get(f"{rest[0]}[x]")
-    if child is None:
-        return None
-    expected = _expected_at(child, rest[1:])
-    if expected is None:
-        # The value may be fixed inside a slice of the child (bp: component.code.coding:SBPCode)
-        for slice_ in child.slices:
-            expected = _expected_at(slice_, rest[1:])
-            if expected is not None:
-                break
-    return expected
