@@ -1,0 +1,146 @@
+"""Privacy: who has looked at my record (audit/report.py who_has_looked, in plain words),
+block named personnel, restrict (sperre) parts of the summary record, reserve against it,
+and fullmakt (give, see, revoke) - every setting a Consent in DOMAIN.md's shape, written
+through the API like any other change (the access rules decide who may: the person, or a
+parent of a child under 12; never a fullmakt holder, DOMAIN.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ehelse.audit.report import who_has_looked
+from ehelse.errors import BadRequest, NotFound
+from ehelse.nobasis.seed import consents as shapes
+from ehelse.nobasis.seed.vocabulary import CONSENT_CATEGORY
+from ehelse.portals.citizen import fhirtext
+from ehelse.portals.ui import flash, measure
+
+SETTINGS = ("block", "restriction", "reservation", "fullmakt", "lack-of-capacity")
+
+
+def _may_manage(citizen: Any) -> None:
+    if not (citizen.is_self or citizen.rights.consents):
+        raise NotFound("privacy settings stay with the person")
+
+
+def _consents(citizen: Any) -> list[dict[str, Any]]:
+    return citizen.search("Consent", patient=citizen.subject, _count=200)
+
+
+def _category(consent: dict[str, Any]) -> str:
+    return fhirtext.code_of((consent.get("category") or [{}])[0], CONSENT_CATEGORY) or ""
+
+
+def _person(citizen: Any) -> Any:
+    return SimpleNamespace(id=citizen.acting.patient_id, display=citizen.acting.name)
+
+
+def privacy(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) -> Response:
+    t = portal.pages.translator(request)
+    _may_manage(citizen)
+    if request.method == "POST":
+        _change(citizen, form, t)
+        flash(request, "success", t("privacy_saved"))
+        return RedirectResponse(portal.url("/personvern"), status_code=303)
+    with measure(request.scope, "fhir"):
+        found = [c for c in _consents(citizen) if c.get("status") == "active"]
+    with measure(request.scope, "audit"):
+        looked = who_has_looked(citizen.raw, citizen.acting.patient_id, limit=200)
+    blocks = [c for c in found if _category(c) == "block"]
+    blocked_refs = {a["reference"].get("reference") for c in blocks for a in (c.get("provision") or {}).get("actor") or []}
+    return portal.render(request, "citizen/privacy.html", citizen, title=t("privacy_title"), nav="privacy",
+                         looked=looked, blocks=blocks, restricted=[c for c in found if _category(c) == "restriction"],
+                         reserved=[c for c in found if _category(c) == "reservation"],
+                         candidates=[p for p in _practitioners(citizen) if p["reference"] not in blocked_refs],
+                         fhirtext=fhirtext)
+
+
+def _practitioners(citizen: Any) -> list[dict[str, str]]:
+    """Personnel the person has met (visits) or who looked: the ones one would want to block."""
+    found: dict[str, str] = {}
+    for encounter in citizen.search("Encounter", patient=citizen.subject, _sort="-date", _count=100):
+        for p in encounter.get("participant") or []:
+            ref = (p.get("individual") or {}).get("reference", "")
+            if ref.startswith("PractitionerRole/"):
+                role = citizen.read("PractitionerRole", ref.split("/", 1)[1])
+                practitioner = role.get("practitioner") or {}
+                if practitioner.get("reference"):
+                    found[practitioner["reference"]] = practitioner.get("display") or citizen.reference_display(practitioner)
+            elif ref.startswith("Practitioner/"):
+                found[ref] = citizen.reference_display(p["individual"])
+    return [{"reference": r, "name": n} for r, n in sorted(found.items(), key=lambda x: x[1])]
+
+
+def _change(citizen: Any, form: dict[str, Any], t: Any) -> None:
+    action = form.get("action", "")
+    today = date.today()
+    person = _person(citizen)
+    if action == "block":
+        ref = form.get("practitioner", "")
+        chosen = next((p for p in _practitioners(citizen) if p["reference"] == ref), None)
+        if chosen is None:
+            raise BadRequest(t("privacy_unknown_practitioner"))
+        consent = shapes.block("x", person, ref.split("/", 1)[1], chosen["name"], today)
+    elif action == "restrict":
+        consent = shapes.restriction("x", person, today)
+    elif action == "reserve":
+        consent = shapes.reservation("x", person, today)
+    elif action == "withdraw":
+        consent = citizen.read("Consent", form.get("consent", ""))
+        if _category(consent) not in SETTINGS:
+            raise BadRequest(t("privacy_unknown_setting"))
+        consent["status"] = "inactive"
+        citizen.update(consent)
+        return
+    else:
+        raise BadRequest(t("privacy_unknown_setting"))
+    consent.pop("id", None)
+    citizen.create(consent)
+
+
+def fullmakt(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) -> Response:
+    """Fullmakter the person has given (see, revoke, give to a registered relative) and the
+    ones they hold for others."""
+    t = portal.pages.translator(request)
+    _may_manage(citizen)
+    if request.method == "POST":
+        if form.get("revoke"):
+            consent = citizen.read("Consent", form["revoke"])
+            if _category(consent) != "fullmakt":
+                raise BadRequest(t("privacy_unknown_setting"))
+            consent["status"] = "inactive"
+            citizen.update(consent)
+            flash(request, "success", t("fullmakt_revoked"))
+        else:
+            _give(citizen, form, t)
+            flash(request, "success", t("fullmakt_given"))
+        return RedirectResponse(portal.url("/fullmakt"), status_code=303)
+    with measure(request.scope, "fhir"):
+        given = [c for c in _consents(citizen) if _category(c) == "fullmakt" and c.get("status") == "active"]
+        relatives = citizen.search("RelatedPerson", patient=citizen.subject, _count=50)
+    held = [p for p in citizen.people if p.relation in ("fullmakt", "nearest-relative")] if citizen.is_self else []
+    return portal.render(request, "citizen/fullmakt.html", citizen, title=t("fullmakt_title"), nav="privacy",
+                         given=given, relatives=relatives, held=held, today=date.today().isoformat())
+
+
+def _give(citizen: Any, form: dict[str, Any], t: Any) -> None:
+    relative = citizen.read("RelatedPerson", form.get("holder", ""))
+    try:
+        start = date.fromisoformat(form.get("start") or date.today().isoformat())
+        end = date.fromisoformat(form["end"]) if form.get("end") else None
+    except ValueError:
+        raise BadRequest(t("fullmakt_bad_date")) from None
+    if end is not None and end <= start:
+        raise BadRequest(t("fullmakt_bad_period"))
+    if form.get("area") != "3":
+        raise BadRequest(t("fullmakt_bad_area"))
+    from ehelse.oauth.people import display_name
+
+    consent = shapes.fullmakt("x", _person(citizen), relative["id"], display_name(relative), start, end)
+    consent.pop("id", None)
+    citizen.create(consent)
