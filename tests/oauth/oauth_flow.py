@@ -161,3 +161,12 @@ def json_app(routes: dict):
         await send({"type": "http.response.body", "body": data})
 
     return app
+
+
+def free_port_url() -> str:
+    """A loopback URL nobody listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"

@@ -150,3 +150,13 @@ async def test_helseid_purpose_from_authorization_details(external, issuer):
     app = external._transport.app
     data, _ = app.state.oauth.store.get("session", digest(external.cookies[PLAIN_COOKIE]))
     assert (data["purpose"], data["reason"], data["orgnr"]) == ("ETREAT", "Akutt", "910802550")
+
+
+async def test_unreachable_issuer_is_a_page_not_a_500(db_url, repo):
+    from oauth_flow import free_port_url
+
+    settings = make_settings(db_url, login_mode="external", idporten_issuer=free_port_url())
+    app = create_app(settings, repo)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        r = await c.get("/login/external/idporten")
+        assert r.status_code == 502 and "text/html" in r.headers["content-type"]

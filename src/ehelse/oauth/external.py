@@ -124,7 +124,10 @@ def start(server: Any, request: Request) -> Response:
               "state": state, "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256"}
     if which == "idporten":
         params["acr_values"] = IDPORTEN_ACR
-    endpoint = issuer(url).config()["authorization_endpoint"]
+    try:
+        endpoint = issuer(url).config()["authorization_endpoint"]
+    except (httpx.HTTPError, LoginRefused, KeyError, ValueError):  # the issuer is down or odd
+        return server.error_page(request, "login_failed", status=502)
     return server.with_session(RedirectResponse(f"{endpoint}?{urlencode(params)}", status_code=303), request, session)
 
 
