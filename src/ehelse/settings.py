@@ -81,6 +81,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Origins allowed to call the API from a browser (comma separated, or *); empty: none."),
     Setting("rate_limit", 20,
             "Login and token requests per minute per client IP and per account (per server process); 0: off.", int),
+    # -- analytics (issue 9: SQL on FHIR views, privacy by design; src/ehelse/analytics)
+    Setting("spark_master", "local[2]",
+            "Spark master URL for `--engine spark`: local[N] (in process) or a cluster, e.g. spark://host:7077."),
+    Setting("small_cell_threshold", 3,
+            "Aggregate cells with counts below this are suppressed (with secondary suppression) when shown or exported.", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 # A literal reference's type and id: [base/]Type/id[/_history/vid] (references.html#literal)
-REFERENCE = r"^(?:.*/)?([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$"
+REFERENCE = r"^(?:.*/)?([A-Za-z]+)/([-A-Za-z0-9.]{1,64})(?:/_history/[^/]+)?$"
 URN = r"^urn:(?:uuid|oid):(.+)$"
 
 
@@ -102,3 +102,77 @@ class DuckDB:
 
     def lateral_join(self, body: str, alias: str, *, outer: bool) -> str:
         return f"{'LEFT ' if outer else ''}JOIN LATERAL ({body}) AS {alias} ON TRUE"
+
+
+class Spark(DuckDB):
+    """Spark SQL over VARIANT values; lists are array<variant>."""
+
+    name = "spark"
+    EMPTY = "CAST(array() AS array<variant>)"
+
+    @staticmethod
+    def quote(name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    @staticmethod
+    def string(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def resource_type_is(self, r: str, type: str) -> str:
+        return f"try_variant_get({r}, '$.resourceType', 'string') = {self.string(type)}"
+
+    def get(self, value: str, key: str) -> str:
+        return f"try_variant_get({value}, {self.string('$.' + key)}, 'variant')"
+
+    def json_array(self, value: str) -> str:
+        return f"coalesce(try_cast({value} AS array<variant>), {self.EMPTY})"
+
+    def dynamic_list(self, value: str) -> str:
+        return (f"(CASE WHEN {value} IS NULL OR is_variant_null({value}) THEN {self.EMPTY} "
+                f"WHEN schema_of_variant({value}) LIKE 'ARRAY%' THEN CAST({value} AS array<variant>) "
+                f"ELSE array({value}) END)")
+
+    def one_as_list(self, value: str) -> str:
+        return f"(CASE WHEN {value} IS NULL THEN {self.EMPTY} ELSE array({value}) END)"
+
+    def empty_list(self) -> str:
+        return self.EMPTY
+
+    def concat_lists(self, lists: list[str]) -> str:
+        return f"concat({', '.join(lists)})"
+
+    def transform(self, items: str, var: str, body: str) -> str:
+        return f"transform({items}, {var} -> {body})"
+
+    def filter(self, items: str, var: str, body: str) -> str:
+        return f"filter({items}, {var} -> {body})"
+
+    def element(self, items: str, index: int) -> str:
+        return f"try_element_at({items}, {index + 1})"
+
+    def length(self, items: str) -> str:
+        return f"size({items})"
+
+    def single(self, items: str, message: str) -> str:
+        return (f"(CASE WHEN size({items}) > 1 THEN CAST(raise_error({self.string(message)}) AS variant) "
+                f"ELSE try_element_at({items}, 1) END)")
+
+    def join(self, items: str, separator: str) -> str:
+        return f"array_join({items}, {separator})"
+
+    def to_json(self, value: str) -> str:
+        return f"CAST({value} AS variant)"
+
+    def cast_json(self, value: str, sql_type: str | None) -> str:
+        names = {"text": "string", "boolean": "boolean", "bigint": "bigint", "double": "double"}
+        if sql_type in names:
+            return f"try_variant_get({value}, '$', '{names[sql_type]}')"
+        return f"to_json({value})"
+
+    def cast_native(self, value: str, sql_type: str) -> str:
+        names = {"text": "STRING", "boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE"}
+        return f"try_cast({value} AS {names[sql_type]})"
+
+    def sql_type(self, sql_type: str | None, collection: bool) -> str:
+        name = {"text": "string", "boolean": "boolean", "bigint": "bigint", "double": "double"}.get(sql_type or "", "string")
+        return f"array<{name}>" if collection else name

@@ -90,11 +90,9 @@ class _Parser:
                 node = self.member_or_call(node)
             elif token[1] == "[":
                 self.pos += 1
-                index = self.take()
-                if index[0] != "number" or "." in index[1]:
-                    raise Unsupported("only integer indexers")
+                index = self.expression()
                 self.take("]")
-                node = Node("index", base=node, value=int(index[1]))
+                node = Node("index", base=node, args=(index,))
             else:
                 break
         return node

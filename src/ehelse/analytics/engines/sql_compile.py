@@ -63,6 +63,7 @@ class Compiler:
         self.view, self.d, self.source = view, dialect, source
         self.counter = 0
         self.json_columns: set[str] = set()
+        self.column_types: dict[str, tuple[str | None, bool]] = {}  # name -> (sql type, collection)
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -124,6 +125,7 @@ class Compiler:
         ftype = expr.ftype
         if sql_type_of(ftype) is None:
             self.json_columns.add(column.name)
+        self.column_types[column.name] = (sql_type_of(ftype), column.collection)
         if column.collection:
             items = self.as_list(expr)
             x = self.fresh("x")
@@ -159,9 +161,14 @@ class Compiler:
                 return focus  # a leading type name: Patient.name
             return self.member(base, node.name)
         if kind == "index":
+            position = node.args[0]
+            if position.kind == "variable":
+                position = Node("literal", value=self.view.constants.get(position.name))
+            if position.kind != "literal" or type(position.value) is not int:
+                raise Unsupported("indexer that is not an integer literal or constant")
             if not base.many:
-                return base if node.value == 0 else Expr("NULL", ftype=base.ftype, base=base.base)
-            return replace(base, sql=d.element(base.sql, node.value), many=False)
+                return base if position.value == 0 else Expr("NULL", ftype=base.ftype, base=base.base)
+            return replace(base, sql=d.element(base.sql, position.value), many=False)
         if kind == "call":
             return self.call(node, base, focus, resource, row_index)
         raise Unsupported(kind)

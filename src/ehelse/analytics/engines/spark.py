@@ -1,0 +1,114 @@
+"""The Apache Spark engine: a ViewDefinition compiled to Spark SQL over NDJSON.
+
+Local mode by default (`local[2]`); a cluster by its master URL in the `spark_master` setting
+(e.g. `spark://host:7077`). Resources are read as text lines (`spark.read.text`) and parsed
+to VARIANT (`parse_json`), so no schema inference pass over the data is needed and every
+resource type reads alike. Inline and live-database sources are first written to a temporary
+NDJSON file, streaming, so memory stays bounded. Compilation: engines/spark_compile.py; a
+view it cannot express runs on the in-process runner, and the Result says so.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from typing import Any, Iterator
+
+import orjson
+
+from ehelse.analytics.engines import Result
+from ehelse.analytics.engines.dialects import Spark
+from ehelse.analytics.engines.fhirpath_parse import Unsupported
+from ehelse.analytics.engines.spark_compile import compile_spark
+
+_SESSION: Any = None
+_LOCK = threading.Lock()
+
+
+def session(master: str | None = None) -> Any:
+    """One SparkSession per process (starting one costs seconds)."""
+    global _SESSION
+    with _LOCK:
+        if _SESSION is None:
+            from pyspark.sql import SparkSession
+
+            from ehelse.settings import get_settings
+
+            master = master or get_settings().spark_master
+            _SESSION = (SparkSession.builder.appName("ehelse-analytics").master(master)
+                        .config("spark.ui.enabled", "false")
+                        .config("spark.sql.shuffle.partitions", "2")
+                        .config("spark.driver.memory", "1g")
+                        .getOrCreate())
+            _SESSION.sparkContext.setLogLevel("ERROR")
+        return _SESSION
+
+
+def stop() -> None:
+    global _SESSION
+    with _LOCK:
+        if _SESSION is not None:
+            _SESSION.stop()
+            _SESSION = None
+
+
+def source_sql(spark: Any, source: Any, type: str, workdir: str) -> str:
+    files = source.files()
+    parts = []
+    if files is None:
+        path = os.path.join(workdir, f"{type}.ndjson")
+        with open(path, "wb") as f:
+            for text in source.iter_json(type):
+                f.write(text + b"\n")
+        files = ([path], [])
+    ndjson, parquet = files
+    if ndjson:
+        spark.read.text(ndjson).createOrReplaceTempView("ehelse_ndjson")
+        parts.append("SELECT parse_json(value) AS r FROM ehelse_ndjson WHERE trim(value) <> ''")
+    if parquet:
+        spark.read.parquet(*parquet).createOrReplaceTempView("ehelse_parquet")
+        parts.append("SELECT parse_json(resource) AS r FROM ehelse_parquet")
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = None) -> Result:
+    try:
+        compiled = compile_spark(view, Spark(), "__SOURCE__")
+    except Unsupported as exc:
+        from ehelse.analytics.runner import run_view
+
+        rows = run_view(view, source.iter_resources(view.resource), limit=limit)
+        return Result(view.column_names(), rows, f"runner (spark fallback: {exc})")
+    spark = spark or session()
+    workdir = tempfile.mkdtemp(prefix="ehelse-spark-")
+    sql = compiled.sql.replace("__SOURCE__", source_sql(spark, source, view.resource, workdir))
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return Result(compiled.columns, _rows(spark, sql, compiled.columns, compiled.json_columns, workdir), "spark", sql)
+
+
+def _rows(spark: Any, sql: str, columns: list[str], json_columns: set[str], workdir: str) -> Iterator[dict[str, Any]]:
+    import shutil
+
+    from ehelse.analytics.viewdefinition import InvalidView
+
+    try:
+        for row in spark.sql(sql).toLocalIterator():
+            yield {name: (_decode(row[name]) if name in json_columns else _plain(row[name])) for name in columns}
+    except InvalidView:
+        raise
+    except Exception as exc:  # AnalysisException, or raise_error() of a Collection value
+        raise InvalidView(str(exc).split("\n", 1)[0][:500]) from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_decode(v) for v in value]
+    return orjson.loads(value) if isinstance(value, str) else value
