@@ -118,7 +118,7 @@ def fullmakt(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) 
             flash(request, "success", t("fullmakt_revoked"))
         else:
             _give(citizen, form, t)
-            flash(request, "success", t("fullmakt_given"))
+            flash(request, "success", t("fullmakt_given_flash"))
         return RedirectResponse(portal.url("/fullmakt"), status_code=303)
     with measure(request.scope, "fhir"):
         given = [c for c in _consents(citizen) if _category(c) == "fullmakt" and c.get("status") == "active"]
