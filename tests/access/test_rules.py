@@ -184,3 +184,14 @@ def test_scopes_bound_what_a_client_may_do(world):
     assert client.get("Observation/obs-demo-kari").status == 200
     assert client.get("QuestionnaireResponse/qr-demo-kari").status == 403
     assert client.post("Observation", observation("demo-kari")).status == 403
+
+
+def test_system_client_sees_only_its_scoped_types_everywhere(world):
+    repo, _ = world
+    client = RouterClient(secured(repo, actor("system", "analytics", scopes="system/Observation.rs")))
+    assert client.get("Observation/obs-demo-kari").status == 200
+    assert client.get("Patient/demo-kari").status == 403
+    types = {r["resourceType"] for r in (e.get("resource", {}) for e in body(client.get("_history", query=[("_count", "300")]))["entry"])}
+    assert types == {"Observation"}
+    included = body(client.get("Observation", query=[("_id", "obs-demo-kari"), ("_include", "Observation:subject")]))
+    assert [e["resource"]["resourceType"] for e in included["entry"]] == ["Observation"]

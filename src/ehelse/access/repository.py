@@ -225,7 +225,7 @@ class SecuredRepository:
                 at: str | None = None, count: int = 50, offset: int = 0) -> Page:
         if type is not None:
             self._check_type(type, "history")
-        if self.view.unrestricted:
+        if self.actor.kind == "admin":
             page = self.inner.history(type, id, since=since, at=at, count=count, offset=offset)
             touched: dict[str, list[str]] = {}
             self._filter(page.entries, touched)

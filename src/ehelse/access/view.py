@@ -76,7 +76,7 @@ class AccessView:
         if actor.kind == "patient":
             found = facts.get(("representations", actor.subject, today), lambda: representations(repo, actor.subject, today))
             patients = {id: RIGHTS[r.relation] for id, r in found.items()}
-            context = _context_patient(repo, actor.patient)
+            context = facts.get(("context", actor.patient), lambda: _context_patient(repo, actor.patient))
             if context is not None and not any(s.context == "user" for s in scopes.scopes):
                 # SMART patient/ scopes: the launch context is the one patient acted for.
                 patients = {context: patients[context]} if context in patients else {}
@@ -137,6 +137,8 @@ class AccessView:
         """(visible, patients touched). `targeted`: the request names this resource (a read),
         so personnel may open emergency access for its patient."""
         type = resource.get("resourceType")
+        if self.kind == "system":  # a backend client: its SMART scopes are the whole rule
+            return self.scopes.allows(type, "read", contexts=("system",)), owners(resource)
         if self.unrestricted or type in PUBLIC_TYPES:
             return True, (owners(resource) if type not in PUBLIC_TYPES else set())
         if type == "AuditEvent" and self.kind == "practitioner":

@@ -6,7 +6,8 @@ one practitioner touching many patients outside their care relationships
 (UNUSUAL_PATIENTS or more in the period), for review.
 
 `who_has_looked(repo, patient_id)`: the citizen's "who has looked at my record": name,
-role, organisation, when, why, for every access by someone other than the citizen.
+role, organisation, when, why, for every access by someone other than the citizen
+(representatives acting for them included; refused attempts are for the privacy officer).
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ def who_has_looked(repo: Any, patient_id: str, *, limit: int = 500) -> list[dict
     rows = []
     for event in sorted(events, key=lambda e: e.get("recorded", ""), reverse=True)[:limit]:
         access = _access(event)
-        if access.kind == "patient" and access.who in my_fnr:
-            continue
+        if (access.kind == "patient" and access.who in my_fnr) or access.denied:
+            continue  # their own look-ups, and attempts that saw nothing (the report has those)
         rows.append({
             "when": access.when, "name": _name(repo, names, access), "role": _ROLE_NB.get(access.kind, access.kind),
             "organisation": _organisation(repo, names, access.organization),
