@@ -1,0 +1,28 @@
+"""Smoke test of bench/search_bench.py: `--quick` runs every query class end to end on SQLite
+and writes its JSON (no timing assertions: the figures belong in docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_search_bench_quick(tmp_path):
+    out = tmp_path / "search.json"
+    done = subprocess.run([sys.executable, "-m", "bench.search_bench", "--quick", "--backends", "sqlite",
+                           "--out", str(out)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    saved = json.loads(out.read_text())
+    (result,) = saved["results"]
+    assert result["backend"] == "sqlite" and result["patients"] == 30
+    classes = result["classes"]
+    assert {"conditions", "lab-trend", "identifier", "chained", "include", "revinclude", "has", "everything",
+            "total-accurate"} <= set(classes)
+    for name, figures in classes.items():
+        assert figures["one_client"]["n"] == 10 and figures["one_client"]["p50"] > 0, name
+        assert figures["sixteen_clients"]["n"] == 20
+        assert figures["plan"], name
