@@ -163,3 +163,11 @@ def test_contained_ids_are_unique():
     org = {"resourceType": "Organization", "id": "o1", "name": "A"}
     twice = patient(contained=[org, dict(org)], managingOrganization={"reference": "#o1"})
     assert expressions(twice) == ["Patient.contained[1].id"]
+
+
+def test_a_choice_with_a_primitive_extension_is_still_one_form():
+    ext = {"extension": [{"url": "http://example.org/x", "valueString": "y"}]}
+    assert errors(obs(valueString="70", _valueString=ext)) == []
+    assert errors(obs(_valueString=ext)) == []
+    assert expressions(obs(valueBoolean=True, _valueString=ext)) == ["Observation._valueString"]
+    assert expressions(obs(_valueString=ext, valueBoolean=True)) == ["Observation.valueBoolean"]

@@ -114,6 +114,15 @@ class Walk:
             if rule is None:
                 if key[:1] == "_":
                     self._primitive_extension(obj, key, value, table, path)
+                    primitive = get(key[1:])
+                    if primitive is not None and primitive.choice is not None:
+                        # `_valueString` is the valueString form of value[x] (json.html#primitive)
+                        if choices is None:
+                            choices = {}
+                        other = choices.setdefault(primitive.choice, key[1:])
+                        if other != key[1:]:
+                            self.error("structure", f"{primitive.choice}[x] must have exactly one form, "
+                                       f"found {other} and {key}", f"{path}.{key}")
                 elif key != "resourceType" or not table.is_resource_root:
                     self.error("structure", f"unknown element {key!r}: R4 {table.type_name} has no such element",
                                f"{path}.{key}")
@@ -122,7 +131,7 @@ class Walk:
                 if choices is None:
                     choices = {}
                 other = choices.get(rule.choice)
-                if other is not None:
+                if other is not None and other != key:
                     self.error("structure", f"{rule.choice}[x] must have exactly one form, "
                                f"found {other} and {key}", f"{path}.{key}")
                     continue
