@@ -140,6 +140,7 @@ def test_norwegian_folding(text, folded):
 def test_token_values():
     assert values.token({"coding": [{"system": "http://loinc.org", "code": "1", "display": "Blod"}], "text": "Blodtrykk"}) \
         == [("http://loinc.org", "1", "blod"), ("", "", "blodtrykk")]
+    assert values.token({"coding": [{"code": "1", "display": "Blod"}], "text": "blod"}) == [("", "1", "blod")]
     assert values.token(True) == [("", "true", None)]
     assert values.token({"system": "http://hl7.no/fhir/NamingSystem/FNR", "value": "1"}) \
         == [("urn:oid:2.16.578.1.12.4.1.4.1", "1", None)]

@@ -46,7 +46,9 @@ def token(value: object) -> list[tuple[str, str, str | None]]:
         out = [coding for c in value.get("coding", ()) for coding in _coding(c)]
         text = value.get("text")
         if type(text) is str:
-            out.append(("", "", normalize(text)[:MAX_TEXT]))  # a text-only row, for :text
+            text = normalize(text)[:MAX_TEXT]
+            if not any(row[2] == text for row in out):  # often the text is a coding's display
+                out.append(("", "", text))  # a text-only row, for :text
         return out
     if "code" in value or ("system" in value and "value" not in value):
         return _coding(value)
