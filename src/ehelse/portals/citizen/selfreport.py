@@ -33,7 +33,7 @@ def _number(form: dict[str, Any], name: str, bounds: tuple[Decimal, Decimal], t:
         value = Decimal(raw)
     except InvalidOperation:
         raise BadRequest(t("measure_not_number")) from None
-    if not (bounds[0] <= value <= bounds[1]) or not value.is_finite():
+    if not value.is_finite() or not (bounds[0] <= value <= bounds[1]):
         raise BadRequest(t("measure_out_of_bounds", low=bounds[0], high=bounds[1]))
     return value
 
