@@ -87,16 +87,18 @@ def chain_condition(type: str, param: SearchParam, alias: str, condition: Condit
                              code="not-supported", expression=param.name)
     inner_name, inner_modifier = split_key(rest)
     inner = SearchParam(inner_name, inner_modifier, param.values)
-    alternatives, args = [], []
+    # One IN over a UNION ALL of the target types (not an OR of INs, which PostgreSQL can
+    # only run as a filter over every row of the type).
+    branches, args = [], []
     for n, target_type in enumerate(types):
         sub = f"c{depth}_{n}"  # deterministic, so the SQL text (and its prepared plan) repeats
         sql, sub_args = _one(target_type, inner, sub, condition, depth)
-        alternatives.append(
-            f"{alias}.id IN (SELECT ri.id FROM reference_index ri WHERE ri.type = ? AND ri.param = ?"
+        branches.append(
+            "SELECT ri.id FROM reference_index ri WHERE ri.type = ? AND ri.param = ?"
             f" AND ri.target_type = ? AND ri.target_id IN (SELECT {sub}.id FROM resource {sub}"
-            f" WHERE {sub}.type = ? AND NOT {sub}.deleted AND {sql}))")
+            f" WHERE {sub}.type = ? AND NOT {sub}.deleted AND {sql})")
         args += [type, code, target_type, target_type, *sub_args]
-    return "(" + " OR ".join(alternatives) + ")", args
+    return f"{alias}.id IN ({' UNION ALL '.join(branches)})", args
 
 
 def _has(type: str, param: SearchParam, alias: str, condition: Condition, depth: int) -> tuple[str, list[Any]]:
