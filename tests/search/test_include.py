@@ -70,3 +70,12 @@ def test_a_match_is_never_also_included(sql_repo):
 def test_malformed_include_is_400(sql_repo, value):
     response = RouterClient(sql_repo).get("Observation", query=[("_include", value)])
     assert response.status == 400 and outcome_of(response)
+
+
+def test_capability_statement_lists_includes_and_compartments(sql_repo):
+    body = RouterClient(sql_repo).get("metadata").parsed()
+    observation = next(r for r in body["rest"][0]["resource"] if r["type"] == "Observation")
+    assert "Observation:subject" in observation["searchInclude"] and "*" in observation["searchInclude"]
+    patient = next(r for r in body["rest"][0]["resource"] if r["type"] == "Patient")
+    assert "Observation:subject" in patient["searchRevInclude"]
+    assert "http://hl7.org/fhir/CompartmentDefinition/patient" in body["rest"][0]["compartment"]

@@ -5,6 +5,7 @@ search parameters the repository evaluates for each.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from ehelse import __version__ as software_version
@@ -25,6 +26,24 @@ def _operations(level: str, type: str | None = None) -> list[dict[str, str]]:
             if level in op.levels and op.defined_on(type)]
 
 
+@lru_cache(maxsize=1)
+def _includes() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per type: the `_include` values it takes and the `_revinclude` values that point at it
+    (search.html#include), from the reference parameters of the registry."""
+    from ehelse.search.registry import registry
+
+    forward: dict[str, list[str]] = {}
+    reverse: dict[str, list[str]] = {}
+    for source in registry().types():
+        for code, definition in sorted(registry().searchable(source).items()):
+            if definition.type != "reference":
+                continue
+            forward.setdefault(source, []).append(f"{source}:{code}")
+            for target in definition.targets:
+                reverse.setdefault(target, []).append(f"{source}:{code}")
+    return forward, reverse
+
+
 def _resource(type: str, repo: Repository) -> dict[str, Any]:
     interactions = _READ_INTERACTIONS if type in READ_ONLY_TYPES else TYPE_INTERACTIONS
     entry: dict[str, Any] = {
@@ -42,6 +61,9 @@ def _resource(type: str, repo: Repository) -> dict[str, Any]:
     params = repo.supported_search_params(type)
     if params:
         entry["searchParam"] = [{"name": name, "type": kind} for name, kind in sorted(params.items())]
+        forward, reverse = _includes()
+        entry["searchInclude"] = ["*", *forward.get(type, [])]
+        entry["searchRevInclude"] = sorted(set(reverse.get(type, [])))
     operations = _operations("type", type) + [op for op in _operations("instance", type)
                                               if op not in _operations("type", type)]
     if operations:
@@ -54,6 +76,10 @@ def capability_statement(repo: Repository, base_url: str, date: str) -> dict[str
         "mode": "server",
         "resource": [_resource(type, repo) for type in sorted(resource_types())],
         "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+        # search.html#compartments: Patient/123/Observation etc., per these definitions
+        "compartment": [f"http://hl7.org/fhir/CompartmentDefinition/{c.lower()}"
+                        for c in ("Patient", "Encounter", "RelatedPerson", "Practitioner", "Device")],
+        "searchParam": [{"name": "_type", "type": "token"}],
     }
     if _operations("system"):  # FHIR JSON has no empty arrays
         rest["operation"] = _operations("system")
