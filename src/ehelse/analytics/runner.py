@@ -105,6 +105,8 @@ def _repeat(paths: list[str], node: Any, resource: dict[str, Any], constants: di
 def _column(column: Column, focus: Any, resource: dict[str, Any], constants: dict[str, Any],
             row_index: int) -> Any:
     values = [_plain(v) for v in _evaluate(column.path, focus, resource, constants, row_index)]
+    if column.type == "decimal":  # JSON 130 and 130.0 are one decimal; the SQL engines say 130.0
+        values = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
     if column.collection:
         return values
     if len(values) > 1:

@@ -73,6 +73,12 @@ class DuckDB:
     def to_json(self, value: str) -> str:
         return f"to_json({value})"
 
+    def substring(self, text: str, start: str, length: str | None) -> str:
+        # FHIRPath substring() is 0-based; SQL's is 1-based. Both spell it substring.
+        if length is None:
+            return f"substring({text}, ({start}) + 1)"
+        return f"substring({text}, ({start}) + 1, {length})"
+
     def cast_json(self, value: str, sql_type: str | None) -> str:
         if sql_type == "text":
             return f"({value}->>'$')"

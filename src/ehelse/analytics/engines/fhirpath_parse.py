@@ -4,7 +4,8 @@ compilers (engines/sql_compile.py).
 The subset (https://sql-on-fhir.org/ig/latest/StructureDefinition-ViewDefinition.html#required-fhirpath-expressionsfunctions):
 member paths, indexers `[n]`, literals (string, number, boolean), `%constant`, `%rowIndex`,
 `$this`, `=` `!=` `<` `<=` `>` `>=`, `and` `or`, and the functions first(), exists(),
-empty(), not(), where(), ofType(), join(), getResourceKey(), getReferenceKey([type]).
+empty(), not(), where(), ofType(), join(), getResourceKey(), getReferenceKey([type]),
+extension(url) (also on primitives: `_district`) and substring().
 Anything else raises `Unsupported`, and the engine falls back to the in-process runner.
 """
 
@@ -29,7 +30,7 @@ class Node:
 
 
 FUNCTIONS = {"first", "exists", "empty", "not", "where", "ofType", "join", "getResourceKey",
-             "getReferenceKey"}
+             "getReferenceKey", "extension", "substring"}
 _TOKEN = re.compile(r"""\s*(?:
     (?P<string>'(?:[^'\\]|\\.)*')
   | (?P<number>\d+(?:\.\d+)?)

@@ -228,6 +228,19 @@ class Compiler:
             if type_name and base.ftype == type_name:
                 return base
             raise Unsupported("ofType() on a non-choice element")
+        if name == "extension":  # FHIRPath extension(url); a primitive's live in `_name`
+            holder = base
+            member = node.base
+            if member is not None and member.kind == "member" and (base.ftype or "")[:1].islower():
+                parent = self.expr(member.base, focus, resource, row_index) if member.base else focus
+                holder = self.member(parent, member.name, "_" + member.name, "Element")
+            url = Node("binary", "=", args=(Node("member", "url"), args[0]))
+            return self.where(self.member(holder, "extension"), url, resource, row_index)
+        if name == "substring":
+            text = self.scalar(base, "text")
+            start = self.expr(args[0], focus, resource, row_index).sql
+            length = self.expr(args[1], focus, resource, row_index).sql if len(args) > 1 else None
+            return Expr(d.substring(text, start, length), ftype="string", native=True)
         if name == "first":
             return replace(base, sql=d.element(base.sql, 0), many=False) if base.many else base
         if name in ("exists", "empty"):
