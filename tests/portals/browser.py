@@ -55,7 +55,7 @@ def login(page: Any, base_url: str, fnr: str) -> None:
     page.goto(f"{base_url}/innbygger/")
     page.get_by_role("link", name="Logg inn").or_(page.get_by_role("link", name="Log in")).first.click()
     page.locator(f'input[name="pid"][value="{fnr}"]').check()
-    page.locator('form[action="/login/idporten"] button[type="submit"]').click()
+    page.locator('form[method="post"][action="/login/idporten"] button[type="submit"]').click()
     page.wait_for_url(f"{base_url}/innbygger/**")
 
 

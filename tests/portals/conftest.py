@@ -111,7 +111,7 @@ def api_token(repo: Any, actor: str, **options: Any) -> str:
     from ehelse.access.tokens import TokenService
     from ehelse.settings import Settings
 
-    return TokenService(Settings(database_url=repo.url), repo).issue(actor, **options)
+    return TokenService(Settings.from_env(database_url=repo.url), repo).issue(actor, **options)
 
 
 @pytest.fixture(scope="session")

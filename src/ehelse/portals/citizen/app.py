@@ -146,7 +146,10 @@ async def _read_form(request: Request) -> dict[str, Any] | None:
     if content_type.startswith("multipart/form-data"):
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD + MAX_FORM:
             return None
-        form = await request.form(max_files=3, max_fields=50)
+        try:
+            form = await request.form(max_files=3, max_fields=50)
+        except Exception:  # a malformed multipart body (or no parser installed): no fields, so CSRF refuses it
+            return {}
         out: dict[str, Any] = {}
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
