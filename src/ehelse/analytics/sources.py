@@ -88,14 +88,18 @@ class RepositorySource(Source):
         self.repo = repo
         self.patients = {p.removeprefix("Patient/") for p in patients} if patients is not None else None
         self.since = since
+        self.touched: set[str] = set()  # patients whose data was read (for the audit)
 
     def iter_resources(self, type: str) -> Iterator[dict[str, Any]]:
         for version in self.repo.iter_current(type):
             if self.since and version.last_updated < self.since:
                 continue
             resource = orjson.loads(version.content)
-            if self.patients is not None and patient_of(resource) not in self.patients:
+            patient = patient_of(resource)
+            if self.patients is not None and patient not in self.patients:
                 continue
+            if patient is not None:
+                self.touched.add(patient)
             yield resource
 
 
