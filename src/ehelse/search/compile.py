@@ -65,6 +65,8 @@ def condition_for(type: str | None, param: SearchParam, alias: str = "r") -> Sql
     code = param.name
     if not param.values or any(v == "" for v in param.values):
         raise bad(code, f"Search parameter {code} has an empty value")
+    if any("\x00" in v for v in param.values):  # no database text holds NUL
+        raise bad(code, f"Search parameter {code} has a NUL character")
     definition = registry().get(type, code) if type else registry().common(code)
     if definition is None:
         raise bad(code, f"Unknown search parameter {code!r} for {type or 'all types'}", "not-supported")
@@ -300,7 +302,10 @@ def _composite(definition: SearchParameterDef, value: str, alias: str) -> Sql:
     for i in range(len(components) - 1, -1, -1):
         component = components[i]
         x = f"c{i}"
-        cond, more = value_condition(component, pieces[i], None, x)
+        try:
+            cond, more = value_condition(component, pieces[i], None, x)
+        except BadRequest as exc:  # name the composite the client sent, not its component
+            raise bad(definition.code, f"{definition.code}: {exc}") from None
         if i == 0:
             sql = (f"{alias}.id IN (SELECT {x}.id FROM {component.table} {x} WHERE {x}.type = ?"
                    f" AND {x}.param = ? AND {cond}{sql})")

@@ -47,9 +47,36 @@ def split_prefix(value: str, code: str) -> tuple[str, str]:
     return prefix, value[2:]
 
 
+LOW_INSTANT = "0001-01-01T00:00:00.000000Z"
+HIGH_INSTANT = "9999-12-31T23:59:59.999999Z"
+
+
+def instant_range(text: str) -> tuple[str, str]:
+    """sqlsearch.date_range, with the ends of the calendar clamped (`9999` has no next year
+    in Python's datetime). Raises BadRequest for text that is no date."""
+    try:
+        low, high = date_range(text)
+        return _pad(low), _pad(high)
+    except (ValueError, OverflowError):
+        if text.startswith("9999"):
+            return "9999-01-01T00:00:00.000000Z", HIGH_INSTANT
+        return LOW_INSTANT, "0001-01-02T00:00:00.000000Z"
+
+
+def _pad(instant: str) -> str:
+    """strftime writes years before 1000 without leading zeros ('1-01-01T...'), which
+    would sort wrongly as text: pad the year to four digits."""
+    year, rest = instant.split("-", 1)
+    return instant if len(year) == 4 else year.zfill(4) + "-" + rest
+
+
+def _format(moment: datetime) -> str:
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%fZ")
+
+
 def search_date_range(text: str, code: str) -> tuple[str, str]:
     try:
-        return date_range(text)
+        return instant_range(text)
     except BadRequest:
         raise BadRequest(f"{code}: {text!r} is not a FHIR date, dateTime or instant", code="value",
                          expression=code) from None
@@ -58,14 +85,19 @@ def search_date_range(text: str, code: str) -> tuple[str, str]:
 def _widen(low: str, high: str) -> tuple[str, str]:
     """ap for dates: 10 % of the distance between the search value and now, at least a day."""
     lo = datetime.strptime(low, INSTANT_FORMAT).replace(tzinfo=timezone.utc)
-    hi = datetime.strptime(high, INSTANT_FORMAT).replace(tzinfo=timezone.utc)
+    hi = datetime.strptime(high, INSTANT_FORMAT).replace(tzinfo=timezone.utc)  # padded years parse
     now = datetime.now(timezone.utc)
     gap = max(abs(now - lo), abs(now - hi)) * 0.1
     gap = max(gap, timedelta(days=1))
     try:
-        return (lo - gap).strftime(INSTANT_FORMAT), (hi + gap).strftime(INSTANT_FORMAT)
+        wide_low = _format(lo - gap)
     except (OverflowError, ValueError):
-        return low, high
+        wide_low = LOW_INSTANT
+    try:
+        wide_high = _format(hi + gap)
+    except (OverflowError, ValueError):
+        wide_high = HIGH_INSTANT
+    return wide_low, wide_high
 
 
 def date_condition(prefix: str, low: str, high: str, x: str) -> tuple[str, list[Any]]:

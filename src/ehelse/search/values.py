@@ -17,11 +17,9 @@ from ehelse.fhir.resource_types import is_resource_type
 from ehelse.nobasis.naming import canonical_system
 from ehelse.search.normalize import decimal_range, normalize, number_text
 from ehelse.search.units import canonical
-from ehelse.storage.sqlsearch import date_range
+from ehelse.search.prefixes import HIGH_INSTANT, LOW_INSTANT, instant_range
 
 MAX_TEXT = 512  # longer values are cut: a btree key must stay well under PostgreSQL's ~2.7 kB
-LOW_INSTANT = "0001-01-01T00:00:00.000000Z"
-HIGH_INSTANT = "9999-12-31T23:59:59.999999Z"
 BIG = 1e300  # an open end of a Range
 _CONTACT_SYSTEMS = {"phone", "fax", "email", "pager", "url", "sms", "other"}
 
@@ -110,7 +108,7 @@ def string(value: object) -> list[tuple[str, str]]:
 @lru_cache(maxsize=8192)
 def _instant_range(text: str) -> tuple[str, str] | None:
     try:
-        return date_range(text)
+        return instant_range(text)
     except BadRequest:
         return None  # stored data that is no date: nothing to find it by
 
