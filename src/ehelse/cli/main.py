@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ehelse import __version__
-from ehelse.cli import audit, backup, client, data, db, ig, keys, serve, token
+from ehelse.cli import analytics, audit, backup, client, data, db, ig, keys, serve, token
 from ehelse.cli.common import console
 
 app = typer.Typer(name="ehelse", help=f"ehelse {__version__}: an open FHIR R4 e-health platform.",
@@ -24,6 +24,7 @@ app.command("restore")(backup.restore)
 app.command("token")(token.token)
 app.add_typer(client.app, name="client")
 app.add_typer(keys.app, name="keys")
+app.add_typer(analytics.app, name="analytics")
 
 
 @app.command("settings")
