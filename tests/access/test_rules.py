@@ -191,7 +191,16 @@ def test_system_client_sees_only_its_scoped_types_everywhere(world):
     client = RouterClient(secured(repo, actor("system", "analytics", scopes="system/Observation.rs")))
     assert client.get("Observation/obs-demo-kari").status == 200
     assert client.get("Patient/demo-kari").status == 403
-    types = {r["resourceType"] for r in (e.get("resource", {}) for e in body(client.get("_history", query=[("_count", "300")]))["entry"])}
-    assert types == {"Observation"}
+    history = body(client.get("_history", query=[("_count", "300")]))["entry"]
+    assert {e["resource"]["resourceType"] for e in history if "resource" in e} == {"Observation"}
+    assert {e["request"]["url"].split("/")[0] for e in history} == {"Observation"}  # deletions too
     included = body(client.get("Observation", query=[("_id", "obs-demo-kari"), ("_include", "Observation:subject")]))
     assert [e["resource"]["resourceType"] for e in included["entry"]] == ["Observation"]
+
+
+def test_an_unknown_kind_of_actor_gets_nothing(world):
+    repo, _ = world
+    stranger = RouterClient(secured(repo, actor("patient", "x", scopes="user/*.cruds").__class__(
+        "relatedperson", "someone", ("user/*.cruds",))))
+    assert stranger.get("Observation/obs-demo-kari").status == 403
+    assert stranger.get("Organization", query=[("_count", "1")]).status == 403

@@ -58,7 +58,7 @@ class AccessView:
                  who: Personnel | None = None, blocked: frozenset[str] = frozenset(),
                  resolve: Callable[[str], Rights | None] | None = None):
         self.actor = actor
-        self.kind = kind  # admin | system | patient | practitioner
+        self.kind = kind  # admin | system | patient | practitioner | none (unknown: nothing)
         self.scopes = scopes
         self.patients = patients or {}  # clinical access known up front
         self.who = who
@@ -83,6 +83,8 @@ class AccessView:
             view = cls(actor, "patient", scopes, patients=patients)
             view.relations = {id: r.relation for id, r in found.items() if id in patients}
             return view
+        if actor.kind != "practitioner":
+            return cls(actor, "none", scopes)  # an actor kind the rules do not know: default deny
         who = facts.get(("personnel", actor.subject, actor.organization),
                         lambda: personnel(repo, actor.subject, actor.organization))
         cared = facts.get(("care", who), lambda: care_patients(repo, who))
@@ -216,6 +218,8 @@ class AccessView:
                 return None
             return (f"{alias}.type IN ({_literals(types)})" if types else "1 = 0"), []
         a, ax = alias, f"ax_{alias}"
+        if type is not None and not (type.isalpha() and type[:1].isupper()):
+            type = None  # only resource type names are written into the SQL text
         parts, args = [f"{a}.type IN ({_literals(PUBLIC_TYPES)})"], []
         if self.kind == "practitioner":
             parts.append(f"{a}.type = 'Patient'")
@@ -227,9 +231,18 @@ class AccessView:
             if rights.read:
                 groups.setdefault(rights, []).append(patient_id)
         for rights, ids in sorted(groups.items(), key=lambda kv: sorted(kv[1])):
-            member = (f"EXISTS (SELECT 1 FROM reference_index {ax} WHERE {ax}.type = {a}.type AND {ax}.id = {a}.id"
-                      f" AND {ax}.target_type = 'Patient' AND {ax}.target_id IN ({', '.join('?' * len(ids))})"
-                      f" AND {self._params(type, ax)})")
+            # Uncorrelated: the database computes the members of these compartments once
+            # and tests each row against that set (a correlated EXISTS per row cost a GP
+            # with a long list ten times more: bench/access_bench.py, search-all).
+            marks = ", ".join("?" * len(ids))
+            if type is not None:
+                member = (f"{a}.type = '{type}' AND {a}.id IN (SELECT {ax}.id FROM reference_index {ax}"
+                          f" WHERE {ax}.type = '{type}' AND {self._params(type, ax)} AND {ax}.target_type = 'Patient'"
+                          f" AND {ax}.target_id IN ({marks}))")
+            else:
+                member = (f"({a}.type, {a}.id) IN (SELECT {ax}.type, {ax}.id FROM reference_index {ax}"
+                          f" WHERE {self._params(None, ax)} AND {ax}.target_type = 'Patient'"
+                          f" AND {ax}.target_id IN ({marks}))")
             args += sorted(ids)
             if self.kind == "practitioner":
                 member += f" AND {a}.type <> 'AuditEvent'"
