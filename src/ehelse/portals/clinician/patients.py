@@ -1,0 +1,99 @@
+"""Finding a patient: by FNR/D-number (11 digits), birth date (`17.03.1984`, `1984-03-17`) or
+name, with type-ahead (htmx asks /pasienter/sok as the clinician types). Personnel may search
+every Patient's demographics (DOMAIN.md access matrix), audited like the API; each hit says
+whether there is a care relationship, so the clinician knows before opening the record.
+Searches go through the same FHIR search as the API (Patient?identifier=, ?birthdate=, ?name=,
+http://hl7.org/fhir/R4/patient.html#search)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ehelse.nobasis.identifiers.personal import format_person_number
+from ehelse.nobasis.seed.vocabulary import DNR, FNR
+from ehelse.portals.ui import measure
+
+LIMIT = 10
+_DATE_NB = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def parse_birth_date(text: str) -> str | None:
+    """`17.03.1984` or `1984-03-17` as a FHIR date; None if it is no real date."""
+    found = _DATE_NB.match(text) or _DATE_ISO.match(text)
+    if not found:
+        return None
+    parts = [int(p) for p in found.groups()]
+    day, month, year = parts if _DATE_NB.match(text) else (parts[2], parts[1], parts[0])
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def query_for(text: str) -> dict[str, Any] | None:
+    """The Patient search a typed text means, or None when it is too short to search."""
+    text = " ".join(text.split())
+    compact = text.replace(" ", "")
+    if compact.isdigit():
+        if len(compact) == 11:
+            return {"identifier": [f"{FNR}|{compact}"]} if compact[0] < "4" else {"identifier": [f"{DNR}|{compact}"]}
+        return None  # part of a number: wait for all 11 digits
+    born = parse_birth_date(text)
+    if born:
+        return {"birthdate": born}
+    if len(text) < 2:
+        return None
+    return {"name": text.split(" ")}  # every word must match (Norwegian folding in search/)
+
+
+def search(clinician: Any, text: str) -> list[dict[str, Any]]:
+    """Rows for the result list: name, formatted number, birth date, care relationship."""
+    params = query_for(text)
+    if params is None:
+        return []
+    found = clinician.search("Patient", _count=LIMIT, _sort="family", _total="none", **params)
+    cared = clinician.care_patients()
+    rows = []
+    for patient in found:
+        number = next((i.get("value") for i in patient.get("identifier") or []
+                       if i.get("system") in (FNR, DNR) and i.get("value")), "")
+        rows.append({"id": patient["id"], "name": _name(patient), "number": format_person_number(number) if number else "",
+                     "birth_date": patient.get("birthDate"), "gender": patient.get("gender"),
+                     "care": patient["id"] in cared, "deceased": bool(patient.get("deceasedDateTime")
+                                                                       or patient.get("deceasedBoolean"))})
+    return rows
+
+
+def _name(patient: dict[str, Any]) -> str:
+    for name in patient.get("name") or []:
+        if name.get("use") in (None, "official", "usual"):
+            return name.get("text") or " ".join([*name.get("given", []), name.get("family", "")]).strip()
+    return patient.get("id", "")
+
+
+def find(portal: Any, request: Request, clinician: Any, form: dict[str, Any]) -> Response:
+    t = portal.pages.translator(request)
+    text = request.query_params.get("q", "")[:100]
+    with measure(request.scope, "fhir"):
+        rows = search(clinician, text) if text else []
+    return portal.render(request, "clinician/patients.html", clinician, title=t("patients_title"), nav="patients",
+                         q=text, rows=rows, searched=bool(text), too_short=bool(text) and query_for(text) is None)
+
+
+def typeahead(portal: Any, request: Request, clinician: Any, form: dict[str, Any]) -> Response:
+    """The result list alone (an htmx fragment for the search box); a full page without htmx."""
+    if not request.headers.get("hx-request"):
+        return find(portal, request, clinician, form)
+    t = portal.pages.translator(request)
+    text = request.query_params.get("q", "")[:100]
+    with measure(request.scope, "fhir"):
+        rows = search(clinician, text)
+    return portal.pages.render(request, "clinician/_patient_rows.html", rows=rows, q=text, searched=bool(text),
+                               too_short=bool(text) and query_for(text) is None, url=portal.url,
+                               title=t("patients_title"))

@@ -1,0 +1,211 @@
+"""The clinician workspace in process (Starlette TestClient on a copy of the seeded database):
+login, the day, patient search, the summary through the access rules, emergency access,
+blocks, documenting, the schedule, and bad input as 4xx pages."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from ehelse.nobasis.seed import DEMO_CAST
+from ehelse.settings import get_settings
+
+from portals.conftest import copy_db
+
+P = "/helsepersonell"
+
+
+@pytest.fixture(scope="module")
+def app(portal_db, tmp_path_factory):
+    from ehelse.web.app import create_app
+
+    path = copy_db(portal_db, tmp_path_factory.mktemp("clinician-routes"))
+    return create_app(get_settings(database_url=f"sqlite:///{path}", rate_limit=0,
+                                   smart_app_url="https://app.example/launch"))
+
+
+def login(app, key: str) -> TestClient:
+    member = DEMO_CAST[key]
+    client = TestClient(app, follow_redirects=False)
+    assert client.get(P + "/logg-inn").status_code == 200
+    page = client.get("/login/helseid")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post("/login/helseid", data={"hpr": member.hpr, "orgnr": member.orgnr, "purpose": "TREAT",
+                                                   "role": "sykepleier" if key == "nurse" else "lege",
+                                                   "csrf_token": token})
+    assert response.headers["location"] == P + "/", response.text[:500]
+    return client
+
+
+def csrf(client: TestClient, path: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def raw_repo(app):
+    return app.state.repo
+
+
+def test_anonymous_visitors_go_to_the_login_page(app):
+    client = TestClient(app, follow_redirects=False)
+    assert client.get(P + "/pasient/demo-astrid").headers["location"] == P + "/logg-inn"
+    assert client.get(P + "/pasienter/sok?q=kari", headers={"hx-request": "true"}).status_code == 401
+
+
+def test_every_page_renders_in_both_languages_with_server_timing(app):
+    client = login(app, "gp")
+    pages = ["/", "/pasienter", "/pasienter?q=Nordmann", "/pasient/demo-astrid", "/pasient/demo-astrid/tilgang",
+             "/timebok", "/hurtigtaster"] + [f"/pasient/demo-astrid/ny/{k}" for k in
+                                             ("note", "measurement", "problem", "medication", "referral", "reply",
+                                              "questionnaire")]
+    for path in pages:
+        for lang in ("nb", "en"):
+            response = client.get(f"{P}{path}{'&' if '?' in path else '?'}lang={lang}")
+            assert response.status_code == 200, (path, lang, response.text[-800:])
+            assert response.headers["server-timing"].startswith("app;dur=")
+            assert response.headers["cache-control"] == "no-store"
+            assert f'<html lang="{lang}">' in response.text
+
+
+def test_the_gp_lands_on_the_day_with_the_list_and_the_inbox(app):
+    page = login(app, "gp").get(P + "/").text
+    assert "Fastlegelisten" in page and "Astrid Hansen" in page and "Innboks" in page
+    assert f'href="{P}/pasient/demo-astrid"' in page
+
+
+def test_type_ahead_finds_by_fnr_name_and_birth_date_and_shows_the_care_relationship(app):
+    client = login(app, "gp")
+    hx = {"hx-request": "true"}
+    by_fnr = client.get(P + f"/pasienter/sok?q={DEMO_CAST['astrid'].fnr}", headers=hx)
+    assert by_fnr.status_code == 200 and "<html" not in by_fnr.text  # a fragment
+    assert "Astrid Hansen" in by_fnr.text and "Behandlingsrelasjon" in by_fnr.text
+    assert "Astrid Hansen" in client.get(P + "/pasienter/sok?q=astrid hansen", headers=hx).text
+    born = DEMO_CAST["astrid"].birth_date
+    assert "Astrid Hansen" in client.get(P + f"/pasienter/sok?q={born:%d.%m.%Y}", headers=hx).text
+    assert "Skriv hele" in client.get(P + "/pasienter/sok?q=1184", headers=hx).text
+    doctor = login(app, "hospital_doctor")
+    assert "Ingen behandlingsrelasjon" in doctor.get(P + f"/pasienter/sok?q={DEMO_CAST['kari'].fnr}", headers=hx).text
+
+
+def test_summary_shows_the_record_in_one_screen(app):
+    page = login(app, "gp").get(P + "/pasient/demo-astrid").text
+    for heading in ("Kritisk informasjon og allergier", "Legemidler i bruk", "Aktive problemer", "Siste prøvesvar",
+                    "Siste kontakter", "Dokumenter fra alle virksomheter", "Vaksiner", "Pårørende og fastlege"):
+        assert heading in page, heading
+    assert "<svg" in page and "Hjertesvikt" in page
+
+
+def test_without_care_relationship_403_then_emergency_access_with_reason(app):
+    client = login(app, "hospital_doctor")
+    refused = client.get(P + "/pasient/demo-kari")
+    assert refused.status_code == 403 and "akutt tilgang" in refused.text
+    token = csrf(client, P + "/pasient/demo-kari/tilgang")
+    no_reason = client.post(P + "/pasient/demo-kari/tilgang", data={"purpose": "ETREAT", "reason": "", "csrf_token": token})
+    assert no_reason.status_code == 400
+    opened = client.post(P + "/pasient/demo-kari/tilgang",
+                         data={"purpose": "ETREAT", "reason": "Bevisstløs i mottak", "csrf_token": token})
+    assert opened.status_code == 303
+    page = client.get(P + "/pasient/demo-kari")
+    assert page.status_code == 200 and "Akutt tilgang (nødrett, ETREAT) er aktiv" in page.text
+    events = [orjson.loads(v.content) for v in raw_repo(app).iter_current("AuditEvent")]
+    purposes = {c["code"] for e in events if any(x.get("what", {}).get("reference") == "Patient/demo-kari"
+                                                  for x in e.get("entity") or [])
+                for a in e["agent"] for p in a.get("purposeOfUse") or [] for c in p["coding"]}
+    assert "ETREAT" in purposes
+    # emergency access is read-only
+    token = csrf(client, P + "/pasient/demo-kari/tilgang")
+    write = client.post(P + "/pasient/demo-kari/ny/note", data={"text": "x", "csrf_token": token})
+    assert write.status_code == 403
+
+
+def test_a_block_holds_even_with_emergency_access(app):
+    client = login(app, "hospital_doctor")
+    refused = client.get(P + "/pasient/demo-per")
+    assert refused.status_code == 403 and "blokkert" in refused.text and 'name="purpose"' not in refused.text
+    token = csrf(client, P + "/pasienter")
+    tried = client.post(P + "/pasient/demo-per/tilgang", data={"purpose": "BTG", "reason": "Akutt", "csrf_token": token})
+    assert tried.status_code == 403 and "blokkert" in tried.text
+    assert client.get(P + "/pasient/demo-per").status_code == 403
+
+
+def test_documenting_a_note_a_blood_pressure_and_a_problem(app):
+    client = login(app, "gp")
+    token = csrf(client, P + "/pasient/demo-kari/ny/note")
+    assert client.post(P + "/pasient/demo-kari/ny/note", data={"title": "Kontroll", "text": "Alt vel.",
+                                                               "csrf_token": token}).status_code == 303
+    assert client.post(P + "/pasient/demo-kari/ny/measurement", data={"vital": "blood-pressure", "systolic": "128",
+                                                                      "diastolic": "82", "csrf_token": token}).status_code == 303
+    bad = client.post(P + "/pasient/demo-kari/ny/measurement", data={"vital": "blood-pressure", "systolic": "80",
+                                                                     "diastolic": "120", "csrf_token": token})
+    assert bad.status_code == 400 and "Diastolisk" in bad.text
+    assert client.post(P + "/pasient/demo-kari/ny/problem", data={"system": "icpc2", "code": "K86|x",
+                                                                  "csrf_token": token}).status_code == 303
+    assert client.post(P + "/pasient/demo-kari/ny/problem", data={"system": "icpc2", "code": "ZZZ",
+                                                                  "csrf_token": token}).status_code == 400
+    page = client.get(P + "/pasient/demo-kari").text
+    assert "128/82" in page and "Hypertensjon" in page
+    assert "K86" in client.get(P + "/kodeverk?system=icpc2&q=hypert").text
+    assert client.get(P + "/kodeverk?system=nope&q=x").status_code == 400
+
+
+def test_withheld_from_parents_label_on_a_note_for_a_14_year_old(app):
+    client = login(app, "gp")
+    token = csrf(client, P + "/pasient/demo-jonas/ny/note")
+    assert 'name="withheld"' in client.get(P + "/pasient/demo-jonas/ny/note").text
+    assert client.post(P + "/pasient/demo-jonas/ny/note", data={"title": "Samtale", "text": "Fortrolig.", "withheld": "on",
+                                                                "csrf_token": token}).status_code == 303
+    notes = [orjson.loads(v.content) for v in raw_repo(app).iter_current("DocumentReference")]
+    mine = [n for n in notes if n.get("description") == "Samtale"]
+    assert mine and any(s["code"] == "withheld-from-parents" for s in mine[0]["meta"]["security"])
+
+
+def test_referral_appears_in_the_hospital_departments_inbox(app):
+    gp = login(app, "gp")
+    token = csrf(gp, P + "/pasient/demo-kari/ny/referral")
+    dept = DEMO_CAST["hospital_doctor"].organization_id
+    sent = gp.post(P + "/pasient/demo-kari/ny/referral", data={"organization": f"Organization/{dept}",
+                                                               "what": "Utredning av brystsmerter", "csrf_token": token})
+    assert sent.status_code == 303
+    inbox = login(app, "hospital_doctor").get(P + "/").text
+    assert "Utredning av brystsmerter" in inbox and f"{P}/pasient/demo-kari" in inbox
+
+
+def test_schedule_open_and_close_a_slot_and_bad_input(app):
+    client = login(app, "gp")
+    token = csrf(client, P + "/timebok")
+    from datetime import date, timedelta
+
+    day = (date.today() + timedelta(days=3)).isoformat()
+    assert client.post(P + "/timebok", data={"date": day, "time": "07:15", "length": "20", "csrf_token": token}).status_code == 303
+    page = client.get(P + "/timebok").text
+    slot_id = re.search(r'name="close" value="([^"]+)"><button[^>]*>Steng<span class="ds-sr-only"> \d+\. \w+ \d{4} kl\. 07:15', page)
+    assert slot_id, page[-2000:]
+    assert client.post(P + "/timebok", data={"close": slot_id.group(1), "csrf_token": token}).status_code == 303
+    assert client.post(P + "/timebok", data={"date": "2001-01-01", "time": "10:00", "length": "20",
+                                             "csrf_token": token}).status_code == 400
+    assert client.post(P + "/timebok", data={"date": "x", "time": "y", "length": "7", "csrf_token": token}).status_code == 400
+
+
+def test_smart_ehr_launch_redirects_with_iss_and_launch(app):
+    client = login(app, "gp")
+    token = csrf(client, P + "/pasient/demo-astrid")
+    response = client.post(P + "/pasient/demo-astrid/app", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("https://app.example/launch?iss=") and "launch=" in response.headers["location"]
+
+
+def test_hostile_input_is_a_4xx_page_never_a_500(app):
+    client = login(app, "gp")
+    token = csrf(client, P + "/pasienter")
+    assert client.post(P + "/pasient/demo-kari/ny/note", data={"text": "x"}).status_code == 403  # no CSRF token
+    assert client.get(P + "/pasient/finnes-ikke").status_code == 404
+    assert client.get(P + "/pasient/demo-kari/ny/nothing").status_code == 404
+    assert client.post(P + "/pasient/demo-kari/ny/measurement", data={"vital": "pulse", "value": "NaN",
+                                                                      "csrf_token": token}).status_code == 400
+    assert client.post(P + "/pasient/demo-kari/ny/referral", data={"organization": "Organization/none", "what": "x",
+                                                                   "csrf_token": token}).status_code == 400
+    assert client.post(P + "/pasient/demo-kari/ny/medication", data={"stop": "nope", "csrf_token": token}).status_code == 404
+    assert client.get(P + "/pasienter?q=" + "%00" * 50).status_code == 200
+    assert client.post(P + "/pasient/demo-kari/avslutt-tilgang", data={"csrf_token": token}).status_code == 400
