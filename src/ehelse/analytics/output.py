@@ -30,6 +30,8 @@ def format_of(path: str) -> str:
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # JSON's spelling, not Python's
     if isinstance(value, (dict, list)):
         return orjson.dumps(value).decode()
     return value

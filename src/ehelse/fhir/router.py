@@ -18,7 +18,7 @@ from ehelse.fhir.body import check_size, parse_json, parse_resource
 from ehelse.fhir.capability import capability_statement
 from ehelse.fhir.headers import JSON_PATCH, check_format
 from ehelse.fhir.interactions import Context
-from ehelse.fhir.operations import invoke, lookup
+from ehelse.fhir.operations import defines_type, invoke, lookup
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.fhir.resource_types import is_resource_type
 from ehelse.settings import Settings
@@ -71,6 +71,9 @@ class Router:
         if len(parts) == 1 and head.startswith("$"):
             return self._operation(ctx, method, head[1:], None, None)
         if not is_resource_type(head):
+            # Types outside R4 that only have $operations (SQL on FHIR: ViewDefinition/$run).
+            if defines_type(head) and len(parts) in (2, 3) and parts[-1].startswith("$"):
+                return self._operation(ctx, method, parts[-1][1:], head, parts[1] if len(parts) == 3 else None)
             raise NotFound(f"{head[:80]!r} is not a resource type this server knows", code="not-supported")
         type = head
         if len(parts) == 1:

@@ -54,6 +54,11 @@ def lookup(name: str, level: str, method: str, type: str | None = None) -> Opera
     return operation
 
 
+def defines_type(name: str) -> bool:
+    """True when an operation is defined on `name` though it is no R4 resource type."""
+    return any(op.types is not None and name in op.types for op in OPERATIONS.values())
+
+
 def invoke(operation: Operation, ctx: Any, type: str | None, id: str | None, parameters: Any) -> FhirResponse:
     return operation.handler()(ctx, type, id, parameters)
 
@@ -80,3 +85,9 @@ register(Operation("translate", _BOTH, f"{_TERMINOLOGY}:translate",
                    types=frozenset({"ConceptMap"})))
 register(Operation("everything", frozenset({"instance"}), "ehelse.fhir.operations.everything:everything",
                    "http://hl7.org/fhir/OperationDefinition/Patient-everything", types=frozenset({"Patient"})))
+# SQL on FHIR v2 (issue 9): R4 mode is system level; ViewDefinition/$run as the issue asks.
+_VIEW_RUN = "ehelse.fhir.operations.viewdefinition:run"
+register(Operation("viewdefinition-run", frozenset({"system", "type", "instance"}), _VIEW_RUN,
+                   "http://sql-on-fhir.org/OperationDefinition/$viewdefinition-run"))
+register(Operation("run", frozenset({"type", "instance"}), _VIEW_RUN,
+                   "http://sql-on-fhir.org/OperationDefinition/$run", types=frozenset({"ViewDefinition"})))
