@@ -86,6 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Spark master URL for `--engine spark`: local[N] (in process) or a cluster, e.g. spark://host:7077."),
     Setting("small_cell_threshold", 3,
             "Aggregate cells with counts below this are suppressed (with secondary suppression) when shown or exported.", int),
+    # -- clinician workspace (issue 8: /helsepersonell)
+    Setting("smart_app_url", "",
+            "Launch URL of the SMART app the clinician workspace offers (EHR launch with ?iss=&launch=); empty: none."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

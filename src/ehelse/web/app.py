@@ -24,6 +24,7 @@ from ehelse.settings import Settings, get_settings
 from ehelse.web import logs, operations
 from ehelse.oauth.app import install as install_oauth
 from ehelse.portals.citizen.app import install as install_citizen
+from ehelse.portals.clinician.app import install as install_clinician
 from ehelse.portals.ui.static import install_static
 from ehelse.web.fhir import FhirEndpoint
 from ehelse.web.metrics import Metrics
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, repo: Any = None, router: Any =
     install_oauth(app)  # /oauth2, /login, discovery: the authorisation server (src/ehelse/oauth)
     install_static(app)  # /static: portal CSS, Designsystemet and htmx from node_modules (portals/ui)
     install_citizen(app)  # /innbygger: the citizen portal (portals/citizen)
+    install_clinician(app)  # /helsepersonell: the clinician workspace (portals/clinician)
     return app
 
 

@@ -161,7 +161,8 @@ def test_withheld_from_parents_label_on_a_note_for_a_14_year_old(app):
     assert mine and any(s["code"] == "withheld-from-parents" for s in mine[0]["meta"]["security"])
 
 
-def test_referral_appears_in_the_hospital_departments_inbox(app):
+def test_referral_appears_in_the_hospital_departments_inbox(app, monkeypatch):
+    monkeypatch.setattr("ehelse.access.care.FACTS_TTL", 0.0)  # the referral makes a care relationship now
     gp = login(app, "gp")
     token = csrf(gp, P + "/pasient/demo-kari/ny/referral")
     dept = DEMO_CAST["hospital_doctor"].organization_id

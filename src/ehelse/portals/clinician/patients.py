@@ -38,7 +38,7 @@ def parse_birth_date(text: str) -> str | None:
 
 def query_for(text: str) -> dict[str, Any] | None:
     """The Patient search a typed text means, or None when it is too short to search."""
-    text = " ".join(text.split())
+    text = " ".join("".join(c for c in text if c.isprintable()).split())
     compact = text.replace(" ", "")
     if compact.isdigit():
         if len(compact) == 11:

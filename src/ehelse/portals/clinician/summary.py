@@ -89,9 +89,17 @@ def _chart(row: dict[str, Any], t: Any, lang: str) -> Any:
                       reference=(low, high) if low is not None and high is not None else None)
 
 
+def _component(observation: dict[str, Any], loinc: str) -> Any:
+    """The component's value as stored (`128` stays `128`, `127.0` stays `127,0`)."""
+    for part in observation.get("component") or []:
+        if fhirtext.code_of(part.get("code")) == loinc:
+            return (part.get("valueQuantity") or {}).get("value")
+    return None
+
+
 def value_text(observation: dict[str, Any], number: Any, quantity: Any) -> str:
-    if observation.get("component") and fhirtext.component(observation, SYSTOLIC) is not None:
-        return f"{number(fhirtext.component(observation, SYSTOLIC))}/{number(fhirtext.component(observation, DIASTOLIC))} mmHg"
+    if observation.get("component") and _component(observation, SYSTOLIC) is not None:
+        return f"{number(_component(observation, SYSTOLIC))}/{number(_component(observation, DIASTOLIC))} mmHg"
     if observation.get("valueQuantity"):
         return quantity(observation["valueQuantity"])
     return fhirtext.concept(observation.get("valueCodeableConcept")) or str(observation.get("valueString", ""))
