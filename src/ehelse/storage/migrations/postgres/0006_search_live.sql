@@ -3,4 +3,5 @@
 -- deleted flag only in the table, `_total=accurate` over a whole type read every row of it
 -- (the content is in the same row); this partial index answers the count from the index
 -- alone and serves the default order of a type's live resources.
-CREATE INDEX resource_type_live ON resource (type, last_updated, id) WHERE NOT deleted;
+-- `deleted` is in it too, so SQLite sees the index as covering for these queries.
+CREATE INDEX resource_type_live ON resource (type, last_updated, id, deleted) WHERE NOT deleted;
