@@ -89,6 +89,13 @@ SETTINGS: tuple[Setting, ...] = (
     # -- clinician workspace (issue 8: /helsepersonell)
     Setting("smart_app_url", "",
             "Launch URL of the SMART app the clinician workspace offers (EHR launch with ?iss=&launch=); empty: none."),
+    # -- bulk data export (issue 9: src/ehelse/bulk)
+    Setting("export_dir", "var/export", "Folder where Bulk Data export jobs write their NDJSON files."),
+    Setting("export_retention", 24 * 3600,
+            "Seconds a finished export's files are kept before the worker deletes them.", int),
+    Setting("export_lease", 60,
+            "Seconds an export worker's claim on a job lasts without renewal; a dead worker's job is taken over after it.", int),
+    Setting("export_worker", True, "Run a Bulk Data export worker thread in each server process.", _bool),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -26,6 +26,7 @@ from ehelse.oauth.app import install as install_oauth
 from ehelse.portals.citizen.app import install as install_citizen
 from ehelse.portals.clinician.app import install as install_clinician
 from ehelse.portals.ui.static import install_static
+from ehelse.bulk.app import install as install_bulk
 from ehelse.web.fhir import FhirEndpoint
 from ehelse.web.metrics import Metrics
 from ehelse.web.hardening import Cors, SecurityHeaders
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None, repo: Any = None, router: Any =
     install_static(app)  # /static: portal CSS, Designsystemet and htmx from node_modules (portals/ui)
     install_citizen(app)  # /innbygger: the citizen portal (portals/citizen)
     install_clinician(app)  # /helsepersonell: the clinician workspace (portals/clinician)
+    install_bulk(app)  # /bulk: Bulk Data export status and files, and the export worker (bulk/)
     return app
 
 

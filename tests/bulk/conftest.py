@@ -1,0 +1,113 @@
+"""Fixtures of the Bulk Data export tests: a seeded SQLite database (once per session) and
+real servers (uvicorn subprocesses) over copies of it, which the tests drive over HTTP as
+any Bulk Data client would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+SEED_PATIENTS = 20
+
+
+@pytest.fixture(scope="session")
+def bulk_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ehelse.nobasis.seed import seed
+    from ehelse.storage import open_repository
+
+    path = tmp_path_factory.mktemp("bulk-seed") / "seed.sqlite"
+    repo = open_repository(f"sqlite:///{path}")
+    try:
+        seed(repo, patients=SEED_PATIENTS, seed=1, validate_every=0)
+    finally:
+        repo.close()
+    return path
+
+
+def copy_db(source: Path, target_dir: Path) -> Path:
+    target = target_dir / source.name
+    for suffix in ("", "-wal", "-shm"):
+        if Path(str(source) + suffix).exists():
+            shutil.copy(str(source) + suffix, str(target) + suffix)
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, database_url: str, export_dir: Path, process: subprocess.Popen):
+        self.url, self.database_url, self.export_dir, self.process = url, database_url, export_dir, process
+
+    @property
+    def fhir(self) -> str:
+        return self.url + "/fhir"
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_server(database_url: str, export_dir: Path, **env: str) -> Server:
+    port = _free_port()
+    environ = {**os.environ, "EHELSE_DATABASE_URL": database_url, "EHELSE_RATE_LIMIT": "0",
+               "EHELSE_LOG_LEVEL": "warning", "EHELSE_EXPORT_DIR": str(export_dir), **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "ehelse.web.app:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return Server(url, database_url, export_dir, process)
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the server did not start: {process.stderr.read().decode()[-2000:]}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(bulk_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("bulk-live")
+    path = copy_db(bulk_db, folder)
+    live = start_server(f"sqlite:///{path}", folder / "export")
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def repo(server: Server) -> Iterator[Any]:
+    from ehelse.storage import open_repository
+
+    opened = open_repository(server.database_url)
+    yield opened
+    opened.close()
+
+
+def token(repo: Any, actor: str, **options: Any) -> str:
+    from ehelse.access.tokens import TokenService
+    from ehelse.settings import Settings
+
+    return TokenService(Settings.from_env(database_url=repo.url), repo).issue(actor, **options)
