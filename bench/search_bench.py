@@ -201,6 +201,9 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
     from ehelse.storage import open_repository
 
     repo = open_repository(url, db_pool_size=20, sqlite_readers=20)
+    if repo.upgrade():  # a cached database from before a migration: bring it up to date
+        with repo._writing() as conn:
+            repo._exec(conn, "ANALYZE")
     router = Router(Settings.from_env({}, validate=False))
     people = samples(repo, 40, rng)
     result: dict[str, Any] = {"backend": backend, "patients": patients, "resources": None, "classes": {}}
