@@ -59,10 +59,11 @@ PUBLIC_TYPES = frozenset({
 CITIZEN_WRITES = {
     "Observation": {"create"},  # self-measured values
     "QuestionnaireResponse": {"create", "update", "delete"},
-    "Communication": {"create"},
+    "Communication": {"create", "update"},  # update: only `received`, by the recipient (writes.py)
     "Appointment": {"create", "update"},
     "AppointmentResponse": {"create", "update"},
     "Consent": {"create", "update", "delete"},
+    "RelatedPerson": {"create"},  # only a fullmakt holder, under the rules of writes.py
 }
 READ_INTERACTIONS = frozenset({"read", "vread", "search", "history", "operation"})
 WRITE_INTERACTIONS = frozenset({"create", "update", "patch", "delete"})

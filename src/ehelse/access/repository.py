@@ -22,6 +22,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Iterator
 
+from ehelse.access import writes
 from ehelse.access.lookup import ref_id
 from ehelse.access.policy import AccessPolicy, PUBLIC_TYPES
 from ehelse.access.view import AccessView, compartment_params, owners
@@ -284,6 +285,7 @@ class SecuredRepository:
     def create(self, resource: dict[str, Any], *, id: str | None = None) -> ResourceVersion:
         patients = self._check_write(resource, "create")
         with self.audit.transaction():
+            writes.before_write(self.inner, self.actor, resource, None, self.policy.today())
             version = self.inner.create(resource, id=id)
             self._audit("create", {p: [f"{version.type}/{version.id}"] for p in patients})
         return version
@@ -294,6 +296,10 @@ class SecuredRepository:
         with self.audit.transaction():
             self._existing(resource["resourceType"], resource["id"], interaction)
             patients = self._check_write(resource, interaction)
+            current = self.inner.read(resource["resourceType"], resource["id"])
+            writes.before_write(self.inner, self.actor, resource,
+                                self._subject(current) if current is not None and not current.deleted else None,
+                                self.policy.today())
             version, created = self.inner.update(resource, if_match=if_match, method=method)
             self._audit(interaction, {p: [f"{version.type}/{version.id}"] for p in patients})
         return version, created
