@@ -50,23 +50,37 @@ def import_(paths: List[Path] = typer.Argument(..., help="Files or folders: Bund
 
 
 def export(folder: Path = typer.Argument(..., help="Folder to write <Type>.ndjson files into."),
-           types: Optional[List[str]] = typer.Option(None, "--type", "-t", help="Only this resource type (repeatable)."),
+           types: Optional[List[str]] = typer.Option(None, "--type", "-t", help="Only this resource type (repeatable, or comma separated)."),
+           since: Optional[str] = typer.Option(None, "--since", help="Only resources changed after this instant (e.g. 2024-01-01T00:00:00Z); deletions go to deleted.ndjson."),
            database: Optional[str] = DatabaseOption) -> None:
-    """Export every current resource as NDJSON, one file per resource type."""
-    from ehelse.exporter import export_ndjson
+    """Export current resources as NDJSON, one file per resource type (the Bulk Data engine of $export)."""
+    from ehelse.access.actor import SYSTEM
+    from ehelse.access.repository import SecuredRepository
+    from ehelse.bulk.engine import ExportRun
+    from ehelse.bulk.request import parse
+    from ehelse.storage.stamp import now_instant
 
     settings = settings_for(database)
+    query = [("_type", t) for t in types or []] + ([("_since", since)] if since else [])
     with open_repo(settings) as repo, friendly_errors():
-        with Progress(TextColumn("exporting {task.fields[type]}"), TextColumn("{task.completed:,} resources"),
-                      console=console, transient=True) as bar:
-            task = bar.add_task("export", total=None, type="")
-            counts = export_ndjson(repo, folder, types,
-                                   progress=lambda t, n: bar.update(task, advance=n, type=t))
-    if not counts:
-        fail("nothing to export", code=0) if types is None else fail("no such resources")
+        request = parse("system", "ehelse export", query, None)
+        with Progress(TextColumn("exporting"), TextColumn("{task.fields[what]}"),
+                      TextColumn("{task.completed:,} resources"), console=console, transient=True) as bar:
+            task = bar.add_task("export", total=None, what="")
+
+            def progress(text: str, written: int) -> bool:
+                bar.update(task, completed=written, what=text.split(":")[0])
+                return True
+
+            run = ExportRun(SecuredRepository(repo, SYSTEM), request, now_instant(), folder, settings, progress)
+            result = run.run()
+    if not result.output and not result.deleted:
+        fail("nothing to export", code=0) if not types else fail("no such resources")
     table = Table(title=f"Exported to {folder}")
     table.add_column("file")
     table.add_column("resources", justify="right")
-    for type_, count in counts.items():
-        table.add_row(f"{type_}.ndjson", f"{count:,}")
+    for _, name, count in result.output:
+        table.add_row(name, f"{count:,}")
+    for name, count in result.deleted + result.error:
+        table.add_row(name, f"{count:,}")
     console.print(table)
