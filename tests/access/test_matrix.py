@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fhir"))
 
-from access_world import C, TODAY, actor, observation, questionnaire_response, secured  # noqa: E402
+from access_world import C, actor, observation, questionnaire_response, secured  # noqa: E402
 from router_client import RouterClient  # noqa: E402
 
 FOUND, EMPTY = "found", "empty"

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fhir"))
 from access_world import C, TODAY, YESTERDAY, actor, observation, secured  # noqa: E402
 from router_client import RouterClient  # noqa: E402
 
+from ehelse.access.actor import Actor  # noqa: E402
 from ehelse.access.care import EmergencyGrants  # noqa: E402
 from ehelse.access.lookup import find  # noqa: E402
 from ehelse.access.representation import representations  # noqa: E402
@@ -200,7 +201,6 @@ def test_system_client_sees_only_its_scoped_types_everywhere(world):
 
 def test_an_unknown_kind_of_actor_gets_nothing(world):
     repo, _ = world
-    stranger = RouterClient(secured(repo, actor("patient", "x", scopes="user/*.cruds").__class__(
-        "relatedperson", "someone", ("user/*.cruds",))))
+    stranger = RouterClient(secured(repo, Actor("relatedperson", "someone", ("user/*.cruds",))))
     assert stranger.get("Observation/obs-demo-kari").status == 403
     assert stranger.get("Organization", query=[("_count", "1")]).status == 403
