@@ -102,7 +102,9 @@ def _withheld(resource: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:
 
 def build(kind: str, form: dict[str, Any], clinician: Any, patient: dict[str, Any], t: Any) -> dict[str, Any]:
     """The FHIR resource one form makes (BadRequest for what is wrong in it)."""
-    subject = {"reference": f"Patient/{patient['id']}"}
+    from ehelse.portals.clinician.summary import identity
+
+    subject = {"reference": f"Patient/{patient['id']}", "display": identity(patient)["name"]}
     me = {"reference": clinician.role_refs[0]} if clinician.role_refs else \
         {"reference": f"Practitioner/{clinician.practitioner_id}"}
     me["display"] = clinician.name

@@ -57,7 +57,19 @@ def gather(clinician: Any, patient_id: str) -> dict[str, Any]:
         "referrals": call("ServiceRequest", _sort="-authored", _count=10),
     }
     found["patient"] = patient
+    found["problems"] = _once_per_code(found["problems"])
     return found
+
+
+def _once_per_code(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A problem once (the newest), however often a GP coded it at visits."""
+    seen, out = set(), []
+    for condition in conditions:
+        key = fhirtext.code_of(condition.get("code")) or fhirtext.concept(condition.get("code"))
+        if key not in seen:
+            seen.add(key)
+            out.append(condition)
+    return out
 
 
 def results(observations: list[dict[str, Any]], patient_id: str) -> tuple[list[dict], list[dict]]:

@@ -1,0 +1,169 @@
+"""Clinician workspace speed (issue 8): the patient summary <= 150 ms p95 server time and the
+patient type-ahead <= 50 ms p95, with 8 concurrent users over a seeded population.
+
+Each user is a thread with its own logged-in session (the built-in HelseID-style login as the
+demo GP), driving the real ASGI app in process (Starlette TestClient: routing, sessions, CSRF,
+access rules, audit, templates; no sockets). The figure is the `Server-Timing: app;dur=`
+header the workspace sends (portals/ui/timing.py), i.e. the server's own time per request.
+Summaries open random patients on the GP's list; type-ahead types 3-6 letter prefixes of their
+names and full FNRs (the htmx fragment, `hx-request: true`).
+
+The seeded SQLite file is shared with bench/search_bench.py (bench/.cache/search-n<N>-s<seed>,
+made once); the run works on a copy, since every page writes AuditEvents and sessions.
+
+    .venv/bin/python -m bench.clinician_bench [--patients 10000] [--seconds 20] [--users 8]
+    .venv/bin/python -m bench.clinician_bench --quick     # 30 patients, a few seconds: the smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+TARGETS = {"summary": 150.0, "typeahead": 50.0}  # ms, p95 of Server-Timing app;dur
+P = "/helsepersonell"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else 0.0
+
+
+def server_ms(response: Any) -> float:
+    found = re.search(r"app;dur=([\d.]+)", response.headers.get("server-timing", ""))
+    if response.status_code != 200 or not found:
+        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:300]}")
+    return float(found.group(1))
+
+
+def database(patients: int, seed: int, quick: bool, tmp: Path) -> Path:
+    """A private copy of the cached seeded database (or a fresh small one with --quick)."""
+    from bench.search_bench import sqlite_cache
+
+    source = sqlite_cache(patients, seed, quick, tmp if quick else None)
+    if quick:
+        return source
+    target = tmp / source.name
+    for suffix in ("", "-wal", "-shm"):
+        if Path(str(source) + suffix).exists():
+            shutil.copy(str(source) + suffix, str(target) + suffix)
+    return target
+
+
+def login(app: Any) -> Any:
+    from starlette.testclient import TestClient
+
+    from ehelse.nobasis.seed import DEMO_CAST
+
+    gp = DEMO_CAST["gp"]
+    client = TestClient(app, follow_redirects=False)
+    client.get(P + "/logg-inn")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login/helseid").text).group(1)
+    client.post("/login/helseid", data={"hpr": gp.hpr, "orgnr": gp.orgnr, "role": "lege", "purpose": "TREAT",
+                                        "csrf_token": token})
+    return client
+
+
+def workload(repo: Any) -> tuple[list[str], list[str]]:
+    """(patient ids on the GP's list, type-ahead texts)."""
+    from ehelse.nobasis.seed import DEMO_CAST
+    from ehelse.storage.protocol import SearchParam, SearchQuery
+
+    query = SearchQuery(params=[SearchParam("general-practitioner", None,
+                                            (f"PractitionerRole/{DEMO_CAST['gp'].role_id}",))], count=500, total="none")
+    patients = [orjson.loads(v.content) for v in repo.search("Patient", query).entries]
+    ids = [p["id"] for p in patients]
+    rng = random.Random(8)
+    texts = []
+    for p in patients:
+        name = (p.get("name") or [{}])[0]
+        family = name.get("family", "")
+        if len(family) >= 3:
+            texts.append(family[: rng.randint(3, min(6, len(family)))])
+        fnr = next((i["value"] for i in p.get("identifier") or [] if i.get("value", "").isdigit()
+                    and len(i["value"]) == 11), None)
+        if fnr:
+            texts.append(fnr)
+    return ids, texts
+
+
+def run(app: Any, kind: str, targets: list[str], users: int, seconds: float) -> list[float]:
+    timings: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    clients = [login(app) for _ in range(users)]
+
+    def user(index: int) -> None:
+        rng = random.Random(index)
+        client, mine = clients[index], []
+        while time.monotonic() < deadline:
+            target = rng.choice(targets)
+            if kind == "summary":
+                response = client.get(f"{P}/pasient/{target}")
+            else:
+                response = client.get(f"{P}/pasienter/sok", params={"q": target}, headers={"hx-request": "true"})
+            mine.append(server_ms(response))
+        with lock:
+            timings.extend(mine)
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return timings
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per workload")
+    parser.add_argument("--quick", action="store_true", help="30 patients, 2 s per workload (the smoke test)")
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.patients, args.seconds = 30, 2.0
+    from ehelse.settings import get_settings
+    from ehelse.web.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="clinician-bench-") as tmp:
+        path = database(args.patients, args.seed, args.quick, Path(tmp))
+        app = create_app(get_settings(database_url=f"sqlite:///{path}", rate_limit=0, log_level="warning"))
+        ids, texts = workload(app.state.repo)
+        warm = login(app)  # warm caches: templates, care set, search plans
+        for target in ids[:5]:
+            warm.get(f"{P}/pasient/{target}")
+        result: dict[str, Any] = {"patients": args.patients, "users": args.users, "seconds": args.seconds,
+                                  "gp_list": len(ids), "workloads": {}}
+        for kind, targets in (("summary", ids), ("typeahead", texts)):
+            timings = run(app, kind, targets, args.users, args.seconds)
+            figures = {"n": len(timings), "p50": round(statistics.median(timings), 1),
+                       "p95": round(percentile(timings, 95), 1), "p99": round(percentile(timings, 99), 1),
+                       "target_p95": TARGETS[kind]}
+            figures["met"] = figures["p95"] <= TARGETS[kind]
+            result["workloads"][kind] = figures
+            print(f"{kind:10s} n={figures['n']:5d} p50={figures['p50']:7.1f} ms p95={figures['p95']:7.1f} ms "
+                  f"p99={figures['p99']:7.1f} ms (target p95 <= {TARGETS[kind]:.0f} ms: "
+                  f"{'met' if figures['met'] else 'NOT met'})", file=sys.stderr)
+        app.state.repo.close()
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

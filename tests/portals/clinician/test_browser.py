@@ -1,0 +1,183 @@
+"""The clinician workspace in a real browser (Debian chromium through Playwright), against a
+live server, with the effects checked through the FHIR API where another portal is involved:
+the GP documents a note and a blood pressure the patient's token then reads; a hospital doctor
+without a relationship gets 403, opens emergency access and leaves an ETREAT AuditEvent; a
+block holds; a referral lands in the department's inbox; a Slot the GP opens is booked with
+the patient's token. axe-core on every route in both languages; one journey by keyboard only.
+Screenshots land in tests/portals/screenshots/ (looked at by hand)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from ehelse.nobasis.seed import DEMO_CAST
+from portals.browser import assert_accessible, new_page, screenshot
+from portals.conftest import api_token
+
+P = "/helsepersonell"
+
+
+def login(page, base: str, key: str) -> None:
+    member = DEMO_CAST[key]
+    page.goto(f"{base}{P}/logg-inn")
+    page.get_by_role("link", name="Logg inn med HelseID").or_(page.get_by_role("link", name="Log in with HelseID")).click()
+    page.fill("#hpr", member.hpr)
+    page.fill("#orgnr", member.orgnr)
+    page.select_option("#role", "sykepleier" if key == "nurse" else "lege")
+    page.locator('form[action="/login/helseid"] button[type="submit"]').click()
+    page.wait_for_url(f"{base}{P}/")
+
+
+def fhir(live_server, token: str, path: str, **params) -> dict:
+    response = httpx.get(f"{live_server.url}/fhir/{path}", params=params, headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_axe_on_every_route_in_both_languages(browser, live_server):
+    page = new_page(browser, "desktop")
+    login(page, live_server.url, "gp")
+    routes = ["/", "/pasienter?q=Hansen", "/pasient/demo-astrid", "/pasient/demo-astrid/tilgang", "/timebok",
+              "/hurtigtaster"] + [f"/pasient/demo-astrid/ny/{k}" for k in
+                                  ("note", "measurement", "problem", "medication", "referral", "reply", "questionnaire")]
+    for route in routes:
+        for lang in ("nb", "en"):
+            page.goto(f"{live_server.url}{P}{route}{'&' if '?' in route else '?'}lang={lang}")
+            assert_accessible(page, f"{route} {lang}")
+    for name, route in (("day", "/"), ("summary", "/pasient/demo-astrid"), ("search", "/pasienter?q=Nordmann")):
+        page.goto(f"{live_server.url}{P}{route}?lang=nb" if "?" not in route else f"{live_server.url}{P}{route}&lang=nb")
+        screenshot(page, f"clinician-{name}")
+    tablet = new_page(browser, "phone")
+    login(tablet, live_server.url, "gp")
+    tablet.set_viewport_size({"width": 820, "height": 1180})
+    tablet.goto(f"{live_server.url}{P}/pasient/demo-astrid")
+    assert_accessible(tablet, "summary tablet")
+    screenshot(tablet, "clinician-summary-tablet")
+    # the 403 page and the emergency banner too (hospital doctor)
+    doctor = new_page(browser, "desktop")
+    login(doctor, live_server.url, "hospital_doctor")
+    for lang in ("nb", "en"):
+        doctor.goto(f"{live_server.url}{P}/pasient/demo-emma?lang={lang}")
+        assert_accessible(doctor, f"403 {lang}")
+    doctor.goto(f"{live_server.url}{P}/pasient/demo-per")
+    assert_accessible(doctor, "blocked")
+
+
+def test_gp_adds_a_note_and_a_blood_pressure_the_patient_then_reads(browser, live_server, portal_repo):
+    page = new_page(browser, "desktop")
+    login(page, live_server.url, "gp")
+    page.get_by_role("link", name="Kari Nordmann").first.click()
+    page.get_by_role("link", name="Notat").click()
+    page.fill("#f-title", "Kontroll blodtrykk")
+    page.fill("#f-text", "Blodtrykket er fint. Ny kontroll om et år.")
+    page.get_by_role("button", name="Lagre").click()
+    assert "Notatet er lagret" in page.content()
+    page.get_by_role("link", name="Måling").click()
+    page.fill("#f-systolic", "131")
+    page.fill("#f-diastolic", "84")
+    page.get_by_role("button", name="Lagre").click()
+    assert "131/84" in page.content()
+    screenshot(page, "clinician-after-documenting")
+    kari = api_token(portal_repo, f"patient:{DEMO_CAST['kari'].fnr}")
+    notes = fhir(live_server, kari, "DocumentReference", patient="Patient/demo-kari", _sort="-date")
+    assert any(e["resource"].get("description") == "Kontroll blodtrykk" for e in notes.get("entry", []))
+    bp = fhir(live_server, kari, "Observation", patient="Patient/demo-kari", code="http://loinc.org|85354-9", _sort="-date")
+    newest = bp["entry"][0]["resource"]
+    assert [c["valueQuantity"]["value"] for c in newest["component"]] == [131, 84]
+
+
+def test_hospital_doctor_403_then_emergency_access_and_audit(browser, live_server, portal_repo):
+    page = new_page(browser, "desktop")
+    login(page, live_server.url, "hospital_doctor")
+    response = page.goto(f"{live_server.url}{P}/pasient/demo-kari")
+    assert response.status == 403
+    page.get_by_label("Akutt behandling (ETREAT)").check()
+    page.fill("#f-reason", "Innlagt akutt med brystsmerter")
+    page.get_by_role("button", name="Åpne med akutt tilgang").click()
+    page.wait_for_url(f"{live_server.url}{P}/pasient/demo-kari")
+    assert "Akutt tilgang (nødrett, ETREAT) er aktiv" in page.content()
+    screenshot(page, "clinician-emergency")
+    admin = api_token(portal_repo, "admin")
+    events = fhir(live_server, admin, "AuditEvent", entity="Patient/demo-kari", _count=500)
+    purposes = {c["code"] for e in events.get("entry", []) for a in e["resource"]["agent"]
+                for p in a.get("purposeOfUse") or [] for c in p["coding"]}
+    assert "ETREAT" in purposes
+
+
+def test_blocked_practitioner_is_refused_even_with_emergency_access(browser, live_server):
+    page = new_page(browser, "desktop")
+    login(page, live_server.url, "hospital_doctor")
+    response = page.goto(f"{live_server.url}{P}/pasient/demo-per")
+    assert response.status == 403
+    assert "blokkert" in page.content()
+    assert page.locator('input[name="purpose"]').count() == 0  # no emergency form is offered
+    screenshot(page, "clinician-blocked")
+
+
+def test_referral_from_the_gp_appears_in_the_departments_inbox(browser, live_server):
+    page = new_page(browser, "desktop")
+    login(page, live_server.url, "gp")
+    page.goto(f"{live_server.url}{P}/pasient/demo-ola/ny/referral")
+    page.select_option("#f-organization", f"Organization/{DEMO_CAST['hospital_doctor'].organization_id}")
+    page.fill("#f-what", "Vurdering av hjertebank")
+    page.get_by_role("button", name="Lagre").click()
+    assert "Henvisningen er sendt" in page.content()
+    doctor = new_page(browser, "desktop")
+    import time
+
+    time.sleep(5.2)  # the server's care facts are cached for FACTS_TTL (5 s): the referral makes a relationship
+    login(doctor, live_server.url, "hospital_doctor")
+    inbox = doctor.locator("#h-inbox").locator("..")
+    assert "Vurdering av hjertebank" in inbox.inner_text()
+    inbox.get_by_role("link", name="Ola Nordmann").first.click()
+    assert doctor.url.endswith("/pasient/demo-ola")
+
+
+def test_slot_opened_by_the_gp_is_booked_with_the_patients_token(browser, live_server, portal_repo):
+    page = new_page(browser, "desktop")
+    login(page, live_server.url, "gp")
+    page.goto(f"{live_server.url}{P}/timebok")
+    day = (date.today() + timedelta(days=2)).isoformat()
+    page.fill("#f-date", day)
+    page.fill("#f-time", "07:20")
+    page.get_by_role("button", name="Åpne time").click()
+    assert "Timen er åpnet" in page.content()
+    kari = api_token(portal_repo, f"patient:{DEMO_CAST['kari'].fnr}")
+    slots = fhir(live_server, kari, "Slot", start=f"{day}T07:20:00+01:00", status="free")
+    slot = next(e["resource"] for e in slots.get("entry", []) if e["resource"]["start"].startswith(f"{day}T07:20"))
+    booked = httpx.post(f"{live_server.url}/fhir/Appointment", headers={"authorization": f"Bearer {kari}",
+                                                                         "content-type": "application/fhir+json"},
+                        json={"resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot['id']}"}],
+                              "start": slot["start"], "end": slot["end"],
+                              "participant": [{"actor": {"reference": "Patient/demo-kari"}, "status": "accepted"}]})
+    assert booked.status_code == 201, booked.text
+
+
+def test_keyboard_only_find_patient_open_summary_add_measurement(browser, live_server, portal_repo):
+    page = new_page(browser, "desktop")
+    login(page, live_server.url, "gp")
+    page.keyboard.press("Alt+Shift+S")  # the documented shortcut: to the search page
+    page.wait_for_url(f"{live_server.url}{P}/pasienter")
+    page.keyboard.press("Alt+Shift+S")  # again: focus in the search box
+    page.keyboard.type("Astrid Hansen")
+    page.wait_for_selector("#patient-results a")
+    for _ in range(40):  # Tab to the result link
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Astrid Hansen":
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}{P}/pasient/demo-astrid")
+    page.keyboard.press("Alt+Shift+M")  # new measurement
+    page.wait_for_url(f"{live_server.url}{P}/pasient/demo-astrid/ny/measurement")
+    page.focus("#f-vital")  # noqa: the select is the form's first field; Tab order from here is checked
+    page.keyboard.press("Tab")
+    page.keyboard.type("142")
+    page.keyboard.press("Tab")
+    page.keyboard.type("88")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}{P}/pasient/demo-astrid")
+    assert "142/88" in page.content()
+    screenshot(page, "clinician-keyboard-journey")
