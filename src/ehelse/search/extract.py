@@ -138,7 +138,7 @@ def plan(type: str, keys: frozenset[str]) -> tuple[Extractor, ...]:
 def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
     """Every index row the resource contributes (duplicates removed)."""
     rows: dict[tuple, None] = {}  # insertion-ordered set of (table, param, values)
-    memo: dict[tuple, list] = {}  # (type, id(value), grp) -> rows: shared by code, combo-code, ...
+    memo: dict[tuple, list] = {}  # (type, id(value)) -> values: shared by code, combo-code, ...
     grp = 0
     for extractor in plan(resource["resourceType"], frozenset(resource)):
         if extractor.components:
@@ -156,15 +156,17 @@ def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
 def _rows(code: str, kind: str, selected: list, grp: int | None, rows: dict, memo: dict) -> None:
     table, convert = CONVERT[kind]
     for value in selected:
-        key = (kind, id(value), grp)  # the values outlive this call, so their ids stay unique
+        key = (kind, id(value))  # the values outlive this call, so their ids stay unique
         converted = memo.get(key)
         if converted is None:
-            found = convert(value)
-            if grp is not None and kind == "token":  # a composite matches codes, not texts
-                found = [row for row in found if row[1]]
-            converted = memo[key] = [(*row, grp) for row in found]
-        for row in converted:
-            rows[(table, code, row)] = None
+            converted = memo[key] = convert(value)
+        if grp is None:
+            for row in converted:
+                rows[(table, code, (*row, None))] = None
+        else:
+            for row in converted:
+                if kind != "token" or row[1]:  # a composite matches codes, not texts
+                    rows[(table, code, (*row, grp))] = None
         if type(value) is dict:
             if kind == "token" and "type" in value:
                 for of_type in values.identifier_types(value):

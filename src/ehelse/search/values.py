@@ -15,7 +15,8 @@ from functools import lru_cache
 from ehelse.errors import BadRequest
 from ehelse.fhir.resource_types import is_resource_type
 from ehelse.nobasis.naming import canonical_system
-from ehelse.search.normalize import decimal_range, normalize, number_text
+from ehelse.search.normalize import decimal_range, number_text
+from ehelse.search.normalize import normalize as _normalize
 from ehelse.search.units import canonical
 from ehelse.search.prefixes import HIGH_INSTANT, LOW_INSTANT, instant_range
 
@@ -29,6 +30,12 @@ def system_of(system: str) -> str:
     """Identifier and coding systems as stored and searched: Norwegian OID and HL7 Norway
     URI forms become one (nobasis.naming)."""
     return canonical_system(system)[:MAX_TEXT]
+
+
+@lru_cache(maxsize=65536)
+def normalize(text: str) -> str:
+    """search.normalize, cached: displays and names repeat across resources."""
+    return _normalize(text)
 
 
 # -- token: (system, code, text) --------------------------------------------------------------
