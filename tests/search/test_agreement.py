@@ -2,7 +2,7 @@
 same resources for thousands of generated queries (search/agreement.py), over a seeded
 Norwegian population and Synthea bundles (../shared, skipped when absent).
 
-Sizes: EHELSE_AGREEMENT_QUERIES (default 1000 per data set) and EHELSE_AGREEMENT_PATIENTS
+Sizes: EHELSE_AGREEMENT_QUERIES (default 800 per data set) and EHELSE_AGREEMENT_PATIENTS
 (default 12 seeded patients); EHELSE_AGREEMENT_SYNTHEA bundles (default 2; `all` for 20).
 """
 
@@ -19,7 +19,7 @@ from ehelse.search.agreement import QueryGenerator
 from ehelse.search.reference import ReferenceEvaluator
 from ehelse.storage.protocol import SearchQuery
 
-QUERIES = int(os.environ.get("EHELSE_AGREEMENT_QUERIES", "1000"))
+QUERIES = int(os.environ.get("EHELSE_AGREEMENT_QUERIES", "800"))
 PATIENTS = int(os.environ.get("EHELSE_AGREEMENT_PATIENTS", "12"))
 SYNTHEA = os.environ.get("EHELSE_AGREEMENT_SYNTHEA", "2")
 
