@@ -138,3 +138,14 @@ def test_deleted_foreign_resource_is_not_found_rather_than_gone(world, clients):
     repo.delete("Observation", "obs-per-deleted")
     assert clients["kari"].get("Observation/obs-per-deleted").status == 404  # not 410: that would tell
     assert clients["admin"].get("Observation/obs-per-deleted").status == 410
+
+
+def test_a_foreign_list_selects_nothing(world, clients):
+    repo, _ = world
+    repo.update({"resourceType": "List", "id": "list-per", "status": "current", "mode": "working",
+                 "subject": {"reference": "Patient/demo-per"},
+                 "entry": [{"item": {"reference": "Observation/obs-demo-kari"}}]})
+    assert clients["kari"].get("Observation", query=[("_list", "list-per")]).status == 200
+    assert resources(clients["kari"].get("Observation", query=[("_list", "list-per")])) == []
+    assert [r["id"] for r in resources(clients["admin"].get("Observation", query=[("_list", "list-per")]))] == \
+        ["obs-demo-kari"]

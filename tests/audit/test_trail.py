@@ -193,3 +193,15 @@ def test_privacy_officer_report(repo, monkeypatch):
     assert result.unusual == [("995651119", 2)]
     cli = CliRunner().invoke(app, ["audit", "report", "--since", "2000-01-01", "--database", repo.url])
     assert cli.exit_code == 0 and "Emergency access" in cli.output and "995651119" in cli.output
+
+
+def test_representatives_show_in_the_access_log_by_their_role(repo):
+    repo.update({"resourceType": "Patient", "id": "holder", "identifier": [{"system": FNR, "value": "02013299997"}],
+                 "name": [{"family": "Fullmektig", "given": ["Frida"]}]})
+    event_actor = Actor("patient", "02013299997", ("patient/*.rs",), patient="anna", token_id="t9")
+    from ehelse.audit.events import audit_event
+
+    trail_for(repo).record([audit_event(event_actor, interaction="read", patient_id="anna",
+                                        what=["Observation/obs-anna"], relation="fullmakt")])
+    rows = reports.who_has_looked(repo, "anna")
+    assert [(r["name"], r["role"]) for r in rows] == [("Frida Fullmektig", "Fullmektig")]

@@ -161,6 +161,11 @@ class SecuredRepository:
             self._check_type(type, "search")
         for t in query.types:
             self._check_type(t, "search")
+        for param in query.params:
+            if param.name == "_list" and not self.view.unrestricted:
+                for id in param.values:  # the List itself must be visible (search.html#list)
+                    if self.read("List", id) is None:
+                        return Page([], 0 if query.total != "none" else None)
         targeted = self._targeted(type, query)
         for patient in targeted:  # personnel naming one patient: care, emergency or 403
             if self.view.kind == "practitioner" and type != "Patient" and self.view.rights(patient) is None:

@@ -24,6 +24,9 @@ from ehelse.storage.protocol import SearchParam, SearchQuery
 
 UNUSUAL_PATIENTS = 10
 _ROLE_NB = {"practitioner": "Helsepersonell", "patient": "Innbygger", "admin": "Administrator", "system": "System"}
+# A citizen acting for someone, by the relation that let them (access/policy.py RIGHTS).
+_REPRESENTATIVE_NB = {"parent": "Foresatt", "parent-limited": "Foresatt", "fullmakt": "Fullmektig",
+                      "nearest-relative": "Nærmeste pårørende"}
 _WHY_NB = {"TREAT": "behandling", "ETREAT": "akutt behandling (nødrett)", "COC": "koordinering av helsehjelp",
            "BTG": "nødtilgang (break the glass)"}
 
@@ -123,10 +126,11 @@ def who_has_looked(repo: Any, patient_id: str, *, limit: int = 500) -> list[dict
         if (access.kind == "patient" and access.who in my_fnr) or access.denied:
             continue  # their own look-ups, and attempts that saw nothing (the report has those)
         rows.append({
-            "when": access.when, "name": _name(repo, names, access), "role": _ROLE_NB.get(access.kind, access.kind),
+            "when": access.when, "name": _name(repo, names, access),
+            "role": _REPRESENTATIVE_NB.get(access.relation) or _ROLE_NB.get(access.kind, access.kind),
             "organisation": _organisation(repo, names, access.organization),
             "why": ", ".join(x for x in (_WHY_NB.get(access.purpose or "", access.purpose), access.reason) if x)
-                   or ("representasjon" if access.kind == "patient" else ""),
+                   or ("handlet på dine vegne" if access.kind == "patient" else ""),
             "action": access.action, "denied": access.denied, "relation": access.relation,
         })
     return rows
