@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ehelse.access.lookup import find, ref_id
-from ehelse.nobasis.seed.vocabulary import EHELSE_CS, ENH, HPR
+from ehelse.nobasis.seed.vocabulary import CONSENT_CATEGORY, CONSENT_EMERGENCY_NOTICE, EHELSE_CS, ENH, HPR
 
 EMERGENCY_MINUTES = 120  # how long one emergency grant lasts
 GRANT_SYSTEM = EHELSE_CS + "access-grant"
@@ -172,11 +172,24 @@ class EmergencyGrants:
                               {"url": GRANT_SYSTEM + "#reason", "valueString": actor.reason or ""},
                               {"url": GRANT_SYSTEM + "#purpose", "valueCode": actor.purpose or ""}],
             })
-            # The patient is told (DOMAIN.md: shown to the patient, can notify them).
-            repo.create({
-                "resourceType": "Communication", "status": "completed",
-                "category": [{"coding": [{"system": GRANT_SYSTEM, "code": GRANT_CODE}]}],
-                "subject": {"reference": f"Patient/{key[1]}"}, "recipient": [{"reference": f"Patient/{key[1]}"}],
-                "sent": stamp(now), "sender": author, "payload": [{"contentString": text}],
-            })
+            # The patient is told (DOMAIN.md: shown to the patient, can notify them), unless
+            # they chose no notice (the grant stays in their access log either way).
+            if wants_notice(repo, key[1]):
+                repo.create({
+                    "resourceType": "Communication", "status": "completed",
+                    "category": [{"coding": [{"system": GRANT_SYSTEM, "code": GRANT_CODE}]}],
+                    "subject": {"reference": f"Patient/{key[1]}"}, "recipient": [{"reference": f"Patient/{key[1]}"}],
+                    "sent": stamp(now), "sender": author, "payload": [{"contentString": text}],
+                })
         return until
+
+
+def wants_notice(repo: Any, patient_id: str) -> bool:
+    """The patient's choice (a Consent of category emergency-notification; the newest active
+    one counts): notified unless it says deny."""
+    found = [c for c in find(repo, "Consent", patient=f"Patient/{patient_id}",
+                             category=f"{CONSENT_CATEGORY}|{CONSENT_EMERGENCY_NOTICE[0]}") if c.get("status") == "active"]
+    if not found:
+        return True
+    newest = max(found, key=lambda c: (c.get("dateTime") or "", (c.get("meta") or {}).get("lastUpdated") or ""))
+    return (newest.get("provision") or {}).get("type") != "deny"

@@ -64,6 +64,9 @@ CONSENT_LACK_OF_CAPACITY = ("lack-of-capacity", "Manglende samtykkekompetanse (n
 CONSENT_BLOCK = ("block", "Blokkering av navngitt helsepersonell")
 CONSENT_RESTRICTION = ("restriction", "Sperring av opplysninger i kjernejournal")
 CONSENT_RESERVATION = ("reservation", "Reservasjon mot kjernejournal")
+# The patient's choice of notice when personnel use emergency access (access/care.py reads
+# it): provision.type deny = no notice message; none or permit = notified (the default).
+CONSENT_EMERGENCY_NOTICE = ("emergency-notification", "Varsel ved akuttilgang (nødrett)")
 
 # Fullmakt service areas (Consent.provision.purpose). Only the one DOMAIN.md names.
 AREA_DIGITAL_SERVICES = ("3", "Digitale helsetjenester")

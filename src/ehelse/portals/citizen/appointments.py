@@ -2,8 +2,9 @@
 (http://hl7.org/fhir/R4/appointment.html; Slot and Schedule: R4 schedule module).
 
 A citizen may create and update Appointments in their record (access/policy.py
-CITIZEN_WRITES) but not change a Slot (a directory resource): a booked Slot is recognised by
-the Appointment that names it, and left out of the free ones shown."""
+CITIZEN_WRITES) but not write a Slot (a directory resource). Booking names the Slot in
+`Appointment.slot`; the server marks it busy in the same transaction (access/writes.py), so
+of two people booking one slot exactly one gets it, and cancelling frees it again."""
 
 from __future__ import annotations
 
@@ -27,6 +28,18 @@ def _gp_role(citizen: Any) -> dict[str, Any] | None:
     return None
 
 
+def _schedules(citizen: Any, role: str) -> list[str]:
+    """The GP's Schedules. A directory fact looked up on the unsecured repository: the access
+    rules do not let a citizen read Schedule (its actor may be a patient), so the chained
+    `Slot?schedule.actor=` finds nothing for them; a GP's Schedule holds no one's health data,
+    and the Slots themselves are then searched under the citizen's rules."""
+    from ehelse.access.lookup import find
+
+    found = find(citizen.raw, "Schedule", actor=role)
+    return [f"Schedule/{s['id']}" for s in found
+            if not any((a.get("reference") or "").startswith("Patient/") for a in s.get("actor") or [])][:10]
+
+
 def appointments(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) -> Response:
     t = portal.pages.translator(request)
     if request.method == "POST":
@@ -47,11 +60,11 @@ def appointments(portal: Any, request: Request, citizen: Any, form: dict[str, An
         mine = citizen.search("Appointment", patient=citizen.subject, _sort="-date", _count=200)
         gp = _gp_role(citizen)
         slots = []
-        if gp is not None:
-            slots = citizen.search("Slot", **{"schedule.actor": gp["reference"]}, status="free", start=f"ge{now[:10]}",
+        schedules = _schedules(citizen, gp["reference"]) if gp is not None else []
+        if schedules:
+            slots = citizen.search("Slot", schedule=",".join(schedules), status="free", start=f"ge{now[:10]}",
                                    _sort="start", _count=40)
-    taken = {s.get("reference") for a in mine if a.get("status") in ACTIVE for s in a.get("slot") or []}
-    slots = [s for s in slots if f"Slot/{s['id']}" not in taken and s.get("start", "") > now][:12]
+    slots = [s for s in slots if s.get("start", "") > now][:12]
     upcoming = sorted([a for a in mine if a.get("start", "") >= now and a.get("status") in ACTIVE], key=lambda a: a["start"])
     past = [a for a in mine if a not in upcoming]
     return portal.render(request, "citizen/appointments.html", citizen, title=t("appointments_title"),
@@ -67,8 +80,16 @@ def _book(citizen: Any, slot_id: str, t: Any) -> dict[str, Any]:
                      "required": "required", "status": "accepted"}]
     if gp is not None:
         participants.append({"actor": gp, "required": "required", "status": "needs-action"})
-    return citizen.create({
+    appointment = {
         "resourceType": "Appointment", "status": "booked", "description": t("booked_in_portal"),
         "slot": [{"reference": f"Slot/{slot_id}"}], "start": slot["start"], "end": slot["end"],
         "created": datetime.now(timezone.utc).date().isoformat(), "participant": participants,
-    })
+    }
+    try:
+        return citizen.create(appointment)
+    except BadRequest as error:  # 409 from access/writes.py: someone else was faster
+        if error.status != 409:
+            raise
+        taken = BadRequest(t("slot_taken"))
+        taken.status = 409
+        raise taken from None

@@ -198,4 +198,28 @@ _EN = {
     "fullmakt_given_flash": "The power of attorney has been given.",
 }
 
+# Emergency-access notice, notifications, fullmakt by person number, slot taken, read status.
+_NB.update({
+    "notice_title": "Varsel ved akuttilgang", "notice_intro": "Når helsepersonell uten behandlingsforhold åpner journalen din med nødrett, står det alltid i loggen over. Velg om du også vil få et varsel i innboksen.",
+    "notice_on": "Varsle meg", "notice_off": "Ikke varsle meg (bare i loggen)", "notice_legend": "Varsel når noen bruker nødrett",
+    "notice_save": "Lagre valget", "notifications_title": "Varsler om akuttilgang", "no_notifications": "Ingen varsler.",
+    "fullmakt_someone_else": "En annen person (skriv fødselsnummer under)", "fullmakt_holder_fnr": "Fødselsnummeret til den som skal få fullmakt (11 siffer)",
+    "fullmakt_holder_fnr_hint": "Personen må være over 18 år og registrert i folkeregisteret.",
+    "fullmakt_bad_fnr": "Skriv et fødselsnummer med 11 siffer.", "fullmakt_not_allowed": "Denne personen kan ikke få fullmakt fra deg.",
+    "fullmakt_giver_age": "Du må være over 16 år for å gi fullmakt.",
+    "mark_read": "Merk som lest", "marked_read": "Meldingen er merket som lest.",
+    "read": "lest", "unread": "ulest",
+})
+_EN.update({
+    "notice_title": "Notice of emergency access", "notice_intro": "When health personnel without a care relationship open your record by emergency access, it always shows in the log above. Choose whether you also want a notice in your inbox.",
+    "notice_on": "Notify me", "notice_off": "Do not notify me (log only)", "notice_legend": "Notice when someone uses emergency access",
+    "notice_save": "Save the choice", "notifications_title": "Notices of emergency access", "no_notifications": "No notices.",
+    "fullmakt_someone_else": "Someone else (write the number below)", "fullmakt_holder_fnr": "National identity number of the holder (11 digits)",
+    "fullmakt_holder_fnr_hint": "The person must be over 18 and in the population register.",
+    "fullmakt_bad_fnr": "Write a national identity number of 11 digits.", "fullmakt_not_allowed": "This person cannot hold a power of attorney from you.",
+    "fullmakt_giver_age": "You must be over 16 to give a power of attorney.",
+    "mark_read": "Mark as read", "marked_read": "The message is marked as read.",
+    "read": "read", "unread": "unread",
+})
+
 MESSAGES = {"nb": _NB, "en": _EN}

@@ -1,21 +1,22 @@
 """Messages with the GP office and other care teams: FHIR Communication
 (http://hl7.org/fhir/R4/communication.html). A thread is a first message and the replies
 that point at it with `inResponseTo`. Attachments travel inline as `contentAttachment`
-(type and size limited below; a citizen may not write Binary). Read status is the portal's
-own (the policy lets a citizen create Communications, not change the care team's), kept
-per person in the record store; unread messages to the person are the notifications."""
+(type and size limited below; a citizen may not write Binary). Read status is FHIR's own:
+a message to the person is read once it has `Communication.received` (set by the recipient
+side when the thread is opened; access/writes.py lets a citizen change that element and
+nothing else), so the clinician workspace sees the same status through the API. Unread
+messages to the person are the portal's notifications."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ehelse.errors import BadRequest, NotFound
+from ehelse.errors import BadRequest, FhirError, NotFound
 from ehelse.portals.ui import flash, measure
 
 ALLOWED_TYPES = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
@@ -28,18 +29,20 @@ def _messages(citizen: Any, request: Request) -> list[dict[str, Any]]:
         return citizen.search("Communication", subject=citizen.subject, _sort="-sent", _count=500)
 
 
-def _read_key(citizen: Any) -> str:
-    return hashlib.sha256(f"read:{citizen.acting.patient_id}".encode()).hexdigest()
-
-
-def read_ids(portal: Any, citizen: Any) -> set[str]:
-    found = portal.state.oauth.store.get("portal-read", _read_key(citizen))
-    return set(found[0].get("ids", [])) if found else set()
-
-
 def unread(portal: Any, citizen: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen = read_ids(portal, citizen)
-    return [m for m in messages if _to_person(m, citizen) and m["id"] not in seen]
+    """Messages to the person without `received` (R4 Communication.received)."""
+    return [m for m in messages if _to_person(m, citizen) and not m.get("received")]
+
+
+def mark_read(citizen: Any, messages: list[dict[str, Any]]) -> None:
+    """Set `received` on each (a representative without write rights leaves them unread)."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for message in messages:
+        try:
+            citizen.update({**message, "received": now})
+            message["received"] = now
+        except FhirError:
+            return
 
 
 def _to_person(message: dict[str, Any], citizen: Any) -> bool:
@@ -117,8 +120,8 @@ def thread(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) ->
     items = sorted([m for m in messages if _root(m, by_id) == root["id"]], key=lambda m: m.get("sent", ""))
     newly = unread(portal, citizen, items)
     if newly:  # opening the thread marks its messages read
-        ids = read_ids(portal, citizen) | {m["id"] for m in newly}
-        portal.state.oauth.store.put("portal-read", _read_key(citizen), {"ids": sorted(ids)[-2000:]})
+        with measure(request.scope, "fhir"):
+            mark_read(citizen, newly)
     return portal.render(request, "citizen/thread.html", citizen, title=_topic(root, t), nav="messages",
                          root=root, items=items, newly={m["id"] for m in newly},
                          from_me=lambda m: (m.get("sender") or {}).get("reference") == citizen.subject,

@@ -6,20 +6,23 @@ parent of a child under 12; never a fullmakt holder, DOMAIN.md)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
+import uuid
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ehelse.access.care import GRANT_CODE, GRANT_SYSTEM
 from ehelse.audit.report import who_has_looked
-from ehelse.errors import BadRequest, NotFound
+from ehelse.errors import BadRequest, Forbidden, NotFound
 from ehelse.nobasis.seed import consents as shapes
-from ehelse.nobasis.seed.vocabulary import CONSENT_CATEGORY
+from ehelse.nobasis.seed.vocabulary import CONSENT_CATEGORY, CONSENT_EMERGENCY_NOTICE
 from ehelse.portals.citizen import fhirtext
 from ehelse.portals.ui import flash, measure
 
+FNR_SYSTEM = "urn:oid:2.16.578.1.12.4.1.4.1"
 SETTINGS = ("block", "restriction", "reservation", "fullmakt", "lack-of-capacity")
 
 
@@ -49,6 +52,8 @@ def privacy(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) -
         return RedirectResponse(portal.url("/personvern"), status_code=303)
     with measure(request.scope, "fhir"):
         found = [c for c in _consents(citizen) if c.get("status") == "active"]
+        notices = citizen.search("Communication", subject=citizen.subject, category=f"{GRANT_SYSTEM}|{GRANT_CODE}",
+                                 _sort="-sent", _count=50)
     with measure(request.scope, "audit"):
         looked = who_has_looked(citizen.raw, citizen.acting.patient_id, limit=200)
     blocks = [c for c in found if _category(c) == "block"]
@@ -57,7 +62,39 @@ def privacy(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) -
                          looked=looked, blocks=blocks, restricted=[c for c in found if _category(c) == "restriction"],
                          reserved=[c for c in found if _category(c) == "reservation"],
                          candidates=[p for p in _practitioners(citizen) if p["reference"] not in blocked_refs],
-                         fhirtext=fhirtext)
+                         notify=_notify(found), notices=notices, fhirtext=fhirtext)
+
+
+def _notify(consents: list[dict[str, Any]]) -> bool:
+    """The emergency-notice choice as access/care.py reads it: notified unless the newest
+    active notice Consent says deny."""
+    found = [c for c in consents if _category(c) == CONSENT_EMERGENCY_NOTICE[0]]
+    if not found:
+        return True
+    newest = max(found, key=lambda c: (c.get("dateTime") or "", (c.get("meta") or {}).get("lastUpdated") or ""))
+    return (newest.get("provision") or {}).get("type") != "deny"
+
+
+def _notice(citizen: Any, notify: bool) -> None:
+    """Store the choice as one active Consent (category emergency-notification): earlier
+    choices become inactive, so the record keeps the history of them."""
+    for old in _consents(citizen):
+        if _category(old) == CONSENT_EMERGENCY_NOTICE[0] and old.get("status") == "active":
+            old["status"] = "inactive"
+            citizen.update(old)
+    person = _person(citizen)
+    citizen.create({
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": CONSENT_CATEGORY, "code": CONSENT_EMERGENCY_NOTICE[0],
+                                  "display": CONSENT_EMERGENCY_NOTICE[1]}]}],
+        "patient": {"reference": f"Patient/{person.id}", "display": person.display},
+        "dateTime": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "performer": [{"reference": citizen.subject}],
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                   "code": "OPTIN" if notify else "OPTOUT"}]},
+        "provision": {"type": "permit" if notify else "deny"},
+    })
 
 
 def _practitioners(citizen: Any) -> list[dict[str, str]]:
@@ -90,6 +127,11 @@ def _change(citizen: Any, form: dict[str, Any], t: Any) -> None:
         consent = shapes.restriction("x", person, today)
     elif action == "reserve":
         consent = shapes.reservation("x", person, today)
+    elif action == "notice":
+        if form.get("notify") not in ("yes", "no"):
+            raise BadRequest(t("privacy_unknown_setting"))
+        _notice(citizen, form["notify"] == "yes")
+        return
     elif action == "withdraw":
         consent = citizen.read("Consent", form.get("consent", ""))
         if _category(consent) not in SETTINGS:
@@ -129,7 +171,9 @@ def fullmakt(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) 
 
 
 def _give(citizen: Any, form: dict[str, Any], t: Any) -> None:
-    relative = citizen.read("RelatedPerson", form.get("holder", ""))
+    """Give a fullmakt to a registered relative, or to a person named by FNR: then the
+    holder's RelatedPerson and the Consent are one FHIR transaction (both or neither), and
+    access/writes.py checks the rules (giver 16+, holder 18+, no confidential address)."""
     try:
         start = date.fromisoformat(form.get("start") or date.today().isoformat())
         end = date.fromisoformat(form["end"]) if form.get("end") else None
@@ -141,6 +185,35 @@ def _give(citizen: Any, form: dict[str, Any], t: Any) -> None:
         raise BadRequest(t("fullmakt_bad_area"))
     from ehelse.oauth.people import display_name
 
-    consent = shapes.fullmakt("x", _person(citizen), relative["id"], display_name(relative), start, end)
+    fnr = str(form.get("holder_fnr", "")).replace(" ", "")
+    if not fnr and form.get("holder"):
+        relative = citizen.read("RelatedPerson", form.get("holder", ""))
+        consent = shapes.fullmakt("x", _person(citizen), relative["id"], display_name(relative), start, end)
+        consent.pop("id", None)
+        citizen.create(consent)
+        return
+    if len(fnr) != 11 or not fnr.isdigit():
+        raise BadRequest(t("fullmakt_bad_fnr"))
+    holder = {"resourceType": "RelatedPerson", "active": True,
+              "patient": {"reference": citizen.subject, "display": citizen.acting.name},
+              "identifier": [{"use": "official", "system": FNR_SYSTEM, "value": fnr}],
+              "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                                            "code": "HPOWATT", "display": "healthcare power of attorney"}]}]}
+    consent = shapes.fullmakt("x", _person(citizen), "x", "", start, end)
     consent.pop("id", None)
-    citizen.create(consent)
+    holder_url = "urn:uuid:" + str(uuid.uuid4())
+    from ehelse.access.representation import find_patient
+
+    registered = find_patient(citizen.raw, fnr)  # the name to show back; writes.py decides
+    name = display_name(registered) if registered else ""
+    if name:
+        holder["name"] = registered.get("name", [])[:1]
+    consent["provision"]["actor"][0]["reference"] = {"reference": holder_url, "display": name}
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": holder_url, "resource": holder, "request": {"method": "POST", "url": "RelatedPerson"}},
+        {"resource": consent, "request": {"method": "POST", "url": "Consent"}}]}
+    try:
+        citizen.call("POST", "", resource=bundle)
+    except Forbidden as error:  # the rules said no: say which, in the user's language
+        text = str(error)
+        raise BadRequest(t("fullmakt_giver_age") if "age of 16" in text else t("fullmakt_not_allowed")) from None
