@@ -27,6 +27,7 @@ from ehelse.portals.citizen.app import install as install_citizen
 from ehelse.portals.clinician.app import install as install_clinician
 from ehelse.portals.ui.static import install_static
 from ehelse.bulk.app import install as install_bulk
+from ehelse.portals.strategy.app import install as install_strategy
 from ehelse.web.fhir import FhirEndpoint
 from ehelse.web.metrics import Metrics
 from ehelse.web.hardening import Cors, SecurityHeaders
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, repo: Any = None, router: Any =
     install_citizen(app)  # /innbygger: the citizen portal (portals/citizen)
     install_clinician(app)  # /helsepersonell: the clinician workspace (portals/clinician)
     install_bulk(app)  # /bulk: Bulk Data export status and files, and the export worker (bulk/)
+    install_strategy(app)  # /strategi: the strategy's goals, roadmap and live indicators (portals/strategy)
     return app
 
 
