@@ -145,7 +145,8 @@ def test_slot_opened_by_the_gp_is_booked_with_the_patients_token(browser, live_s
     page.fill("#f-time", "07:20")
     page.get_by_role("button", name="Åpne time").click()
     assert "Timen er åpnet" in page.content()
-    kari = api_token(portal_repo, f"patient:{DEMO_CAST['kari'].fnr}")
+    # the citizen portal's scopes (citizen/context.py PORTAL_SCOPES): book = create an Appointment
+    kari = api_token(portal_repo, f"patient:{DEMO_CAST['kari'].fnr}", scope="openid fhirUser launch/patient patient/*.*")
     slots = fhir(live_server, kari, "Slot", start=f"{day}T07:20:00+01:00", status="free")
     slot = next(e["resource"] for e in slots.get("entry", []) if e["resource"]["start"].startswith(f"{day}T07:20"))
     booked = httpx.post(f"{live_server.url}/fhir/Appointment", headers={"authorization": f"Bearer {kari}",
