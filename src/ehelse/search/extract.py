@@ -219,9 +219,9 @@ def _strings(node: Any, out: list[str]) -> None:
     """The human-readable strings of a resource (not ids, codes, references, systems or the
     narrative), for `_content`."""
     for key, value in node.items():
-        if key in _NOT_CONTENT:
-            continue
         t = type(value)
+        if key in _NOT_CONTENT and (key != "code" or t is str):  # Condition.code is a CodeableConcept
+            continue
         if t is str:
             if not value[:4].isdigit():  # dates and numbers are not words to search for
                 out.append(value)
