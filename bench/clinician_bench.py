@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="clinician-bench-") as tmp:
         path = database(args.patients, args.seed, args.quick, Path(tmp))
         app = create_app(get_settings(database_url=f"sqlite:///{path}", rate_limit=0, log_level="warning"))
+        app.state.repo.upgrade()  # a cached database from before a migration: bring the copy up to date
         ids, texts = workload(app.state.repo)
         warm = login(app)  # warm caches: templates, care set, search plans
         for target in ids[:5]:
