@@ -17,7 +17,7 @@ from router_client import RouterClient  # noqa: E402
 from ehelse.audit.verify import verify  # noqa: E402
 from ehelse.storage import open_repository  # noqa: E402
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # seeding on PostgreSQL takes ~25 s
 
 
 @pytest.fixture(scope="module")
