@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from conftest import by_type, index, population
+import base64
+
+from seedsupport import REFERENCE_DATE, by_type, index, population
 
 from ehelse.nobasis.identifiers import is_valid_hpr, is_valid_orgnr
 from ehelse.nobasis.seed import DEMO_CAST
+from ehelse.nobasis.seed.datatypes import age_on
 from ehelse.nobasis.seed.vocabulary import (
     CONSENT_CATEGORY, EXT_PERSON_REFERENCE, FNR, HPR, PARENTAL_RESPONSIBILITY, SECURITY_LABEL,
 )
@@ -65,10 +68,6 @@ def test_parents_have_responsibility_and_share_the_childrens_address(seeded):
 
 
 def test_ages_make_the_rules_matter(seeded):
-    from conftest import REFERENCE_DATE
-
-    from ehelse.nobasis.seed.datatypes import age_on
-
     assert age_on(DEMO_CAST["emma"].birth_date, REFERENCE_DATE) == 9
     assert age_on(DEMO_CAST["jonas"].birth_date, REFERENCE_DATE) == 14
     assert age_on(DEMO_CAST["astrid"].birth_date, REFERENCE_DATE) == 82
@@ -132,7 +131,5 @@ def test_the_hospital_doctor_wrote_a_discharge_summary(seeded):
     document = resources["DocumentReference/demo-epikrise-astrid"]
     assert document["author"][0]["reference"] == f"PractitionerRole/{DEMO_CAST['hospital_doctor'].role_id}"
     binary = resources[document["content"][0]["attachment"]["url"]]
-    import base64
-
     text = base64.b64decode(binary["data"]).decode("utf-8")
     assert "EPIKRISE" in text and "Hjertesvikt" in text and "Astrid Hansen" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from conftest import REFERENCE_DATE, by_type, population
+from seedsupport import REFERENCE_DATE, by_type, population
 
 from ehelse.fhir import jsoncodec
 

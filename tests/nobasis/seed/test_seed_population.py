@@ -4,10 +4,11 @@ whose ages and addresses make the representation rules matter, real municipaliti
 from __future__ import annotations
 
 import json
+from datetime import date
 from collections import Counter
 from importlib import resources as package_files
 
-from conftest import REFERENCE_DATE, by_type, index
+from seedsupport import REFERENCE_DATE, by_type, index
 
 from ehelse.nobasis.identifiers import is_valid_dnr, is_valid_fnr, is_valid_hpr, is_valid_orgnr
 from ehelse.nobasis.seed.datatypes import age_on
@@ -54,7 +55,7 @@ def test_every_reference_resolves(larger):
 
 
 def test_ages_are_spread_so_the_rules_matter(larger):
-    ages = [age_on(__import__("datetime").date.fromisoformat(p["birthDate"]), REFERENCE_DATE)
+    ages = [age_on(date.fromisoformat(p["birthDate"]), REFERENCE_DATE)
             for p in by_type(larger, "Patient")]
     bands = Counter("<12" if a < 12 else "12-15" if a < 16 else "16-17" if a < 18 else "18-66" if a < 67 else "67+"
                     for a in ages)
@@ -69,7 +70,7 @@ def test_children_have_parents_with_responsibility_at_least_one_at_home(larger):
         if any(c["coding"][0]["system"] == PARENTAL_RESPONSIBILITY for c in related["relationship"]):
             parents.setdefault(related["patient"]["reference"], []).append(related)
     children = [p for p in by_type(larger, "Patient")
-                if age_on(__import__("datetime").date.fromisoformat(p["birthDate"]), REFERENCE_DATE) < 18]
+                if age_on(date.fromisoformat(p["birthDate"]), REFERENCE_DATE) < 18]
     assert children
     apart = 0
     for child in children:

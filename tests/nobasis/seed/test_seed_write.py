@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import typer
-from conftest import REFERENCE_DATE
+from seedsupport import REFERENCE_DATE
 from typer.testing import CliRunner
 
 from ehelse.nobasis.seed import DEMO_CAST, seed
