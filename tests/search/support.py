@@ -1,6 +1,5 @@
-"""Shared helpers of the search tests: a small clinical world, the router client, and a
-`sql_repo` fixture (the shared `repo` on SQLite and PostgreSQL; the in-memory fake only
-knows `_id`/`identifier`, so it is skipped for these features)."""
+"""Shared helpers of the search tests: a small clinical world and the router client (the
+`sql_repo` fixture is in conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,23 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fhir"))
 
 from router_client import BASE, RouterClient, outcome_of  # noqa: E402
 
-__all__ = ["BASE", "RouterClient", "outcome_of", "sql_repo", "world", "ids_of", "bundle_ids"]
+__all__ = ["BASE", "RouterClient", "outcome_of", "world", "ids_of", "bundle_ids"]
 
 FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
 LOINC = "http://loinc.org"
-
-
-@pytest.fixture
-def sql_repo(repo):
-    if repo.url.startswith("memory"):
-        pytest.skip("the in-memory fake implements only _id/identifier search")
-    return repo
 
 
 def world(repo) -> dict[str, Any]:

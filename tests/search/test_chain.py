@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import FNR, RouterClient, bundle_ids, ids_of, outcome_of, sql_repo, world  # noqa: F401
+from support import FNR, RouterClient, bundle_ids, ids_of, outcome_of, world
 
 from ehelse.errors import BadRequest
 from ehelse.storage.protocol import SearchParam, SearchQuery

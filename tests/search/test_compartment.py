@@ -3,7 +3,7 @@ system search with _type, and GET/POST _search."""
 
 from __future__ import annotations
 
-from support import RouterClient, bundle_ids, outcome_of, sql_repo, world  # noqa: F401
+from support import RouterClient, bundle_ids, outcome_of, world
 
 
 def test_patient_compartment_of_one_type(sql_repo):

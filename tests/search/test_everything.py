@@ -3,7 +3,7 @@ refers to, with start/end, _since, _type and paging."""
 
 from __future__ import annotations
 
-from support import RouterClient, outcome_of, sql_repo, world  # noqa: F401
+from support import RouterClient, outcome_of, world
 
 
 def keys(response, mode: str | None = None) -> list[str]:

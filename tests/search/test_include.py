@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import RouterClient, bundle_ids, outcome_of, sql_repo, world  # noqa: F401
+from support import RouterClient, bundle_ids, outcome_of, world
 
 
 def included(response) -> list[str]:

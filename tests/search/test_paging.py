@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from support import RouterClient, bundle_ids, outcome_of, sql_repo  # noqa: F401
+from support import RouterClient, bundle_ids, outcome_of
 
 
 def patients(repo, n: int) -> list[str]:

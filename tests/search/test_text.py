@@ -3,7 +3,7 @@ words of the narrative / of every string, case-, accent- and Norwegian-letter-in
 
 from __future__ import annotations
 
-from support import RouterClient, bundle_ids, sql_repo  # noqa: F401
+from support import RouterClient, bundle_ids
 
 
 def narrative(text: str) -> dict:

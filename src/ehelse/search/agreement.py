@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from ehelse.search.reference import ReferenceEvaluator, definition
 from ehelse.search.reference_values import string_parts, token_parts
