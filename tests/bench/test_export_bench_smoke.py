@@ -1,0 +1,21 @@
+"""Smoke test of bench/export_bench.py: `--quick` runs the system and Patient level exports
+and reports figures that add up (no timing assertions: figures go in docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_export_bench_quick(tmp_path):
+    out = tmp_path / "export.json"
+    done = subprocess.run([sys.executable, "-m", "bench.export_bench", "--quick", "--json", str(out)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    system, patient = json.loads(out.read_text())["results"]
+    assert system["resources"] > patient["resources"] > 0  # Patient level leaves out Practitioners etc.
+    assert system["resources_per_s"] > 0 and system["peak_memory_mb"] < 50
