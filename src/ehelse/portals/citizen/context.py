@@ -86,6 +86,8 @@ class Citizen:
         """The matches of a search (a list value repeats the parameter), includes left out."""
         query = [(k.replace("__", ":").replace("_", "-") if not k.startswith("_") else k, str(v))
                  for k, vs in params.items() for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
+        if not any(k == "_total" for k, _ in query):
+            query.append(("_total", "none"))  # the pages never show a total: do not count
         bundle = self.call("GET", type, query) or {}
         return [e["resource"] for e in bundle.get("entry") or []
                 if e.get("search", {}).get("mode", "match") == "match" and "resource" in e]

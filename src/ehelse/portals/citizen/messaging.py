@@ -26,7 +26,9 @@ MAX_TEXT = 5000
 
 def _messages(citizen: Any, request: Request) -> list[dict[str, Any]]:
     with measure(request.scope, "fhir"):
-        return citizen.search("Communication", subject=citizen.subject, _sort="-sent", _count=500)
+        # sorted here, not by _sort (see overview.py)
+        return sorted(citizen.search("Communication", subject=citizen.subject, _count=500),
+                      key=lambda m: m.get("sent") or "", reverse=True)
 
 
 def unread(portal: Any, citizen: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -67,7 +69,9 @@ def recipients(citizen: Any) -> list[dict[str, str]]:
         org = episode.get("managingOrganization")
         if org and org.get("reference"):
             found[org["reference"]] = citizen.reference_display(org)
-    for encounter in citizen.search("Encounter", patient=citizen.subject, _sort="-date", _count=20):
+    encounters = citizen.search("Encounter", patient=citizen.subject, _count=500)
+    encounters.sort(key=lambda e: (e.get("period") or {}).get("start") or "", reverse=True)
+    for encounter in encounters[:20]:
         org = encounter.get("serviceProvider")
         if org and org.get("reference"):
             found.setdefault(org["reference"], citizen.reference_display(org))

@@ -29,7 +29,9 @@ def record(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) ->
         allergies = citizen.search("AllergyIntolerance", patient=s, _count=100)
         flags = citizen.search("Flag", patient=s, _count=50)
         vaccines = fhirtext.newest_first(citizen.search("Immunization", patient=s, _count=200), "occurrenceDateTime")
-        visits = citizen.search("Encounter", patient=s, _sort="-date", _count=50)
+        # sorted here, not by _sort (see overview.py)
+        visits = sorted(citizen.search("Encounter", patient=s, _count=500),
+                        key=lambda e: (e.get("period") or {}).get("start") or "", reverse=True)[:50]
     active = [c for c in conditions if fhirtext.status_code(c.get("clinicalStatus")) in ("active", "recurrence", "relapse")]
     earlier = [c for c in conditions if c not in active]
     return portal.render(request, "citizen/record.html", citizen, title=t("record_title"), nav="record",
@@ -68,7 +70,7 @@ def results(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) -
     """One row per test or measurement: the newest value, its reference range, how many."""
     t = portal.pages.translator(request)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for o in _observations(citizen, request, _sort="-date"):
+    for o in fhirtext.newest_first(_observations(citizen, request), "effectiveDateTime", "issued"):
         code = fhirtext.code_of(o.get("code"), LOINC) or fhirtext.code_of(o.get("code"))
         if code:
             groups[code].append(o)
