@@ -204,3 +204,19 @@ def test_an_unknown_kind_of_actor_gets_nothing(world):
     stranger = RouterClient(secured(repo, Actor("relatedperson", "someone", ("user/*.cruds",))))
     assert stranger.get("Observation/obs-demo-kari").status == 403
     assert stranger.get("Organization", query=[("_count", "1")]).status == 403
+
+
+def test_narrow_scopes_bound_everything_and_includes_too(world):
+    repo, _ = world
+    narrow = actor("patient", C["kari"].fnr, patient=C["kari"].fnr, scopes="patient/Observation.rs patient/Patient.rs")
+    client = RouterClient(secured(repo, narrow))
+    found = body(client.get("Patient/demo-kari/$everything", query=[("_count", "1000")]))
+    assert {e["resource"]["resourceType"] for e in found["entry"]} == {"Observation", "Patient"}
+
+
+def test_a_citizen_patches_what_they_may_update(world):
+    repo, _ = world
+    client = RouterClient(secured(repo, actor("patient", C["kari"].fnr, patient=C["kari"].fnr)))
+    patch = [{"op": "replace", "path": "/status", "value": "amended"}]
+    assert client.patch("QuestionnaireResponse/qr-demo-kari", patch).status == 200
+    assert client.patch("Observation/obs-demo-kari", patch).status == 403  # the GP's entry, not hers

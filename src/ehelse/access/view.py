@@ -141,6 +141,8 @@ class AccessView:
         type = resource.get("resourceType")
         if self.kind == "system":  # a backend client: its SMART scopes are the whole rule
             return self.scopes.allows(type, "read", contexts=("system",)), owners(resource)
+        if self.kind != "admin" and not self.scopes.allows(type, "read", contexts=self._contexts()):
+            return False, set()
         if self.unrestricted or type in PUBLIC_TYPES:
             return True, (owners(resource) if type not in PUBLIC_TYPES else set())
         if type == "AuditEvent" and self.kind == "practitioner":
@@ -176,11 +178,17 @@ class AccessView:
                 if rights.consents:
                     return True, patients
                 continue
-            if self.kind == "patient" and interaction not in policy.CITIZEN_WRITES.get(type, ()):
+            if self.kind == "patient" and ("update" if interaction == "patch" else interaction) \
+                    not in policy.CITIZEN_WRITES.get(type, ()):
                 continue
             if rights.write and type not in rights.hidden_types:
                 return True, patients
         return False, patients
+
+    def _contexts(self) -> tuple[str, ...]:
+        """The SMART scope contexts that speak for this kind of actor."""
+        return {"patient": ("patient", "user"), "practitioner": ("user", "patient"),
+                "system": ("system",)}.get(self.kind, ())
 
     # -- as SQL ---------------------------------------------------------------------------
     def within(self, patients: set[str], alias: str, *, hide_confidential: bool = False) -> tuple[str, list[Any]] | None:
@@ -254,6 +262,9 @@ class AccessView:
                            f" AND ts_{a}.code IN ({_literals(rights.hidden_labels)}))")
             parts.append(f"({member})")
         sql = "(" + " OR ".join(parts) + ")"
+        scoped = self.scopes.readable_types(self._contexts())
+        if scoped is not None:  # narrower scopes than `*`: only those types, whatever the search
+            sql += f" AND {a}.type IN ({_literals(scoped)})" if scoped else " AND 1 = 0"
         if hide_confidential:  # an address search must not find people whose address is hidden
             sql += " AND " + self._confidential(a)
         return sql, args
