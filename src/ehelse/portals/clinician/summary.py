@@ -39,22 +39,25 @@ def gather(clinician: Any, patient_id: str) -> dict[str, Any]:
     """Everything the page shows, read through the API's access rules (Forbidden if refused)."""
     subject = f"Patient/{patient_id}"
     s = {"patient": subject}
-    call = lambda type, **kw: clinician.search(type, on=patient_id, **s, **kw)  # noqa: E731
+    call = lambda type, **kw: clinician.search(type, on=patient_id, _total="none", **s, **kw)  # noqa: E731
     patient = clinician.read("Patient", patient_id, on=patient_id)
+    # No _sort: a sorted search cost 100-200 ms on a record with years of results (measured by
+    # bench/portal_bench.py); the few hundred rows are sorted here, and no total is counted.
+    newest = fhirtext.newest_first
     found = {
         "flags": call("Flag", status="active", _count=50),
         "allergies": call("AllergyIntolerance", _count=100),
-        "medicines": fhirtext.newest_first(call("MedicationRequest", status=["active,on-hold"], _count=200), "authoredOn"),
-        "problems": fhirtext.newest_first(call("Condition", clinical_status="active,recurrence,relapse", _count=200),
-                                          "onsetDateTime", "recordedDate"),
-        "observations": call("Observation", _sort="-date", _count=400),
-        "contacts": call("Encounter", _sort="-date", _count=10),
-        "documents": call("DocumentReference", _sort="-date", _count=15),
-        "answers": call("QuestionnaireResponse", _sort="-authored", _count=10),
-        "vaccines": fhirtext.newest_first(call("Immunization", _count=100), "occurrenceDateTime"),
+        "medicines": newest(call("MedicationRequest", status=["active,on-hold"], _count=200), "authoredOn"),
+        "problems": newest(call("Condition", clinical_status="active,recurrence,relapse", _count=200),
+                           "onsetDateTime", "recordedDate"),
+        "observations": newest(call("Observation", _count=1000), "effectiveDateTime", "issued"),
+        "contacts": newest(call("Encounter", _count=200), "period")[:10],
+        "documents": newest(call("DocumentReference", _count=200), "date")[:15],
+        "answers": newest(call("QuestionnaireResponse", _count=100), "authored")[:10],
+        "vaccines": newest(call("Immunization", _count=100), "occurrenceDateTime"),
         "kin": call("RelatedPerson", _count=20),
-        "messages": call("Communication", _sort="-sent", _count=10),
-        "referrals": call("ServiceRequest", _sort="-authored", _count=10),
+        "messages": newest(call("Communication", _count=200), "sent")[:10],
+        "referrals": newest(call("ServiceRequest", _count=100), "authoredOn")[:10],
     }
     found["patient"] = patient
     found["problems"] = _once_per_code(found["problems"])
