@@ -241,7 +241,7 @@ def _reference(definition: SearchParameterDef, value: str, modifier: str | None,
     if "://" in value or value.startswith("urn:"):
         url, _, version = value.partition("|")
         ref_type, ref_id, url, _ = parse_reference(url)
-        sql, args = f"{x}.url = ?", [url]
+        sql, args = f"({x}.url = ? AND {x}.url <> '')", [url]  # `<> ''`: the partial index
         if version:
             sql, args = f"({sql} AND {x}.version = ?)", [*args, version]
         if ref_type and ref_id and not version:  # our own server's absolute URL: a local reference

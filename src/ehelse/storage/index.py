@@ -6,7 +6,7 @@ its history row (DESIGN.md, Storage). Only current versions have rows, so histor
 slows search. The default indexer is the SearchParameter registry's (search/extract.py);
 `identifier_indexer` is the storage layer's minimal one (identifier tokens only).
 
-The tables (migrations 0001, 0002 and 0004), each with `type, id, param` first, where `param` is
+The tables (migrations 0001, 0002, 0004 and 0007, which sets their indexes), each with `type, id, param` first, where `param` is
 the search parameter code (http://hl7.org/fhir/R4/search.html, one table per value kind):
 
   token_index      system, code   -- Coding/Identifier/ContactPoint/code/boolean/string
