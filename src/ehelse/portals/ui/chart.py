@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 from ehelse.portals.ui.formatting import format_date, format_number, parse_when
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 16, 16, 36  # plot margins for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 52, 16, 30, 36  # plot margins for the axis labels (TOP: the unit above the top tick)
 MARKERS = ("circle", "square", "diamond")
 _ids = itertools.count(1)
 
@@ -102,7 +102,7 @@ def line_chart(series: Sequence[Series], *, title: str, unit: str, t: Any, lang:
     for day, anchor in _x_ticks(d0, d1, lang):
         parts.append(f'<text class="chart-label" x="{x(day)}" y="{HEIGHT - 12}" text-anchor="{anchor}">'
                      f'{escape(_x_label(day, d1 - d0, lang))}</text>')
-    parts.append(f'<text class="chart-label" x="4" y="{TOP - 4 if TOP > 12 else 12}">{escape(unit)}</text>')
+    parts.append(f'<text class="chart-label" x="4" y="12">{escape(unit)}</text>')  # clear of the top tick label
     for index, (s, pts) in enumerate(plotted):
         kind = escape(s.kind)
         path = " ".join(f"{x(d)},{y(v)}" for d, v, _ in pts)
