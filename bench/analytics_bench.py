@@ -1,0 +1,144 @@
+"""SQL on FHIR speed: a flat Observation view over a seeded population's NDJSON, on DuckDB
+and on Spark, against a hand-written DuckDB query over the same NDJSON (target: the compiled
+view within 2x of the hand-written SQL).
+
+    .venv/bin/python bench/analytics_bench.py                    # 10,000 patients (cached seed)
+    .venv/bin/python bench/analytics_bench.py --patients 1000
+    .venv/bin/python bench/analytics_bench.py --quick            # 30 patients, no Spark: smoke test
+
+Every figure is end to end into Python rows: the engine's compile, DuckDB's (or Spark's) read
+and parse of the NDJSON, and fetching every row. The hand-written query fetches tuples, the
+engine dicts (what its callers get). Each DuckDB figure is the best of --repeat runs; Spark's
+first run includes its JIT warm-up, so it is run twice and both are reported. The seeded
+SQLite file is bench/search_bench.py's cache (same key), so the benchmarks share one seed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.search_bench import sqlite_cache  # noqa: E402
+
+FLAT_OBSERVATION = {
+    "resourceType": "ViewDefinition", "name": "observation_flat", "resource": "Observation", "status": "active",
+    "select": [{"column": [
+        {"name": "id", "path": "getResourceKey()", "type": "id"},
+        {"name": "patient_id", "path": "subject.getReferenceKey(Patient)", "type": "id"},
+        {"name": "status", "path": "status", "type": "code"},
+        {"name": "code_system", "path": "code.coding.system.first()", "type": "uri"},
+        {"name": "code", "path": "code.coding.code.first()", "type": "code"},
+        {"name": "name", "path": "code.text", "type": "string"},
+        {"name": "value", "path": "value.ofType(Quantity).value", "type": "decimal"},
+        {"name": "unit", "path": "value.ofType(Quantity).unit", "type": "string"},
+        {"name": "effective", "path": "effective.ofType(dateTime)", "type": "dateTime"},
+    ]}],
+}
+
+# What an analyst would write by hand over the same file: the same nine columns.
+HAND_WRITTEN = """
+SELECT json->>'id' AS id,
+       regexp_extract(json->'subject'->>'reference', '^Patient/(.+)$', 1) AS patient_id,
+       json->>'status' AS status,
+       json->'code'->'coding'->0->>'system' AS code_system,
+       json->'code'->'coding'->0->>'code' AS code,
+       json->'code'->>'text' AS name,
+       TRY_CAST(json->'valueQuantity'->'value' AS DOUBLE) AS value,
+       json->'valueQuantity'->>'unit' AS unit,
+       json->>'effectiveDateTime' AS effective
+FROM read_json_objects('{path}', format='newline_delimited')
+WHERE json->>'resourceType' = 'Observation'
+"""
+
+
+def export_observations(db: Path, folder: Path) -> tuple[Path, int]:
+    from ehelse.storage.sqlite import SqliteRepository
+
+    repo = SqliteRepository(f"sqlite:///{db.resolve()}")
+    path, count = folder / "Observation.ndjson", 0
+    with path.open("wb") as f:
+        for version in repo.iter_current("Observation"):
+            f.write(version.content + b"\n")
+            count += 1
+    repo.close()
+    return path, count
+
+
+def best(function, repeat: int) -> tuple[float, int]:
+    times, rows = [], 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        rows = function()
+        times.append(time.perf_counter() - started)
+    return min(times), rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="30 patients, one repeat, no Spark")
+    parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--output", type=Path, default=None, help="write the report as JSON here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.patients, args.repeat, args.no_spark = 30, 1, True
+
+    import duckdb
+
+    from ehelse.analytics.engines import run
+    from ehelse.analytics.sources import FileSource
+    from ehelse.analytics.viewdefinition import parse_view
+
+    with tempfile.TemporaryDirectory(prefix="ehelse-analytics-bench-") as tmp:
+        db = sqlite_cache(args.patients, args.seed, args.quick, Path(tmp) if args.quick else None)
+        ndjson, resources = export_observations(db, Path(tmp))
+        view = parse_view(FLAT_OBSERVATION)
+        source = FileSource([ndjson])
+        connection = duckdb.connect()
+
+        def hand() -> int:
+            return len(connection.execute(HAND_WRITTEN.format(path=ndjson)).fetchall())
+
+        def engine(name: str, **options) -> int:
+            result = run(view, source, engine=name, **options)
+            assert name == "runner" or result.engine == name, result.engine
+            return sum(1 for _ in result.rows)
+
+        report: dict = {"benchmark": "analytics", "patients": args.patients, "observations": resources,
+                        "ndjson_mb": round(ndjson.stat().st_size / 2**20, 1)}
+        report["hand_written_duckdb_s"], hand_rows = best(hand, args.repeat)
+        report["duckdb_view_s"], rows = best(lambda: engine("duckdb", connection=connection), args.repeat)
+        assert rows == hand_rows == resources, (rows, hand_rows, resources)
+        report["ratio_duckdb_to_hand"] = round(report["duckdb_view_s"] / report["hand_written_duckdb_s"], 2)
+        report["runner_s"], _ = best(lambda: engine("runner"), 1)
+        if not args.no_spark:
+            from ehelse.analytics.engines import spark as spark_engine
+
+            started = time.perf_counter()
+            session = spark_engine.session()
+            report["spark_start_s"] = time.perf_counter() - started
+            report["spark_first_s"], _ = best(lambda: engine("spark", spark=session), 1)
+            report["spark_view_s"], _ = best(lambda: engine("spark", spark=session), 1)
+            report["ratio_spark_to_hand"] = round(report["spark_view_s"] / report["hand_written_duckdb_s"], 2)
+            spark_engine.stop()
+        for key, value in list(report.items()):
+            if key.endswith("_s") and isinstance(value, float):
+                report[key] = round(value, 3)
+        rate = resources / report["duckdb_view_s"] if report["duckdb_view_s"] else 0
+        report["duckdb_rows_per_s"] = round(rate)
+    print(json.dumps(report, indent=2))
+    if args.output:
+        args.output.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()
