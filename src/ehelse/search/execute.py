@@ -171,8 +171,16 @@ def execute(run: Callable[[str, list[Any]], list[tuple]], backend: str, type: st
     offset = 0 if query.after is not None and not query.sort else query.offset
     rows: list[tuple] = []
     if query.count > 0:
+        order = order_by(type, query.sort)
+        if backend == "sqlite" and query.compartment is not None and not query.sort:
+            # One record's rows are few: find them through reference_index and sort them. Left
+            # to itself SQLite walks the type's whole (type, last_updated) index to skip the
+            # sort, testing every row of the type (EXPLAIN QUERY PLAN: 30 ms against 0.3 ms
+            # for a patient's Conditions among 19,000; more as the population grows).
+            # A unary `+` keeps the order and takes the index out of the planner's choice.
+            order = "+" + order
         rows = run(f"SELECT {_COLUMNS} FROM resource r WHERE {' AND '.join(page_conditions)}"
-                   f" ORDER BY {order_by(type, query.sort)} LIMIT ? OFFSET ?", [*page_args, query.count, offset])
+                   f" ORDER BY {order} LIMIT ? OFFSET ?", [*page_args, query.count, offset])
     entries = [ResourceVersion(*row) for row in rows]
     total = _total(run, backend, query, conditions, args, entries)
     extra = includes.included(run, entries, query.include) if query.include else []
