@@ -35,6 +35,10 @@ ACTIVE = {
 }
 
 
+# Writes of these can start or end a care relationship (Patient: generalPractitioner).
+CARE_TYPES = frozenset({*ACTIVE, "Patient"})
+
+
 @dataclass(frozen=True, slots=True)
 class Personnel:
     """A practitioner as the records know them: ids to match references against."""
@@ -103,24 +107,48 @@ class _Cached:
 
 
 class CareFacts:
-    """Per-process cache of personnel and care sets, FACTS_TTL seconds old at most, so a
-    clinician's searches do not recompute their patient list on every request."""
+    """Per-process cache of personnel and care sets, so a clinician's searches do not
+    recompute their patient list (hundreds of ms for a GP's list) on every request.
+
+    Freshness: a write through the API that can change a care relationship (CARE_TYPES)
+    drops every care set at once (`changed`), so a referral opens the record at the receiver
+    on their next request in this process. Other processes see it within FACTS_TTL. When a
+    value is older than that, one request recomputes it while the others keep the previous
+    value for at most another FACTS_TTL (no stampede of 8 threads recomputing the same set)."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple, _Cached] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[tuple] = set()
 
     def get(self, key: tuple, make: Any) -> Any:
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and now - hit.at < FACTS_TTL:
             return hit.value
-        value = make()
+        with self._lock:
+            someone_else = key in self._refreshing
+            if not someone_else:
+                self._refreshing.add(key)
+        if someone_else and hit is not None and now - hit.at < 2 * FACTS_TTL:
+            return hit.value
+        try:
+            value = make()
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[key] = _Cached(now, value)
         return value
+
+    def changed(self, type: str) -> None:
+        """A resource of `type` was written: forget what it may have changed."""
+        if type in CARE_TYPES:
+            with self._lock:
+                for key in [k for k in self._cache if k[0] == "care"]:
+                    del self._cache[key]
 
 
 @dataclass

@@ -14,12 +14,14 @@ comes through here, so the rules hold on every path:
   - confidential addresses are taken out of Patient.address for whoever may not see them;
   - AuditEvent is read-only for everyone;
   - every access to patient data is audited, one AuditEvent per patient touched, durable
-    before the data is returned (audit/trail.py).
+    before the data is returned (audit/trail.py). A caller that answers once for several
+    reads (a portal page) may gather them (`audit_batch()`): one AuditEvent per patient and
+    outcome for the whole request, written in one commit before the answer leaves.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterator
 
 from ehelse.access import writes
@@ -34,6 +36,7 @@ from ehelse.nobasis.seed.vocabulary import EHELSE_CS
 from ehelse.storage.protocol import Page, ResourceVersion, SearchQuery
 
 OUTCOME_SYSTEM = EHELSE_CS + "access-outcome"
+_READS = ("read", "vread", "search", "history")  # what audit_batch() may gather
 HISTORY_SCAN_LIMIT = 10_000  # versions a filtered type/system history looks through
 _ADDRESS_PARAMS = ("address", "_content", "_text", "phonetic")
 _CONTEXTS = {"patient": ("patient", "user"), "practitioner": ("user", "patient"), "system": ("system",)}
@@ -64,6 +67,8 @@ class SecuredRepository:
         self.policy = policy or AccessPolicy()
         self.audit = audit or trail_for(repo)
         self.view: AccessView = self.policy.view(repo, actor)
+        # While a batch is open: (patient, denied) -> [interactions, references, queries].
+        self._batch: dict[tuple[str, bool], tuple[list[str], list[str], list[str]]] | None = None
 
     # -- checks ---------------------------------------------------------------------------------
     def _check_type(self, type: str, interaction: str) -> None:
@@ -114,10 +119,38 @@ class SecuredRepository:
     # -- audit --------------------------------------------------------------------------------
     def _audit(self, interaction: str, touched: dict[str, list[str]], *, denied: bool = False,
                query: str | None = None) -> None:
+        if self._batch is not None and interaction in _READS:
+            for patient, what in touched.items():
+                kinds, refs, queries = self._batch.setdefault((patient, denied), ([], [], []))
+                kinds.append(interaction)
+                refs.extend(what)
+                if query:
+                    queries.append(query)
+            return
         events = [audit_event(self.actor, interaction=interaction, patient_id=patient, what=what, query=query,
                               denied=denied, relation=self._relation(patient))
                   for patient, what in sorted(touched.items())]
         self.audit.record(events)
+
+    @contextmanager
+    def audit_batch(self) -> Iterator[None]:
+        """Gather the reads and searches of one request into one AuditEvent per patient (and
+        outcome), recorded in one commit when the block ends, also when it ends in an error
+        (a refusal is audited too). The caller must answer only after the block: the records
+        are durable before any data leaves. Writes are audited at once, in their transaction."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = {}
+        try:
+            yield
+        finally:
+            batch, self._batch = self._batch, None
+            self.audit.record([
+                audit_event(self.actor, interaction=kinds[0] if len(set(kinds)) == 1 else "search",
+                            patient_id=patient, what=list(dict.fromkeys(refs)), denied=denied,
+                            query=" ; ".join(dict.fromkeys(queries)) or None, relation=self._relation(patient))
+                for (patient, denied), (kinds, refs, queries) in sorted(batch.items())])
 
     def _relation(self, patient_id: str) -> str:
         if self.actor.kind in ("admin", "system"):
@@ -293,6 +326,7 @@ class SecuredRepository:
             writes.before_write(self.inner, self.actor, resource, None, self.policy.today())
             version = self.inner.create(resource, id=id)
             self._audit("create", {p: [f"{version.type}/{version.id}"] for p in patients})
+        self.policy.facts.changed(version.type)  # a referral or visit is a care relationship now
         return version
 
     def update(self, resource: dict[str, Any], *, if_match: int | None = None,
@@ -307,6 +341,7 @@ class SecuredRepository:
                                 self.policy.today())
             version, created = self.inner.update(resource, if_match=if_match, method=method)
             self._audit(interaction, {p: [f"{version.type}/{version.id}"] for p in patients})
+        self.policy.facts.changed(version.type)
         return version, created
 
     def delete(self, type: str, id: str, *, if_match: int | None = None) -> ResourceVersion | None:
@@ -318,6 +353,7 @@ class SecuredRepository:
             resource = self._subject(current) if current is not None else None
             patients = owners(resource) if resource else set()
             self._audit("delete", {p: [f"{type}/{id}"] for p in patients})
+        self.policy.facts.changed(type)
         return version
 
     def transaction(self) -> AbstractContextManager[None]:

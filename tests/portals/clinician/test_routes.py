@@ -161,16 +161,18 @@ def test_withheld_from_parents_label_on_a_note_for_a_14_year_old(app):
     assert mine and any(s["code"] == "withheld-from-parents" for s in mine[0]["meta"]["security"])
 
 
-def test_referral_appears_in_the_hospital_departments_inbox(app, monkeypatch):
-    monkeypatch.setattr("ehelse.access.care.FACTS_TTL", 0.0)  # the referral makes a care relationship now
+def test_referral_appears_in_the_hospital_departments_inbox(app):
+    hospital = login(app, "hospital_doctor")
+    hospital.get(P + "/")  # the department's care set is now cached (access/care.py CareFacts)
     gp = login(app, "gp")
     token = csrf(gp, P + "/pasient/demo-kari/ny/referral")
     dept = DEMO_CAST["hospital_doctor"].organization_id
     sent = gp.post(P + "/pasient/demo-kari/ny/referral", data={"organization": f"Organization/{dept}",
                                                                "what": "Utredning av brystsmerter", "csrf_token": token})
     assert sent.status_code == 303
-    inbox = login(app, "hospital_doctor").get(P + "/").text
+    inbox = hospital.get(P + "/").text  # at once: the referral's write dropped the cached care sets
     assert "Utredning av brystsmerter" in inbox and f"{P}/pasient/demo-kari" in inbox
+    assert hospital.get(P + "/pasient/demo-kari").status_code == 200  # a care relationship, no emergency access
 
 
 def test_schedule_open_and_close_a_slot_and_bad_input(app):
