@@ -128,7 +128,10 @@ def _run(portal: ClinicianPortal, handler: Handler, request: Request, form: dict
                                          portal.base_url(request), request.scope.get("state", {}).get("request_id", ""))
         if request.method == "POST" and not csrf_ok(request, form):
             return portal.error(request, 403, portal.pages.translator(request)("csrf_text"), clinician)
-        return handler(portal, request, clinician, form)
+        if clinician is None:
+            return handler(portal, request, clinician, form)
+        with clinician.audit_batch():  # the page's audit records, durable before it is sent
+            return handler(portal, request, clinician, form)
     except FhirError as error:
         if error.status >= 500:
             log.exception("clinician workspace: server error on %s", request.url.path)

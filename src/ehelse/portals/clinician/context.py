@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 
@@ -54,6 +55,7 @@ class Clinician:
     request_id: str = ""
     _repos: dict[str, tuple[Actor, SecuredRepository]] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
+    _batch: ExitStack | None = None  # open while the request's audit records are gathered
 
     # -- actors ---------------------------------------------------------------------------------
     def declaration(self, patient_id: str | None) -> dict[str, Any] | None:
@@ -80,7 +82,26 @@ class Clinician:
         if key not in self._repos:
             actor = self.actor(patient_id)
             self._repos[key] = (actor, SecuredRepository(self.raw, actor, self.policy))
+            if self._batch is not None:
+                self._batch.enter_context(self._repos[key][1].audit_batch())
         return self._repos[key]
+
+    @contextmanager
+    def audit_batch(self) -> Iterator[None]:
+        """One AuditEvent per patient for the whole page, not one per search (issue 8): every
+        SecuredRepository this request makes gathers its reads, and they are recorded, durable,
+        when the block ends, before the page is sent (app._run wraps each handler in this)."""
+        if self._batch is not None:
+            yield
+            return
+        with ExitStack() as stack:
+            self._batch = stack
+            for _, repo in self._repos.values():
+                stack.enter_context(repo.audit_batch())
+            try:
+                yield
+            finally:
+                self._batch = None
 
     def declare(self, patient_id: str, purpose: str, reason: str) -> dict[str, Any]:
         if purpose not in DECLARABLE:

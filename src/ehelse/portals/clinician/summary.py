@@ -37,9 +37,12 @@ CHARTS = 3  # trend charts for the tests with the most values
 
 def gather(clinician: Any, patient_id: str) -> dict[str, Any]:
     """Everything the page shows, read through the API's access rules (Forbidden if refused)."""
-    subject = f"Patient/{patient_id}"
-    s = {"patient": subject}
-    call = lambda type, **kw: clinician.search(type, on=patient_id, _total="none", **s, **kw)  # noqa: E731
+    # Compartment searches (search.html#compartments, `Patient/<id>/Flag`): the matches are in
+    # this record by definition, so the access layer filters only hidden types and labels
+    # instead of testing every row against the GP's whole list (a `patient=` parameter that is
+    # not the type's compartment parameter, e.g. Flag or Observation, was tested that way).
+    call = lambda type, **kw: clinician.search(f"Patient/{patient_id}/{type}", on=patient_id,  # noqa: E731
+                                               _total="none", **kw)
     patient = clinician.read("Patient", patient_id, on=patient_id)
     # No _sort: a sorted search cost 100-200 ms on a record with years of results (measured by
     # bench/portal_bench.py); the few hundred rows are sorted here, and no total is counted.
