@@ -225,6 +225,7 @@ def compiled(path: str):
 
     from ehelse.analytics.fhirpath_functions import FUNCTIONS
 
+    _check_syntax(path)
     stripped = path.strip()
     if stripped == "$this":  # fhirpathpy knows $this only inside function arguments
         return lambda focus, env: list(focus) if isinstance(focus, list) else [focus]
@@ -236,3 +237,31 @@ def compiled(path: str):
         return fhirpathpy.compile(path, models["r4"], {"userInvocationTable": FUNCTIONS, "returnRawData": True})
     except Exception as exc:  # the parser raises several types of its own
         raise InvalidView(f"FHIRPath does not parse: {path!r} ({type(exc).__name__})") from None
+
+
+def _check_syntax(path: str) -> None:
+    """fhirpathpy's parser recovers from syntax errors silently (`name.(` compiles); parse
+    again with its grammar and an error listener that refuses, and require all input read."""
+    from antlr4 import CommonTokenStream, InputStream, Token
+    from antlr4.error.ErrorListener import ErrorListener
+    from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+    from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
+
+    class Refuse(ErrorListener):
+        def syntaxError(self, recognizer, offendingSymbol, line, column, msg, e):
+            raise InvalidView(f"FHIRPath does not parse: {path!r} (at {column}: {msg})")
+
+    lexer = FHIRPathLexer(InputStream(path))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(Refuse())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(Refuse())
+    try:
+        parser.expression()
+    except InvalidView:
+        raise
+    except Exception as exc:  # the lexer raises its own exceptions on characters it cannot read
+        raise InvalidView(f"FHIRPath does not parse: {path!r} ({type(exc).__name__})") from None
+    if parser.getCurrentToken().type != Token.EOF:
+        raise InvalidView(f"FHIRPath does not parse: {path!r} (unexpected {parser.getCurrentToken().text!r})")
