@@ -81,6 +81,10 @@ class Compiler:
                 raise InvalidView(f"where path {path!r} must evaluate to a boolean, not {expr.ftype}")
             conditions.append(f"({self.truth(expr)}) IS TRUE")
         names = view.column_names()
+        if _flat(view.select):  # no iteration anywhere: one row per resource, no lateral join
+            columns = [f"{self.column_sql(c, root, root, '0')} AS {d.quote(c.name)}" for c in view.columns()]
+            sql = f"SELECT {', '.join(columns)} FROM {self.source} AS s WHERE {' AND '.join(conditions)}"
+            return CompiledView(sql, names, self.json_columns)
         sql = (f"SELECT {', '.join(f'v.{d.quote(n)}' for n in names)} FROM {self.source} AS s "
                f"{d.lateral_join(body, 'v', outer=False)} WHERE {' AND '.join(conditions)}")
         return CompiledView(sql, names, self.json_columns)
@@ -310,6 +314,11 @@ class Compiler:
             return expr
         value = self.d.to_json(expr.sql) if expr.native else expr.sql
         return replace(expr, sql=self.d.one_as_list(value), many=True, native=False)
+
+
+def _flat(select: Select) -> bool:
+    return (select.for_each is None and select.repeat is None and not select.union_all
+            and all(_flat(child) for child in select.selects))
 
 
 def compile_view(view: ViewDefinition, dialect: Any, source: str) -> CompiledView:
