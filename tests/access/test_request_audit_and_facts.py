@@ -12,17 +12,21 @@ from access_world import C, TODAY, actor  # noqa: E402  (pytest puts this folder
 
 from ehelse.access.policy import AccessPolicy
 from ehelse.access.repository import SecuredRepository
+from ehelse.audit import log
+from ehelse.audit.record import render
+from ehelse.audit.trail import trail_for
 from ehelse.errors import Forbidden
 from ehelse.storage.protocol import SearchParam, SearchQuery
 
 
 def audit_count(repo) -> int:
-    return sum(1 for _ in repo.iter_current("AuditEvent"))
+    return log.count(repo, log.LogQuery())
 
 
 def newest_audit(repo, n: int) -> list[dict]:
-    events = [orjson.loads(v.content) for v in repo.iter_current("AuditEvent")]
-    return sorted(events, key=lambda e: int(e["id"].rsplit("-", 1)[1]))[-n:] if events else []
+    """The last n records of this process's chain, oldest first, as AuditEvents."""
+    rows = log.select(repo, log.LogQuery(chain=trail_for(repo).chain_id))
+    return [render(r) for r in sorted(rows, key=lambda r: r["seq"])[-n:]]
 
 
 def gp(policy: AccessPolicy, repo) -> SecuredRepository:

@@ -110,16 +110,20 @@ class CareFacts:
     """Per-process cache of personnel and care sets, so a clinician's searches do not
     recompute their patient list (hundreds of ms for a GP's list) on every request.
 
-    Freshness: a write through the API that can change a care relationship (CARE_TYPES)
-    drops every care set at once (`changed`), so a referral opens the record at the receiver
-    on their next request in this process. Other processes see it within FACTS_TTL. When a
-    value is older than that, one request recomputes it while the others keep the previous
-    value for at most another FACTS_TTL (no stampede of 8 threads recomputing the same set)."""
+    Freshness: a write through the API of a type the facts are made of (freshness.FACT_TYPES:
+    a block, a fullmakt, a referral) drops every cached fact at once (`changed`), and bumps
+    the database's facts_version marker; every request first calls `sync()` with the marker,
+    which drops the cache when another process moved it. So a change applies on the very
+    next request everywhere. When a value is older than FACTS_TTL (facts that change by
+    other means: data imported without the API), one request recomputes it while the others
+    keep the previous value for at most another FACTS_TTL (no stampede of 8 threads
+    recomputing the same set)."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple, _Cached] = {}
         self._lock = threading.Lock()
         self._refreshing: set[tuple] = set()
+        self._version: int | None = None  # the facts_version marker the cache was built under
 
     def get(self, key: tuple, make: Any) -> Any:
         now = time.monotonic()
@@ -144,11 +148,23 @@ class CareFacts:
         return value
 
     def changed(self, type: str) -> None:
-        """A resource of `type` was written: forget what it may have changed."""
-        if type in CARE_TYPES:
+        """A resource of `type` was written: forget what it may have changed. Whole-cache:
+        which patients' and practitioners' facts a Consent or a referral touches is itself
+        costly to work out, and such writes are rare beside reads."""
+        from ehelse.access.freshness import FACT_TYPES
+
+        if type in FACT_TYPES:
             with self._lock:
-                for key in [k for k in self._cache if k[0] == "care"]:
-                    del self._cache[key]
+                self._cache.clear()
+
+    def sync(self, version: int) -> None:
+        """The database's facts_version as this request found it: a marker moved by any
+        process means the cache was built on facts that may have changed."""
+        if version != self._version:
+            with self._lock:
+                if version != self._version:
+                    self._cache.clear()
+                    self._version = version
 
 
 @dataclass

@@ -126,6 +126,9 @@ class AccessPolicy:
         return self._today() if callable(self._today) else self._today
 
     def view(self, repo: Any, actor: Any) -> Any:
+        from ehelse.access import freshness
         from ehelse.access.view import AccessView
 
+        if actor.kind in ("patient", "practitioner"):  # the kinds whose view uses cached facts
+            self.facts.sync(freshness.current(repo))
         return AccessView.build(repo, actor, today=self.today(), facts=self.facts, grants=self.grants)

@@ -24,10 +24,11 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterator
 
-from ehelse.access import writes
+from ehelse.access import freshness, writes
 from ehelse.access.lookup import ref_id
 from ehelse.access.policy import AccessPolicy, PUBLIC_TYPES
 from ehelse.access.view import AccessView, compartment_params, owners
+from ehelse.audit import api as audit_api
 from ehelse.audit.events import audit_event
 from ehelse.audit.trail import AuditTrail, trail_for
 from ehelse.errors import Forbidden, Issue, NotFound
@@ -172,11 +173,39 @@ class SecuredRepository:
     # -- reads --------------------------------------------------------------------------------
     def read(self, type: str, id: str) -> ResourceVersion | None:
         self._check_type(type, "read")
+        if type == "AuditEvent":
+            return self._audit_events(lambda: [audit_api.read(self.inner, id, self._sees_audit_of)], "read")[0]
         return self._one(self.inner.read(type, id), "read")
 
     def vread(self, type: str, id: str, version_id: int) -> ResourceVersion | None:
         self._check_type(type, "vread")
+        if type == "AuditEvent":  # a log row has one version, never changed
+            return self.read(type, id) if version_id == 1 else None
         return self._one(self.inner.vread(type, id, version_id), "vread")
+
+    # -- AuditEvent: rendered from the audit log (audit/api.py) -------------------------------
+    def _sees_audit_of(self, patient_id: str) -> bool:
+        """Admins and system clients (by their scopes, checked before) see every record;
+        citizens the records about whom they may read; personnel none through the API."""
+        if self.view.unrestricted:
+            return True
+        if self.view.kind != "patient" or not patient_id:
+            return False
+        rights = self.view.rights(patient_id)
+        return bool(rights and rights.read and "AuditEvent" not in rights.hidden_types)
+
+    def _audit_events(self, make: Any, interaction: str, query: str | None = None) -> Any:
+        if self.view.kind == "practitioner":
+            raise Forbidden("AuditEvent is not readable by health personnel through the API", code="forbidden")
+        result = make()
+        versions = result.entries if isinstance(result, Page) else [v for v in result if v is not None]
+        touched: dict[str, list[str]] = {}
+        for version in versions:  # reading the trail is an access to the patient's data too
+            patient = audit_api.patient_of(version)
+            if patient:
+                touched.setdefault(patient, []).append(f"AuditEvent/{version.id}")
+        self._audit(interaction, touched, query=query)
+        return result
 
     def _one(self, version: ResourceVersion | None, interaction: str) -> ResourceVersion | None:
         if version is None:
@@ -199,6 +228,10 @@ class SecuredRepository:
                 for id in param.values:  # the List itself must be visible (search.html#list)
                     if self.read("List", id) is None:
                         return Page([], 0 if query.total != "none" else None)
+        if type == "AuditEvent":
+            patients = None if self.view.unrestricted else sorted(self.view.patients)
+            return self._audit_events(lambda: audit_api.search(self.inner, query, self._sees_audit_of, patients),
+                                      "search", query=_describe(type, query))
         targeted = self._targeted(type, query)
         for patient in targeted:  # personnel naming one patient: care, emergency or 403
             if self.view.kind == "practitioner" and type != "Patient" and self.view.rights(patient) is None:
@@ -264,6 +297,11 @@ class SecuredRepository:
                 at: str | None = None, count: int = 50, offset: int = 0) -> Page:
         if type is not None:
             self._check_type(type, "history")
+        if type == "AuditEvent":  # each record has one version: its history is itself
+            if id is not None:
+                found = self.read(type, id)
+                return Page([found] if found is not None else [], 1 if found is not None else 0)
+            return self.search(type, SearchQuery(count=count, offset=offset, sort=[("date", True)]))
         if self.actor.kind == "admin":
             page = self.inner.history(type, id, since=since, at=at, count=count, offset=offset)
             touched: dict[str, list[str]] = {}
@@ -325,6 +363,7 @@ class SecuredRepository:
         with self.audit.transaction():
             writes.before_write(self.inner, self.actor, resource, None, self.policy.today())
             version = self.inner.create(resource, id=id)
+            self._facts_changed(version.type)
             self._audit("create", {p: [f"{version.type}/{version.id}"] for p in patients})
         self.policy.facts.changed(version.type)  # a referral or visit is a care relationship now
         return version
@@ -340,21 +379,31 @@ class SecuredRepository:
                                 self._subject(current) if current is not None and not current.deleted else None,
                                 self.policy.today())
             version, created = self.inner.update(resource, if_match=if_match, method=method)
+            self._facts_changed(version.type)
             self._audit(interaction, {p: [f"{version.type}/{version.id}"] for p in patients})
         self.policy.facts.changed(version.type)
         return version, created
 
     def delete(self, type: str, id: str, *, if_match: int | None = None) -> ResourceVersion | None:
         self._check_type(type, "delete")
+        if type == "AuditEvent":  # log rows are append-only: nothing deletes them (audit/log.py)
+            raise Forbidden("AuditEvent is read-only, for admins too", code="forbidden")
         with self.audit.transaction():
             current = self.inner.read(type, id)
             self._existing(type, id, "delete")
             version = self.inner.delete(type, id, if_match=if_match)
+            self._facts_changed(type)
             resource = self._subject(current) if current is not None else None
             patients = owners(resource) if resource else set()
             self._audit("delete", {p: [f"{type}/{id}"] for p in patients})
         self.policy.facts.changed(type)
         return version
+
+    def _facts_changed(self, type: str) -> None:
+        """Inside the write's transaction: other processes drop their cached access facts
+        on their next request (access/freshness.py); this one does after the commit."""
+        if type in freshness.FACT_TYPES:
+            freshness.bump(self.inner)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.audit.transaction()

@@ -12,17 +12,19 @@ role, organisation, when, why, for every access by someone other than the citize
 
 from __future__ import annotations
 
-import base64
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ehelse.access.lookup import find, ref_id
-from ehelse.audit.events import reason_of, relation_of
+from ehelse.access.lookup import find
+from ehelse.audit import log
+from ehelse.audit.record import render
+from ehelse.errors import BadRequest
 from ehelse.fhir import jsoncodec
 from ehelse.nobasis.seed.vocabulary import ENH, FNR, HPR
-from ehelse.storage.protocol import SearchParam, SearchQuery
 
 UNUSUAL_PATIENTS = 10
+_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]00:00)?)?)?)?")
 _ROLE_NB = {"practitioner": "Helsepersonell", "patient": "Innbygger", "admin": "Administrator", "system": "System"}
 # A citizen acting for someone, by the relation that let them (access/policy.py RIGHTS).
 _REPRESENTATIVE_NB = {"parent": "Foresatt", "parent-limited": "Foresatt", "fullmakt": "Fullmektig",
@@ -58,47 +60,33 @@ class Report:
     chains: dict[str, str] = field(default_factory=dict)  # chain -> last record time
 
 
-def _access(event: dict[str, Any]) -> Access:
-    requestor = next((a for a in event.get("agent") or [] if a.get("requestor")), {})
-    who = requestor.get("who") or {}
-    identifier = who.get("identifier") or {}
-    kind = ((requestor.get("role") or [{}])[0]).get("text", "")
-    patient = next((ref_id(e.get("what"), "Patient") for e in event.get("entity") or []
-                    if ref_id(e.get("what"), "Patient")), "")
-    what = [e["what"]["reference"] for e in event.get("entity") or [] if (e.get("what") or {}).get("reference")
-            and not e["what"]["reference"].startswith("Patient/")]
-    query = next((e.get("query") for e in event.get("entity") or [] if e.get("query")), None)
-    if query:
-        what.append(base64.b64decode(query).decode("utf-8", "replace"))
-    purpose = next((c.get("code") for p in event.get("purposeOfEvent") or [] for c in p.get("coding") or []), None)
-    return Access(event.get("recorded", ""), identifier.get("value") or who.get("display", ""), kind,
-                  ((requestor.get("location") or {}).get("identifier") or {}).get("value"), purpose,
-                  reason_of(event), relation_of(event), (event.get("subtype") or [{}])[0].get("code", ""),
-                  patient, event.get("outcome") != "0", ", ".join(what[:5]))
+def _access(row: dict[str, Any]) -> Access:
+    what = row["refs"].split()[:5]
+    if row["query"]:
+        what.append(row["query"])
+    return Access(row["recorded"], row["actor_id"], row["actor_kind"], row["organization"] or None,
+                  row["purpose"] or None, row["reason"] or None, row["relation"] or "none", row["interaction"],
+                  row["patient"], row["outcome"] != "0", ", ".join(what[:5]))
+
+
+def _since(value: str) -> str:
+    """The instant prefix `since` stands for (a FHIR date or dateTime), checked."""
+    if not _DATE.fullmatch(value or ""):
+        raise BadRequest(f"--since must be a date or an instant like 2026-11-01, not {value!r}", code="value")
+    return value.replace("+00:00", "Z")
 
 
 def events_since(repo: Any, since: str) -> list[dict[str, Any]]:
-    out, offset = [], 0
-    while True:
-        query = SearchQuery(params=[SearchParam("date", None, (f"ge{since}",))], count=1000, offset=offset,
-                            total="none")
-        page = repo.search("AuditEvent", query)
-        out += [jsoncodec.loads(v.content, max_depth=10_000) for v in page.entries]
-        if len(page.entries) < 1000:
-            return out
-        offset += 1000
+    """The AuditEvents recorded since a date, oldest first (rendered from the log)."""
+    return [render(r) for r in log.select(repo, log.LogQuery(recorded=[("ge", _since(since))], newest_first=False))]
 
 
 def report(repo: Any, since: str) -> Report:
-    from ehelse.audit.trail import chain_link
-
     result = Report(since)
     outside: dict[str, set[str]] = {}
-    for event in events_since(repo, since):
-        access = _access(event)
-        link = chain_link(event) or {}
-        if link.get("chain"):
-            result.chains[link["chain"]] = max(result.chains.get(link["chain"], ""), access.when)
+    for row in log.select(repo, log.LogQuery(recorded=[("ge", _since(since))], newest_first=False)):
+        access = _access(row)
+        result.chains[row["chain"]] = max(result.chains.get(row["chain"], ""), access.when)
         if access.relation == "emergency":
             result.emergency.append(access)
         if access.kind == "practitioner" and access.relation == "none":
@@ -118,11 +106,10 @@ def who_has_looked(repo: Any, patient_id: str, *, limit: int = 500) -> list[dict
     the citizen's own look-ups of their own record."""
     me = repo.read("Patient", patient_id)
     my_fnr = {i.get("value") for i in (jsoncodec.loads(me.content).get("identifier") or [])} if me and me.content else set()
-    events = find(repo, "AuditEvent", patient=f"Patient/{patient_id}")
     names: dict[tuple[str, str], str] = {}
     rows = []
-    for event in sorted(events, key=lambda e: e.get("recorded", ""), reverse=True)[:limit]:
-        access = _access(event)
+    for row in log.select(repo, log.LogQuery(patients=[patient_id], count=limit)):
+        access = _access(row)
         if (access.kind == "patient" and access.who in my_fnr) or access.denied:
             continue  # their own look-ups, and attempts that saw nothing (the report has those)
         rows.append({

@@ -1,112 +1,127 @@
-"""AuditTrail: append AuditEvents durably, as a tamper-evident hash chain per process.
+"""AuditTrail: append audit records durably, as a tamper-evident hash chain per process.
 
-Each record carries, in the `audit-chain` extension, the chain id (one per AuditTrail, so
-one per server process), its sequence number in the chain, the previous record's hash and
-its own: SHA-256 over the canonical JSON of the AuditEvent without `meta` and without the
-hash itself. Changing a stored record breaks its hash; removing one leaves a gap in the
-sequence and a `previous` that points nowhere (verify.py reports both).
+A record is one row of `audit_log` (audit/log.py, record.py): callers hand in AuditEvents
+(events.audit_event) and the trail stores their compact rows. Each row carries its chain
+id (one per AuditTrail, so one per server process and database), its sequence number in
+the chain, the previous row's hash and its own (record.digest, over every other column).
+Changing a row breaks its hash; removing one leaves a gap; inserting one breaks a
+sequence or a `previous` (verify.py reports each).
 
 Durability before data (the issue: "no patient data leaves the server before its audit
-record is durable"): `record()` returns only after the records are committed. Concurrent
-requests share commits (group commit): whoever takes the write lock writes every record
-queued so far in one transaction, and the others find theirs done. Inside a write
-transaction (`transaction()`), records join that transaction, so the write and its audit
-commit together or not at all.
+record is durable"): `record()` returns only after the rows are committed, and
+`submit()`'s future completes only then. Concurrent requests share commits (group commit):
+whoever flushes writes every row queued so far in one transaction, and the others find
+theirs done. `submit()` is for the event loop (web/fhir.py inline reads): a dedicated
+writer thread flushes, so the loop awaits the commit without blocking on it. Inside a write
+transaction (`transaction()`), rows join that transaction, so a write and its audit commit
+together or not at all.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import uuid
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import orjson
+from ehelse.audit import log
+from ehelse.audit.record import digest, event_id, row_of
 
-from ehelse.nobasis.seed.vocabulary import EHELSE_CS
-
-CHAIN_URL = EHELSE_CS + "audit-chain"
 GENESIS = "0" * 64
-
-
-def canonical_hash(event: dict[str, Any]) -> str:
-    """The hash a record must carry: over the event without meta and without `hash`."""
-    body = {k: v for k, v in event.items() if k != "meta"}
-    extensions = []
-    for ext in body.get("extension") or []:
-        if ext.get("url") == CHAIN_URL:
-            ext = {**ext, "extension": [e for e in ext.get("extension") or [] if e.get("url") != "hash"]}
-        extensions.append(ext)
-    body["extension"] = extensions
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def chain_link(event: dict[str, Any]) -> dict[str, Any] | None:
-    """{chain, seq, previous, hash} of a stored record, or None when it has no link."""
-    for ext in event.get("extension") or []:
-        if ext.get("url") == CHAIN_URL:
-            values = {e.get("url"): next((v for k, v in e.items() if k.startswith("value")), None)
-                      for e in ext.get("extension") or []}
-            return values
-    return None
 
 
 @dataclass
 class _Pending:
-    events: list[dict[str, Any]]
-    done: bool = False
-    error: BaseException | None = None
+    rows: list[dict[str, Any]]
+    future: Future = field(default_factory=Future)
 
 
 @dataclass
 class AuditTrail:
     repo: Any
-    chain_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    chain_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     seq: int = 0
     previous: str = GENESIS
     commits: int = 0  # transactions written (to see group commit at work)
     _lock: threading.RLock = field(default_factory=threading.RLock)  # chain order and write order
     _queue: list[_Pending] = field(default_factory=list)
     _queue_lock: threading.Lock = field(default_factory=threading.Lock)
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _writer: threading.Thread | None = None
     _owner: int | None = None  # thread inside transaction()
 
-    def record(self, events: list[dict[str, Any]]) -> None:
-        """Append the events; returns once they are durable (or part of the caller's open
-        transaction). Raises if they could not be written: the caller must not answer."""
+    def record(self, events: list[dict[str, Any]]) -> list[str]:
+        """Append the events; returns their AuditEvent ids once they are durable (or part
+        of the caller's open transaction). Raises if they could not be written: the caller
+        must not answer."""
         if not events:
-            return
+            return []
+        rows = [row_of(e) for e in events]
         if self._owner == threading.get_ident():
-            self._append(events)  # inside transaction(): commits with the caller's writes
-            return
-        item = _Pending(events)
+            self._append(rows)  # inside transaction(): commits with the caller's writes
+            return [event_id(r) for r in rows]
+        item = self._enqueue(rows)
+        self._flush()
+        return item.future.result()
+
+    def submit(self, events: list[dict[str, Any]]) -> Future:
+        """Queue the events for the writer thread; the future gives their ids once they are
+        durable (or the error). For callers that must not block: await it (asyncio.wrap_future)."""
+        if not events:
+            done: Future = Future()
+            done.set_result([])
+            return done
+        item = self._enqueue([row_of(e) for e in events])
+        self._start_writer()
+        self._wake.set()
+        return item.future
+
+    def _enqueue(self, rows: list[dict[str, Any]]) -> _Pending:
+        item = _Pending(rows)
         with self._queue_lock:
             self._queue.append(item)
+        return item
+
+    def _flush(self) -> None:
+        """Write every queued row in one transaction (group commit)."""
         with self._lock:
-            if not item.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                seq, previous = self.seq, self.previous
-                try:
-                    with self.repo.transaction():
-                        self._append([e for p in batch for e in p.events])
-                    self.commits += 1
-                except BaseException as exc:
-                    self.seq, self.previous = seq, previous  # not committed: not in the chain
-                    for p in batch:
-                        p.error = exc
-                    raise
-                finally:
-                    for p in batch:
-                        p.done = True
-        if item.error is not None:
-            raise item.error
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            if not batch:
+                return  # another flush took ours: its future is set already
+            seq, previous = self.seq, self.previous
+            try:
+                with self.repo.transaction():
+                    self._append([r for p in batch for r in p.rows])
+                self.commits += 1
+            except BaseException as exc:
+                self.seq, self.previous = seq, previous  # not committed: not in the chain
+                for p in batch:
+                    p.future.set_exception(exc)
+                return
+            for p in batch:
+                p.future.set_result([event_id(r) for r in p.rows])
+
+    def _start_writer(self) -> None:
+        if self._writer is not None:
+            return
+        with self._queue_lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name=f"audit-{self.chain_id}", daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            self._flush()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """A write transaction that audit records join. The chain lock is taken before the
-        database's write lock, as record() does, so the two never wait on each other."""
+        database's write lock, as _flush() does, so the two never wait on each other."""
         if self._owner == threading.get_ident():
             yield
             return
@@ -123,20 +138,14 @@ class AuditTrail:
             finally:
                 self._owner = None
 
-    def _append(self, events: list[dict[str, Any]]) -> None:
+    def _append(self, rows: list[dict[str, Any]]) -> None:
         seq, previous = self.seq, self.previous
         try:
-            for event in events:
+            for row in rows:
                 self.seq += 1
-                link = {"url": CHAIN_URL, "extension": [
-                    {"url": "chain", "valueString": self.chain_id}, {"url": "seq", "valueInteger": self.seq},
-                    {"url": "previous", "valueString": self.previous}]}
-                event["id"] = f"{self.chain_id[:12]}-{self.seq}"
-                event.setdefault("extension", []).append(link)
-                digest = canonical_hash(event)
-                link["extension"].append({"url": "hash", "valueString": digest})
-                self.repo.create(event, id=event["id"])
-                self.previous = digest
+                row.update(chain=self.chain_id, seq=self.seq, previous=self.previous)
+                row["hash"] = self.previous = digest(row)
+            log.insert(self.repo, rows)
         except BaseException:
             self.seq, self.previous = seq, previous
             raise

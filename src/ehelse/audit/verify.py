@@ -1,12 +1,14 @@
-"""`ehelse audit verify`: check every hash chain of the audit trail.
+"""`ehelse audit verify`: check every hash chain of the audit log.
 
-Each server process writes its own chain (trail.py). For every chain, records must run
-seq 1, 2, 3, ... with no gap, each `previous` must be the hash of the record before, and each
-record's stored hash must be the hash of its content. A record changed in the database fails
-its own hash; a record removed leaves a gap (and the next record's `previous` points at
-nothing). Records with no chain link at all are reported too. What this cannot see: the
-newest records of a chain removed together (no later record names them); `ehelse audit
-report` shows each chain's last record time, so a chain ending early stands out.
+Each server process writes its own chain (trail.py) into `audit_log`. For every chain, rows
+must run seq 1, 2, 3, ... with no gap, each `previous` must be the hash of the row before,
+and each row's stored hash must be the hash of its columns (record.digest). A row changed
+in the database fails its own hash; a row removed leaves a gap (and the next row's
+`previous` points at nothing); a row inserted either takes a seq that is not free (the
+primary key refuses it), extends the sequence with a `previous` or hash that does not fit,
+or renumbers rows whose hashes then fail. What this cannot see: the newest rows of a
+chain removed together (no later row names them); `ehelse audit report` shows each
+chain's last record time, so a chain ending early stands out.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ehelse.audit.trail import GENESIS, canonical_hash, chain_link
-from ehelse.fhir import jsoncodec
+from ehelse.audit import log
+from ehelse.audit.record import digest, event_id
+from ehelse.audit.trail import GENESIS
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +29,7 @@ class Break:
     problem: str
 
     def __str__(self) -> str:
-        where = f"chain {self.chain[:12]} seq {self.seq}" if self.seq is not None else "no chain"
-        return f"{where} (AuditEvent/{self.id}): {self.problem}"
+        return f"chain {self.chain} seq {self.seq} (AuditEvent/{self.id}): {self.problem}"
 
 
 @dataclass
@@ -46,26 +48,18 @@ class Verification:
 
 def verify(repo: Any) -> Verification:
     result = Verification()
-    chains: dict[str, list[tuple[int, dict[str, Any], dict[str, Any]]]] = {}
-    for version in repo.iter_current("AuditEvent"):
-        event = jsoncodec.loads(version.content, max_depth=10_000)
-        link = chain_link(event)
-        if not link or not isinstance(link.get("seq"), int) or not link.get("chain"):
-            result.breaks.append(Break("", None, version.id, "record is not part of any chain"))
-            continue
-        chains.setdefault(link["chain"], []).append((link["seq"], link, event))
-    for chain, records in sorted(chains.items()):
-        records.sort(key=lambda r: r[0])
-        result.chains[chain] = len(records)
-        expected_seq, previous = 1, GENESIS
-        for seq, link, event in records:
+    for chain in log.chains(repo):
+        expected_seq, previous, n = 1, GENESIS, 0
+        for row in log.chain_rows(repo, chain):
+            n += 1
+            seq, id = row["seq"], event_id(row)
             if seq != expected_seq:
                 missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
-                result.breaks.append(Break(chain, seq, event["id"], f"record(s) {missing} missing before it"))
-            elif link.get("previous") != previous:
-                result.breaks.append(Break(chain, seq, event["id"], "previous hash does not match the record before"))
-            actual = canonical_hash(event)
-            if link.get("hash") != actual:
-                result.breaks.append(Break(chain, seq, event["id"], "content does not match its hash (modified)"))
-            expected_seq, previous = seq + 1, link.get("hash") or actual
+                result.breaks.append(Break(chain, seq, id, f"record(s) {missing} missing before it"))
+            elif row["previous"] != previous:
+                result.breaks.append(Break(chain, seq, id, "previous hash does not match the record before"))
+            if row["hash"] != digest(row):
+                result.breaks.append(Break(chain, seq, id, "content does not match its hash (modified)"))
+            expected_seq, previous = seq + 1, row["hash"]
+        result.chains[chain] = n
     return result

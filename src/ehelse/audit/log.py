@@ -1,0 +1,168 @@
+"""The `audit_log` table: append rows, select them (storage migration 0008).
+
+Rows are written on the caller's transaction (trail.py decides which) through the SQL
+repository's connection hooks, so an audit row commits with the write it records. A
+MemoryRepository keeps its rows in a list (tests and the embedded demo without a file).
+
+`LogQuery` is what the readers need (the API's AuditEvent search, the citizen's access log,
+the report, verify): filters compiled to SQL over the table's indexes, or applied in Python
+to the memory list. The log is append-only: nothing here updates or deletes a row.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ehelse.audit.record import COLUMNS
+
+_INSERT = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_OPS = {"eq": "=", "ge": ">=", "le": "<=", "gt": ">", "lt": "<", "sa": ">", "eb": "<"}
+_MEMORY_LOCK = threading.Lock()
+
+
+@dataclass
+class LogQuery:
+    """Rows wanted; every filter given must hold (values within one filter: any of them)."""
+
+    ids: list[tuple[str, int]] | None = None  # (chain, seq)
+    patients: list[str] | None = None
+    entities: list[str] | None = None  # "Type/id": the patient or a resource touched
+    actors: list[str] | None = None  # FNR, HPR, admin or client name, or token id
+    interactions: list[str] | None = None
+    outcomes: list[str] | None = None
+    recorded: list[tuple[str, str]] = field(default_factory=list)  # (op, instant prefix)
+    chain: str | None = None
+    newest_first: bool = True
+    count: int | None = None
+    offset: int = 0
+
+
+def _is_sql(repo: Any) -> bool:
+    return hasattr(repo, "_writing") and hasattr(repo, "_exec")
+
+
+def _memory(repo: Any) -> list[dict[str, Any]]:
+    with _MEMORY_LOCK:
+        if not hasattr(repo, "_audit_log_rows"):
+            repo._audit_log_rows = []
+        return repo._audit_log_rows
+
+
+def insert(repo: Any, rows: list[dict[str, Any]]) -> None:
+    """Append rows on the current transaction (the caller opened it)."""
+    if not _is_sql(repo):
+        _memory(repo).extend(dict(r) for r in rows)
+        return
+    with repo._writing() as conn:
+        repo._executemany(conn, _INSERT, [tuple(r.get(c, "") for c in COLUMNS) for r in rows])
+
+
+def _sql(query: LogQuery) -> tuple[str, list[Any]]:
+    where, args = [], []
+
+    def any_of(column: str, values: list[Any]) -> None:
+        where.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "1 = 0")
+        args.extend(values)
+
+    if query.ids is not None:
+        where.append("(" + " OR ".join("(chain = ? AND seq = ?)" for _ in query.ids) + ")" if query.ids else "1 = 0")
+        args.extend(v for pair in query.ids for v in pair)
+    if query.patients is not None:
+        any_of("patient", query.patients)
+    if query.entities is not None:
+        parts = []
+        for ref in query.entities:
+            if ref.startswith("Patient/"):
+                parts.append("patient = ?")
+                args.append(ref[len("Patient/"):])
+            else:  # refs is space-separated: match a whole reference
+                parts.append("(' ' || refs || ' ') LIKE ?")
+                args.append(f"% {ref} %")
+        where.append("(" + " OR ".join(parts) + ")" if parts else "1 = 0")
+    if query.actors is not None:
+        where.append("(" + " OR ".join("actor_id = ? OR token_id = ?" for _ in query.actors) + ")"
+                     if query.actors else "1 = 0")
+        args.extend(v for a in query.actors for v in (a, a))
+    if query.interactions is not None:
+        any_of("interaction", query.interactions)
+    if query.outcomes is not None:
+        any_of("outcome", query.outcomes)
+    for op, value in query.recorded:
+        where.append(f"recorded {_OPS[op]} ?")
+        args.append(value)
+    if query.chain is not None:
+        where.append("chain = ?")
+        args.append(query.chain)
+    return " AND ".join(where) or "1 = 1", args
+
+
+def _matches(row: dict[str, Any], query: LogQuery) -> bool:
+    if query.ids is not None and (row["chain"], row["seq"]) not in query.ids:
+        return False
+    if query.patients is not None and row["patient"] not in query.patients:
+        return False
+    if query.entities is not None and not any(
+            row["patient"] == r[len("Patient/"):] if r.startswith("Patient/") else r in row["refs"].split()
+            for r in query.entities):
+        return False
+    if query.actors is not None and row["actor_id"] not in query.actors and row["token_id"] not in query.actors:
+        return False
+    if query.interactions is not None and row["interaction"] not in query.interactions:
+        return False
+    if query.outcomes is not None and row["outcome"] not in query.outcomes:
+        return False
+    compare = {"=": str.__eq__, ">=": str.__ge__, "<=": str.__le__, ">": str.__gt__, "<": str.__lt__}
+    if any(not compare[_OPS[op]](row["recorded"], value) for op, value in query.recorded):
+        return False
+    return query.chain is None or row["chain"] == query.chain
+
+
+def select(repo: Any, query: LogQuery) -> list[dict[str, Any]]:
+    """The rows, newest (or oldest) first, paged by count/offset."""
+    if not _is_sql(repo):
+        rows = sorted((r for r in list(_memory(repo)) if _matches(r, query)),
+                      key=lambda r: (r["recorded"], r["chain"], r["seq"]), reverse=query.newest_first)
+        end = None if query.count is None else query.offset + query.count
+        return rows[query.offset:end]
+    where, args = _sql(query)
+    order = "DESC" if query.newest_first else "ASC"
+    sql = f"SELECT {', '.join(COLUMNS)} FROM audit_log WHERE {where} ORDER BY recorded {order}, chain, seq {order}"
+    if query.count is not None:
+        sql += " LIMIT ? OFFSET ?"
+        args = [*args, query.count, query.offset]
+    with repo._reading() as conn:
+        return [dict(zip(COLUMNS, r)) for r in repo._exec(conn, sql, args).fetchall()]
+
+
+def count(repo: Any, query: LogQuery) -> int:
+    if not _is_sql(repo):
+        return sum(1 for r in list(_memory(repo)) if _matches(r, query))
+    where, args = _sql(query)
+    with repo._reading() as conn:
+        return repo._exec(conn, f"SELECT count(*) FROM audit_log WHERE {where}", args).fetchone()[0]
+
+
+def chains(repo: Any) -> list[str]:
+    if not _is_sql(repo):
+        return sorted({r["chain"] for r in list(_memory(repo))})
+    with repo._reading() as conn:
+        return [r[0] for r in repo._exec(conn, "SELECT DISTINCT chain FROM audit_log ORDER BY chain").fetchall()]
+
+
+def chain_rows(repo: Any, chain: str, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    """One chain's rows in sequence order, in keyset pages (a long chain is not held whole)."""
+    if not _is_sql(repo):
+        yield from sorted((r for r in list(_memory(repo)) if r["chain"] == chain), key=lambda r: r["seq"])
+        return
+    after = -1
+    while True:
+        with repo._reading() as conn:
+            rows = repo._exec(conn, f"SELECT {', '.join(COLUMNS)} FROM audit_log WHERE chain = ? AND seq > ? "
+                                    f"ORDER BY seq LIMIT ?", (chain, after, batch)).fetchall()
+        for r in rows:
+            yield dict(zip(COLUMNS, r))
+        if len(rows) < batch:
+            return
+        after = rows[-1][1]
