@@ -14,10 +14,9 @@ from fhirpathpy.models import models
 
 from ehelse.fhir import jsoncodec
 from ehelse.search import values
-from ehelse.search.extract import compile_counts, extractors, index_rows
+from ehelse.search.extract import choice_names, compile_counts, index_rows
 from ehelse.search.normalize import normalize
 from ehelse.search.paths import accessor_for, split_union
-from ehelse.search.extract import choice_names
 from ehelse.search.registry import compartments, registry
 
 

@@ -36,7 +36,7 @@ from ehelse.search.paths import split_union
 from ehelse.search.registry import COLUMN_PARAMS, SearchParameterDef, registry
 from ehelse.search.tokens import split_token, token_value
 from ehelse.search.units import UCUM, canonical
-from ehelse.search.values import parse_reference, system_of
+from ehelse.search.values import parse_reference
 from ehelse.storage.protocol import SearchParam, SearchQuery
 from ehelse.storage.sqlsearch import CompiledSearch, SearchCompiler
 
