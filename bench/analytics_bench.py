@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="30 patients, one repeat, no Spark")
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--no-runner", action="store_true", help="skip the in-process runner (slow)")
     parser.add_argument("--output", type=Path, default=None, help="write the report as JSON here")
     args = parser.parse_args(argv)
     if args.quick:
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
         report["duckdb_view_s"], rows = best(lambda: engine("duckdb", connection=connection), args.repeat)
         assert rows == hand_rows == resources, (rows, hand_rows, resources)
         report["ratio_duckdb_to_hand"] = round(report["duckdb_view_s"] / report["hand_written_duckdb_s"], 2)
-        report["runner_s"], _ = best(lambda: engine("runner"), 1)
+        if not args.no_runner:
+            report["runner_s"], _ = best(lambda: engine("runner"), 1)
         if not args.no_spark:
             from ehelse.analytics.engines import spark as spark_engine
 
