@@ -92,3 +92,39 @@ def test_emergency_access_notices_are_shown_in_the_portal(app):  # noqa: F811
                          "sent": "2026-11-02T10:00:00Z", "payload": [{"contentString": "Helsepersonell åpnet journalen din med nødrett"}]})
     page = login(app, "knut").get("/innbygger/personvern").text
     assert "Helsepersonell åpnet journalen din med nødrett" in page
+
+
+def test_the_summary_downloads_as_a_pdf_with_the_record_in_it(app):  # noqa: F811
+    import io
+
+    astrid = login(app, "astrid")
+    assert "/innbygger/last-ned/sammendrag.pdf" in astrid.get("/innbygger/last-ned").text
+    response = astrid.get("/innbygger/last-ned/sammendrag.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-") and response.headers["content-disposition"].startswith("attachment")
+    from fpdf import FPDF  # noqa: F401  (the dependency is there)
+
+    text = _pdf_text(io.BytesIO(response.content))
+    assert "Astrid Hansen" in text
+    kari = login(app, "kari")
+    act_for_jonas = kari.post("/innbygger/velg-person", data={"patient": "demo-jonas",
+                                                               "csrf_token": csrf(kari, "/innbygger/velg-person")})
+    assert act_for_jonas.status_code == 303
+    assert kari.get("/innbygger/last-ned/sammendrag.pdf").status_code == 404  # parents of a 14-year-old: no
+
+
+def _pdf_text(stream) -> str:
+    """The text drawn by fpdf2's core fonts: uncompressed Latin-1 strings in (...) Tj operators
+    when compression is off; with zlib streams, inflate them first."""
+    import re
+    import zlib
+
+    data = stream.read()
+    out = []
+    for block in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            block = zlib.decompress(block)
+        except zlib.error:
+            pass
+        out += [m.decode("latin-1") for m in re.findall(rb"\((.*?)\)\s*Tj", block)]
+    return " ".join(out)

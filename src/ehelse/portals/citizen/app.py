@@ -14,6 +14,7 @@ plain functions `(portal, request, citizen, form) -> Response` in the page modul
     selfreport.py     /egenmaling /skjema   home measurements, questionnaires
     privacy.py        /personvern /fullmakt   access log, blocks, restriction, reservation
     download.py       /last-ned      the whole record as a FHIR Bundle or a readable summary
+    pdf.py            /last-ned/sammendrag.pdf   the summary as a PDF (fpdf2)
     about.py          /tilgjengelighet, login and logout
 """
 
@@ -170,8 +171,8 @@ async def _read_form(request: Request) -> dict[str, Any] | None:
 
 
 def build(state: Any) -> tuple[CitizenPortal, Any]:
-    from ehelse.portals.citizen import (about, appointments, download, messaging, overview, people, privacy, record,
-                                        selfreport)
+    from ehelse.portals.citizen import (about, appointments, download, messaging, overview, pdf, people, privacy,
+                                        record, selfreport)
 
     portal = CitizenPortal(state)
     p = lambda handler, **kw: _page(portal, handler, **kw)  # noqa: E731
@@ -200,6 +201,7 @@ def build(state: Any) -> tuple[CitizenPortal, Any]:
         Route(PREFIX + "/last-ned", p(download.download), methods=get),
         Route(PREFIX + "/last-ned/fhir.json", p(download.bundle), methods=get),
         Route(PREFIX + "/last-ned/sammendrag", p(download.summary), methods=get),
+        Route(PREFIX + "/last-ned/sammendrag.pdf", p(pdf.summary_pdf), methods=get),
         Route(PREFIX, lambda request: RedirectResponse(PREFIX + "/", status_code=308)),
     ]
     starlette = Starlette(routes=routes)

@@ -94,7 +94,7 @@ _NB = {
     "a11y_how_heading": "Slik er løsningen laget", "a11y_how_1": "Alle sider kan brukes med tastatur, og en lenke øverst hopper til hovedinnholdet.",
     "a11y_how_2": "Grafer har en tabell med de samme tallene og en tekstbeskrivelse.",
     "a11y_how_3": "Farger er ikke den eneste måten informasjon vises på.", "a11y_how_4": "Sidene virker uten JavaScript.",
-    "a11y_known_heading": "Kjente mangler", "a11y_known": "Opplastede vedlegg blir ikke kontrollert for tilgjengelighet.",
+    "a11y_known_heading": "Kjente mangler", "a11y_known": "Opplastede vedlegg blir ikke kontrollert for tilgjengelighet. PDF-sammendraget er ikke tagget for skjermleser; bruk sammendraget som nettside.",
     "a11y_contact_heading": "Kontakt", "a11y_contact": "Meld fra om feil til prosjektet (demo), eller til Tilsynet for universell utforming av ikt (uutilsynet.no).",
     "fullmakt_given_flash": "Fullmakten er gitt.",
 }
@@ -193,7 +193,7 @@ _EN = {
     "a11y_how_heading": "How it is made", "a11y_how_1": "Every page works with the keyboard, and a link at the top skips to the main content.",
     "a11y_how_2": "Charts come with a table of the same values and a text description.",
     "a11y_how_3": "Colour is never the only way information is shown.", "a11y_how_4": "The pages work without JavaScript.",
-    "a11y_known_heading": "Known gaps", "a11y_known": "Uploaded attachments are not checked for accessibility.",
+    "a11y_known_heading": "Known gaps", "a11y_known": "Uploaded attachments are not checked for accessibility. The PDF summary is not tagged for screen readers; use the summary web page.",
     "a11y_contact_heading": "Contact", "a11y_contact": "Report problems to the project (demo), or to the Authority for Universal Design of ICT (uutilsynet.no).",
     "fullmakt_given_flash": "The power of attorney has been given.",
 }
@@ -208,7 +208,7 @@ _NB.update({
     "fullmakt_bad_fnr": "Skriv et fødselsnummer med 11 siffer.", "fullmakt_not_allowed": "Denne personen kan ikke få fullmakt fra deg.",
     "fullmakt_giver_age": "Du må være over 16 år for å gi fullmakt.",
     "mark_read": "Merk som lest", "marked_read": "Meldingen er merket som lest.",
-    "read": "lest", "unread": "ulest",
+    "read": "lest", "unread": "ulest", "download_pdf": "Sammendrag som PDF (til å lagre eller skrive ut)",
 })
 _EN.update({
     "notice_title": "Notice of emergency access", "notice_intro": "When health personnel without a care relationship open your record by emergency access, it always shows in the log above. Choose whether you also want a notice in your inbox.",
@@ -219,7 +219,7 @@ _EN.update({
     "fullmakt_bad_fnr": "Write a national identity number of 11 digits.", "fullmakt_not_allowed": "This person cannot hold a power of attorney from you.",
     "fullmakt_giver_age": "You must be over 16 to give a power of attorney.",
     "mark_read": "Mark as read", "marked_read": "The message is marked as read.",
-    "read": "read", "unread": "unread",
+    "read": "read", "unread": "unread", "download_pdf": "Summary as a PDF (to keep or print)",
 })
 
 MESSAGES = {"nb": _NB, "en": _EN}
