@@ -60,9 +60,12 @@ def compartment_condition(type: str | None, compartment: tuple[str, str]) -> tup
         return sql, args
     by_type = " OR ".join(f"(ri.type = '{t}' AND ri.param IN ({_literal_list(p)}))"
                           for t, p in sorted(members.items()) if _SAFE.match(t))
+    # The compartment's own resource joins by UNION ALL, not OR: PostgreSQL runs an OR
+    # beside an IN as a filter over every resource.
     sql = (f"(r.type, r.id) IN (SELECT ri.type, ri.id FROM reference_index ri"
-           f" WHERE ri.target_id = ? AND ri.target_type = ? AND ({by_type}))")
-    return f"({sql} OR (r.type = ? AND r.id = ?))", [id, kind, kind, id]
+           f" WHERE ri.target_id = ? AND ri.target_type = ? AND ({by_type})"
+           f" UNION ALL SELECT ?, ?)")
+    return sql, [id, kind, kind, id]
 
 
 def _list_condition(param: SearchParam) -> tuple[str, list[Any]]:
