@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from ehelse.access.tokens import FNR_SYSTEM, HPR_SYSTEM
+from ehelse.errors import BadRequest
 from ehelse.storage.protocol import SearchParam, SearchQuery
 
 
@@ -67,6 +68,9 @@ def search_patients(repo: Any, text: str, limit: int = 20) -> list[dict[str, Any
     """Patients whose name matches (the demo login's search box)."""
     if not text.strip():
         return []
-    page = repo.search("Patient", SearchQuery(params=[SearchParam("name", None, (text.strip(),))],
-                                              count=limit, total="none"))
+    try:
+        page = repo.search("Patient", SearchQuery(params=[SearchParam("name", None, (text.strip(),))],
+                                                  count=limit, total="none"))
+    except BadRequest:  # text no name can match (e.g. a NUL character): no one found
+        return []
     return [orjson.loads(entry.content) for entry in page.entries]
