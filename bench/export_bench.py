@@ -29,14 +29,13 @@ from bench.search_bench import sqlite_cache  # noqa: E402
 
 def measure(repo, level: str, folder: Path) -> dict:
     from ehelse.access.actor import SYSTEM
-    from ehelse.access.repository import SecuredRepository
-    from ehelse.bulk.engine import ExportRun
+    from ehelse.bulk.engine import ExportRun, secured
     from ehelse.bulk.request import parse
     from ehelse.settings import Settings
     from ehelse.storage.stamp import now_instant
 
     request = parse(level, f"bench/{level}/$export", [], None)
-    run = ExportRun(SecuredRepository(repo, SYSTEM), request, now_instant(), folder, Settings.from_env({}))
+    run = ExportRun(secured(repo, SYSTEM), request, now_instant(), folder, Settings.from_env({}))
     tracemalloc.start()
     started = time.perf_counter()
     result = run.run()

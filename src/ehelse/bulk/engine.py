@@ -32,7 +32,41 @@ from ehelse.search.registry import compartments
 from ehelse.storage.protocol import ResourceVersion
 
 PAGE = 500
+AUDIT_BATCH = 1000
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
+
+
+class BatchedTrail:
+    """The audit trail of an export: events are collected and written a batch at a time
+    (one transaction per AUDIT_BATCH events instead of one per patient and type). No file
+    is served before its manifest exists, and `ExportRun.run` flushes before it returns, so
+    every patient's access is durable before any of their data can leave."""
+
+    def __init__(self, trail: Any):
+        self.trail = trail
+        self.pending: list[dict[str, Any]] = []
+
+    def record(self, events: list[dict[str, Any]]) -> list[str]:
+        self.pending.extend(events)
+        if len(self.pending) >= AUDIT_BATCH:
+            self.flush()
+        return []
+
+    def flush(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.trail.record(batch)
+
+    def transaction(self) -> Any:
+        return self.trail.transaction()
+
+
+def secured(repo: Any, actor: Any) -> Any:
+    """The actor's SecuredRepository for an export, auditing in batches."""
+    from ehelse.access.repository import SecuredRepository
+    from ehelse.audit.trail import trail_for
+
+    return SecuredRepository(repo, actor, audit=BatchedTrail(trail_for(repo)))
 
 
 class Cancelled(Exception):
@@ -88,6 +122,9 @@ class ExportRun:
                 result.deleted.append(("deleted.ndjson", count))
         if self.problems:
             result.error.append(("OperationOutcome.ndjson", self._write("OperationOutcome.ndjson", iter(self.problems))))
+        flush = getattr(getattr(self.repo, "audit", None), "flush", None)
+        if flush is not None:
+            flush()  # durable before the job is complete and its files can be fetched
         self.progress("done", self.written)
         return result
 

@@ -21,8 +21,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable
 
-from ehelse.access.repository import SecuredRepository
-from ehelse.bulk.engine import Cancelled, ExportRun
+from ehelse.bulk.engine import Cancelled, ExportRun, secured
 from ehelse.bulk.jobs import Job, JobStore
 from ehelse.bulk.request import ExportRequest
 
@@ -66,7 +65,7 @@ def run_job(repo: Any, settings: Any, store: JobStore, job: Job, worker: str) ->
 
     try:
         request = ExportRequest.from_json(job.request["export"])
-        run = ExportRun(SecuredRepository(repo, job.actor), request, job.transaction_time, folder, settings, progress)
+        run = ExportRun(secured(repo, job.actor), request, job.transaction_time, folder, settings, progress)
         result = run.run()
         if not store.complete(job, worker, manifest(job, result), settings.export_retention):
             raise Cancelled()

@@ -55,8 +55,7 @@ def export(folder: Path = typer.Argument(..., help="Folder to write <Type>.ndjso
            database: Optional[str] = DatabaseOption) -> None:
     """Export current resources as NDJSON, one file per resource type (the Bulk Data engine of $export)."""
     from ehelse.access.actor import SYSTEM
-    from ehelse.access.repository import SecuredRepository
-    from ehelse.bulk.engine import ExportRun
+    from ehelse.bulk.engine import ExportRun, secured
     from ehelse.bulk.request import parse
     from ehelse.storage.stamp import now_instant
 
@@ -72,7 +71,7 @@ def export(folder: Path = typer.Argument(..., help="Folder to write <Type>.ndjso
                 bar.update(task, completed=written, what=text.split(":")[0])
                 return True
 
-            run = ExportRun(SecuredRepository(repo, SYSTEM), request, now_instant(), folder, settings, progress)
+            run = ExportRun(secured(repo, SYSTEM), request, now_instant(), folder, settings, progress)
             result = run.run()
     if not result.output and not result.deleted:
         fail("nothing to export", code=0) if not types else fail("no such resources")
