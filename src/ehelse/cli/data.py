@@ -42,7 +42,7 @@ def import_(paths: List[Path] = typer.Argument(..., help="Files or folders: Bund
     console.print(f"created {summary.total_created}, updated {summary.total_updated}, "
                   f"rejected {len(summary.rejected)}", highlight=False)
     for rejection in summary.rejected[:show_rejected]:
-        console.print(f"  [yellow]rejected[/yellow] {rejection.where}: {rejection.reason}", highlight=False)
+        console.print(f"  [yellow]rejected[/yellow] {rejection.where}: {rejection.reason}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > show_rejected:
         console.print(f"  ... and {len(summary.rejected) - show_rejected} more", highlight=False)
     if summary.rejected:
