@@ -114,7 +114,10 @@ def api_token(repo: Any, actor: str, **options: Any) -> str:
     return TokenService(Settings.from_env(database_url=repo.url), repo).issue(actor, **options)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in this
+# thread until it stops, and a later anyio/asyncio test module on the same xdist worker would
+# then fail with "Cannot run the event loop while another loop is running".
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Any]:
     why = browser_helpers.unavailable()
     if why:
@@ -125,7 +128,7 @@ def playwright_driver() -> Iterator[Any]:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Any) -> Iterator[Any]:
     chromium = browser_helpers.launch(playwright_driver)
     yield chromium
