@@ -236,7 +236,9 @@ class AccessView:
             args += sorted(self.patients)
         groups: dict[Rights, list[str]] = {}
         for patient_id, rights in self.patients.items():
-            if rights.read:
+            # Personnel searching Patients: `type = 'Patient'` above admits every row already
+            # (demographics, to find the patient), so the GP's list adds nothing but cost.
+            if rights.read and not (self.kind == "practitioner" and type == "Patient"):
                 groups.setdefault(rights, []).append(patient_id)
         for rights, ids in sorted(groups.items(), key=lambda kv: sorted(kv[1])):
             # Uncorrelated: the database computes the members of these compartments once

@@ -84,7 +84,7 @@ def test_type_ahead_finds_by_fnr_name_and_birth_date_and_shows_the_care_relation
     assert "Astrid Hansen" in client.get(P + "/pasienter/sok?q=astrid hansen", headers=hx).text
     born = DEMO_CAST["astrid"].birth_date
     assert "Astrid Hansen" in client.get(P + f"/pasienter/sok?q={born:%d.%m.%Y}", headers=hx).text
-    assert "Skriv hele" in client.get(P + "/pasienter/sok?q=1184", headers=hx).text
+    assert "Skriv minst seks siffer" in client.get(P + "/pasienter/sok?q=1184", headers=hx).text
     doctor = login(app, "hospital_doctor")
     assert "Ingen behandlingsrelasjon" in doctor.get(P + f"/pasienter/sok?q={DEMO_CAST['kari'].fnr}", headers=hx).text
 
@@ -109,11 +109,12 @@ def test_without_care_relationship_403_then_emergency_access_with_reason(app):
     assert opened.status_code == 303
     page = client.get(P + "/pasient/demo-kari")
     assert page.status_code == 200 and "Akutt tilgang (nødrett, ETREAT) er aktiv" in page.text
-    events = [orjson.loads(v.content) for v in raw_repo(app).iter_current("AuditEvent")]
-    purposes = {c["code"] for e in events if any(x.get("what", {}).get("reference") == "Patient/demo-kari"
-                                                  for x in e.get("entity") or [])
-                for a in e["agent"] for p in a.get("purposeOfUse") or [] for c in p["coding"]}
-    assert "ETREAT" in purposes
+    from ehelse.audit import log
+    from ehelse.audit.record import render
+
+    events = [render(r) for r in log.select(raw_repo(app), log.LogQuery(patients=["demo-kari"]))]
+    purposes = {c["code"] for e in events for a in e["agent"] for p in a.get("purposeOfUse") or [] for c in p["coding"]}
+    assert "ETREAT" in purposes, events[-3:]
     # emergency access is read-only
     token = csrf(client, P + "/pasient/demo-kari/tilgang")
     write = client.post(P + "/pasient/demo-kari/ny/note", data={"text": "x", "csrf_token": token})
@@ -212,3 +213,17 @@ def test_hostile_input_is_a_4xx_page_never_a_500(app):
     assert client.post(P + "/pasient/demo-kari/ny/medication", data={"stop": "nope", "csrf_token": token}).status_code == 404
     assert client.get(P + "/pasienter?q=" + "%00" * 50).status_code == 200
     assert client.post(P + "/pasient/demo-kari/avslutt-tilgang", data={"csrf_token": token}).status_code == 400
+
+
+def test_fnr_type_ahead_starts_from_the_birth_date_digits(app):
+    from ehelse.portals.clinician.patients import query_for
+
+    client = login(app, "gp")
+    number = DEMO_CAST["ola"].fnr
+    assert query_for(number[:5]) is None  # five digits: no date yet
+    assert query_for("321399") is None  # no such date: no search
+    rows = client.get(P + "/pasienter/sok", params={"q": number[:6]}, headers={"hx-request": "true"}).text
+    assert "/pasient/demo-ola" in rows
+    wrong = number[:6] + ("0" if number[6] != "0" else "1")
+    rows = client.get(P + "/pasienter/sok", params={"q": wrong}, headers={"hx-request": "true"}).text
+    assert "/pasient/demo-ola" not in rows  # the typed digits after the date narrow the list

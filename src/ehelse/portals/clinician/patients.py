@@ -1,4 +1,4 @@
-"""Finding a patient: by FNR/D-number (11 digits), birth date (`17.03.1984`, `1984-03-17`) or
+"""Finding a patient: by FNR/D-number (from its first six digits, the birth date), birth date (`17.03.1984`, `1984-03-17`) or
 name, with type-ahead (htmx asks /pasienter/sok as the clinician types). Personnel may search
 every Patient's demographics (DOMAIN.md access matrix), audited like the API; each hit says
 whether there is a care relationship, so the clinician knows before opening the record.
@@ -43,7 +43,10 @@ def query_for(text: str) -> dict[str, Any] | None:
     if compact.isdigit():
         if len(compact) == 11:
             return {"identifier": [f"{FNR}|{compact}"]} if compact[0] < "4" else {"identifier": [f"{DNR}|{compact}"]}
-        return None  # part of a number: wait for all 11 digits
+        if len(compact) >= 6:  # the birth date part of an FNR/D-number: type-ahead by birth date
+            born = _fnr_birth_dates(compact)
+            return {"birthdate": [",".join(born)], "_prefix": compact} if born else None
+        return None
     born = parse_birth_date(text)
     if born:
         return {"birthdate": born}
@@ -52,12 +55,41 @@ def query_for(text: str) -> dict[str, Any] | None:
     return {"name": text.split(" ")}  # every word must match (Norwegian folding in search/)
 
 
+def _fnr_birth_dates(digits: str) -> list[str]:
+    """The birth dates the first six digits of an FNR (DDMMYY), D-number (day + 40),
+    H-number (month + 40) or synthetic number (month + 80) can
+    mean: the century is in the individual number, not yet typed, so 19YY and 20YY (not in the
+    future). The date index answers these; the typed prefix then picks the exact people."""
+    day, month, year = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
+    if day > 40:
+        day -= 40  # D-number
+    if month > 80:
+        month -= 80  # synthetic test numbers (Skatteetaten's Tenor, and this platform's seed)
+    elif month > 40:
+        month -= 40  # H-numbers (hjelpenummer)
+    out = []
+    for century in (1900, 2000):
+        try:
+            born = date(century + year, month, day)
+        except ValueError:
+            return []
+        if born <= date.today():
+            out.append(born.isoformat())
+    return out
+
+
 def search(clinician: Any, text: str) -> list[dict[str, Any]]:
     """Rows for the result list: name, formatted number, birth date, care relationship."""
     params = query_for(text)
     if params is None:
         return []
-    found = clinician.search("Patient", _count=LIMIT, _sort="family", _total="none", **params)
+    prefix = params.pop("_prefix", None)
+    # No _sort: sorted here (a sorted search costs an extra index lookup per row), no total.
+    found = clinician.search("Patient", _count=LIMIT if prefix is None else 200, _total="none", **params)
+    if prefix is not None:  # the birth dates matched; the typed digits choose among them
+        found = [p for p in found if any((i.get("value") or "").startswith(prefix) for i in p.get("identifier") or []
+                                         if i.get("system") in (FNR, DNR))][:LIMIT]
+    found.sort(key=lambda p: (_name(p).split(" ")[-1:], _name(p)))
     cared = clinician.care_patients()
     rows = []
     for patient in found:
