@@ -6,7 +6,7 @@ demo GP), driving the real ASGI app in process (Starlette TestClient: routing, s
 access rules, audit, templates; no sockets). The figure is the `Server-Timing: app;dur=`
 header the workspace sends (portals/ui/timing.py), i.e. the server's own time per request.
 Summaries open random patients on the GP's list; type-ahead types 3-6 letter prefixes of their
-names and full FNRs (the htmx fragment, `hx-request: true`).
+names, full FNRs and their first six digits (the htmx fragment, `hx-request: true`).
 
 The seeded SQLite file is shared with bench/search_bench.py (bench/.cache/search-n<N>-s<seed>,
 made once); the run works on a copy, since every page writes AuditEvents and sessions.
@@ -95,7 +95,7 @@ def workload(repo: Any) -> tuple[list[str], list[str]]:
         fnr = next((i["value"] for i in p.get("identifier") or [] if i.get("value", "").isdigit()
                     and len(i["value"]) == 11), None)
         if fnr:
-            texts.append(fnr)
+            texts += [fnr, fnr[:6]]  # the whole number, and type-ahead from its birth-date digits
     return ids, texts
 
 
