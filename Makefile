@@ -28,10 +28,14 @@ browser:
 	  && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "browser: chromium not installed (apt-get install chromium); browser tests will skip"
 
+# The embedded default: var/ehelse.sqlite, seeded once with a synthetic population (DESIGN.md).
 demo: install
 	mkdir -p var
-	$(BIN)/ehelse db upgrade
-	$(BIN)/ehelse serve
+	@if [ ! -f var/ehelse.sqlite ]; then \
+	  $(BIN)/ehelse db upgrade --database sqlite:///var/ehelse.sqlite && \
+	  $(BIN)/ehelse seed --patients 500 --seed 1 --database sqlite:///var/ehelse.sqlite \
+	  || { rm -f var/ehelse.sqlite*; exit 1; }; fi
+	$(BIN)/ehelse serve --database sqlite:///var/ehelse.sqlite
 
 test: install browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q

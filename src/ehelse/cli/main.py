@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ehelse import __version__
-from ehelse.cli import analytics, audit, backup, client, data, db, ig, keys, serve, strategy, token
+from ehelse.cli import analytics, audit, backup, client, data, db, ig, keys, seed, serve, strategy, terminology, token
 from ehelse.cli.common import console
 
 app = typer.Typer(name="ehelse", help=f"ehelse {__version__}: an open FHIR R4 e-health platform.",
@@ -26,6 +26,8 @@ app.add_typer(client.app, name="client")
 app.add_typer(keys.app, name="keys")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(strategy.app, name="strategy")
+app.command("seed")(seed.seed)
+app.add_typer(terminology.app, name="terminology")
 
 
 @app.command("settings")

@@ -78,6 +78,7 @@ def _serve(server: str = DEFAULT_SERVER, **values: Any) -> None:
         raise typer.BadParameter(f"--server must be one of {', '.join(SERVERS)}")
     if settings.workers < 1:
         raise typer.BadParameter("--workers must be at least 1")
+    _print_where(settings)
     run_server(server, settings.host, settings.port, settings.workers, settings.log_level,
                settings.shutdown_timeout)
 
@@ -92,3 +93,16 @@ serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
                        default=typer.Option(DEFAULT_SERVER, "--server",
                                             help=f"ASGI server: {' or '.join(SERVERS)}."))]
     + [_option(s) for s in SETTINGS])
+
+
+def _print_where(settings: Any) -> None:
+    """Tell a newcomer where things are (to stderr; the JSON logs follow)."""
+    from ehelse.cli.common import console
+
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = (settings.base_url or f"http://{shown_host}:{settings.port}").rstrip("/")
+    console.print(f"[bold]ehelse[/bold] on {base}  ({settings.database_url})", highlight=False)
+    console.print(f"  FHIR API        {base}/fhir   (token: ehelse token --as admin)", highlight=False)
+    console.print(f"  Innbygger       {base}/innbygger   (log in as a person in docs/demo-cast.md)", highlight=False)
+    console.print(f"  Helsepersonell  {base}/helsepersonell", highlight=False)
+    console.print(f"  Strategi        {base}/strategi", highlight=False)
