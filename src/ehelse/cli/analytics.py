@@ -56,7 +56,6 @@ def run(view: str = typer.Argument(..., help="ViewDefinition JSON file, or a lib
     """Run a ViewDefinition and write its rows to a file."""
     from ehelse.analytics import output
     from ehelse.analytics.engines import ENGINES
-    from ehelse.analytics.engines import run as run_engine
     from ehelse.analytics.sources import FileSource, RepositorySource
     from ehelse.analytics.viewdefinition import parse_view
 

@@ -8,8 +8,6 @@ them as VARIANT (Spark 4: `variant_get`, `parse_json`; arrays via higher-order f
 
 from __future__ import annotations
 
-import re
-
 # A literal reference's type and id: [base/]Type/id[/_history/vid] (references.html#literal)
 REFERENCE = r"^(?:.*/)?([A-Za-z]+)/([-A-Za-z0-9.]{1,64})(?:/_history/[^/]+)?$"
 URN = r"^urn:(?:uuid|oid):(.+)$"

@@ -33,7 +33,6 @@ class SparkCompiler(Compiler):
         return CompiledView(sql, names, self.json_columns)
 
     def rows(self, select: Select, focus: Expr, row_index: str) -> str:
-        d = self.d
         if select.repeat is not None:
             raise Unsupported("repeat")
         if select.for_each is None:

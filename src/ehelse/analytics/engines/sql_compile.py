@@ -189,27 +189,28 @@ class Compiler:
         raise Unsupported(f"constant of type {type(value).__name__}")
 
     def member(self, base: Expr, name: str, key: str | None = None, ftype: str | None = None) -> Expr:
+        """`base.name`. With `key` and `ftype` the JSON key is given and its type known: a choice
+        element picked by ofType() (`valueQuantity`, Quantity) or a primitive's `_name` (Element)."""
         d = self.d
         if base.native:
             return Expr(d.empty_list(), many=True)
-        element = model.member(base.base, name) if key is None else None
-        if element is not None and element.choice:  # value without ofType: every value[x]
-            lists = [self.as_list(self.member(base, name, name + t[0].upper() + t[1:], t)).sql
-                     for t in element.types]
-            return Expr(d.concat_lists(lists), many=True)
-        key = key or name
-        if base.many:
+        if base.many:  # each element's member, flattened
             x = self.fresh("x")
-            inner = self.member(Expr(x, ftype=base.ftype, base=base.base), name, key if key != name else None, ftype)
+            inner = self.member(Expr(x, ftype=base.ftype, base=base.base), name, key, ftype)
             if inner.many:
                 return replace(inner, sql=d.flatten(d.transform(base.sql, x, inner.sql)), many=True)
             y = self.fresh("y")
             return replace(inner, sql=d.filter(d.transform(base.sql, x, inner.sql), y, f"{y} IS NOT NULL"),
                            many=True)
-        value = d.get(base.sql, key)
-        if ftype is not None:  # a choice element picked by ofType
-            return Expr(value, ftype=ftype, base=ftype if ftype[:1].isupper() else None)
-        if element is None:
+        if key is not None:
+            return Expr(d.get(base.sql, key), ftype=ftype, base=ftype if (ftype or "")[:1].isupper() else None)
+        element = model.member(base.base, name)
+        if element is not None and element.choice:  # value without ofType(): every value[x]
+            lists = [self.as_list(self.member(base, name, name + t[0].upper() + t[1:], t)).sql
+                     for t in element.types]
+            return Expr(d.concat_lists(lists), many=True)
+        value = d.get(base.sql, name)
+        if element is None:  # not in the R4 model: decide array or not per value
             return Expr(d.dynamic_list(value), many=True)
         ftype = element.types[0] if len(element.types) == 1 else None
         if element.repeats:
