@@ -24,7 +24,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterator
 
-from ehelse.access import freshness, writes
+from ehelse.access import freshness, schedules, writes
 from ehelse.access.lookup import ref_id
 from ehelse.access.policy import AccessPolicy, PUBLIC_TYPES
 from ehelse.access.view import AccessView, compartment_params, owners
@@ -134,11 +134,13 @@ class SecuredRepository:
         self.audit.record(events)
 
     @contextmanager
-    def audit_batch(self) -> Iterator[None]:
+    def audit_batch(self, into: list[dict[str, Any]] | None = None) -> Iterator[None]:
         """Gather the reads and searches of one request into one AuditEvent per patient (and
         outcome), recorded in one commit when the block ends, also when it ends in an error
         (a refusal is audited too). The caller must answer only after the block: the records
-        are durable before any data leaves. Writes are audited at once, in their transaction."""
+        are durable before any data leaves. Writes are audited at once, in their transaction.
+        With `into`, the events are appended there instead, for a caller on the event loop
+        that submits them itself and awaits their commit (web/fhir.py: AuditTrail.submit)."""
         if self._batch is not None:
             yield
             return
@@ -147,7 +149,7 @@ class SecuredRepository:
             yield
         finally:
             batch, self._batch = self._batch, None
-            self.audit.record([
+            (into.extend if into is not None else self.audit.record)([
                 audit_event(self.actor, interaction=kinds[0] if len(set(kinds)) == 1 else "search",
                             patient_id=patient, what=list(dict.fromkeys(refs)), denied=denied,
                             query=" ; ".join(dict.fromkeys(queries)) or None, relation=self._relation(patient))
@@ -336,6 +338,8 @@ class SecuredRepository:
         type = resource.get("resourceType", "")
         self._check_type(type, interaction)
         allowed, patients = self.view.may_write(resource, interaction)
+        if not allowed and type in schedules.TYPES and self.view.kind == "practitioner":
+            allowed = schedules.personnel_may_write(self.inner, self.view.who, resource)
         if not allowed:
             if type == "AuditEvent":
                 raise Forbidden("AuditEvent is read-only, for admins too", code="forbidden")

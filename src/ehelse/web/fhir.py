@@ -8,6 +8,7 @@ the response headers.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -95,11 +96,28 @@ class FhirEndpoint:
 
     async def _handle(self, request: FhirRequest) -> FhirResponse:
         # With an actor, the request runs against its own SecuredRepository (access rules
-        # and audit, access/repository.py), in a worker thread: building it and writing the
-        # audit record touch the database, and concurrent audits share commits there.
-        if request.actor is None and self.inline_reads and _is_read(request):
-            return self._run(request)
+        # and audit, access/repository.py). Reads by id run inline too: their audit record
+        # is gathered, handed to the audit trail's writer thread (group commit) and awaited,
+        # so the loop never blocks on the commit and no data leaves before it is durable.
+        # Everything else runs in a worker thread (concurrent audits share commits there).
+        if self.inline_reads and _is_read(request):
+            if request.actor is None:
+                return self._run(request)
+            return await self._run_audited_inline(request)
         return await anyio.to_thread.run_sync(self._run, request)
+
+    async def _run_audited_inline(self, request: FhirRequest) -> FhirResponse:
+        try:
+            repo = SecuredRepository(self.state.repo, request.actor, self.policy)
+        except FhirError as error:
+            return error_response(error)
+        events: list[dict[str, Any]] = []
+        try:
+            with repo.audit_batch(into=events):
+                response = self.state.router.handle(request, repo)
+        finally:  # a refusal is audited too, and before its answer
+            await asyncio.wrap_future(repo.audit.submit(events))
+        return response
 
     def _run(self, request: FhirRequest) -> FhirResponse:
         repo = self.state.repo

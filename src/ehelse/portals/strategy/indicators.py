@@ -42,6 +42,12 @@ class Definition:
 
 
 def _resources(repo: Any, type: str) -> Iterator[dict[str, Any]]:
+    if type == "AuditEvent":  # the audit trail is a log, rendered as AuditEvents (audit/record.py)
+        from ehelse.audit import log
+        from ehelse.audit.record import render
+
+        yield from (render(row) for row in log.select(repo, log.LogQuery(newest_first=False)))
+        return
     for version in repo.iter_current(type):
         yield orjson.loads(version.content)
 
