@@ -29,7 +29,7 @@ from ehelse.oauth.sessions import clear_cookie, csrf_ok, current_session
 
 IDPORTEN_ACR = "idporten-loa-high"
 HELSEID_LEVEL = "4"
-ROLES = ("lege", "sykepleier", "helsesekretær", "annet")
+ROLES = ("lege", "sykepleier", "helsesekretær", "analytiker", "administrator", "annet")  # the last two: /helsedata, /strategi editing
 
 
 def _cast() -> tuple[list[Any], list[Any]]:
