@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Callable
 
-from ehelse.access import policy
+from ehelse.access import policy, schedules
 from ehelse.access.care import CareFacts, EmergencyGrants, Personnel, care_patients, personnel
 from ehelse.access.consent import blocking_patients, privacy_settings
 from ehelse.access.lookup import ref_id, security_codes
@@ -150,8 +150,8 @@ class AccessView:
         patients = owners(resource)
         if type == "Patient" and self.kind == "practitioner":
             return True, patients  # demographics to find the patient
-        if not patients:
-            return False, patients
+        if not patients:  # outside every record: only a practitioner's Schedule is for everyone
+            return schedules.is_directory(resource), patients
         labels = security_codes(resource)
         for patient_id in patients:
             rights = self.rights(patient_id) if (targeted or self.kind == "patient") else self.patients.get(patient_id)
@@ -229,6 +229,8 @@ class AccessView:
         if type is not None and not (type.isalpha() and type[:1].isupper()):
             type = None  # only resource type names are written into the SQL text
         parts, args = [f"{a}.type IN ({_literals(PUBLIC_TYPES)})"], []
+        if type in (None, "Schedule"):
+            parts.append(schedules.directory_condition(a))
         if self.kind == "practitioner":
             parts.append(f"{a}.type = 'Patient'")
         elif self.patients:
