@@ -170,6 +170,8 @@ class Compiler:
                 position = Node("literal", value=self.view.constants.get(position.name))
             if position.kind != "literal" or type(position.value) is not int:
                 raise Unsupported("indexer that is not an integer literal or constant")
+            if position.value >= 2**31:  # past any list: empty (SQL indexes are 32-bit)
+                return Expr("NULL", ftype=base.ftype, base=base.base)
             if not base.many:
                 return base if position.value == 0 else Expr("NULL", ftype=base.ftype, base=base.base)
             return replace(base, sql=d.element(base.sql, position.value), many=False)
