@@ -29,3 +29,20 @@ _EN = {
     "back": "Back to the overview",
 }
 MESSAGES = {"nb": _NB, "en": _EN}
+
+_NB.update({
+    "edit": "Rediger", "edit_title": "Rediger {code}", "save": "Lagre", "saved": "Endringen er lagret.",
+    "log_in_admin": "Logg inn for å redigere", "field_title": "Tittel", "field_owner": "Ansvarlig",
+    "field_status": "Status", "field_start": "Start", "field_end": "Slutt", "field_baseline": "Utgangspunkt",
+    "field_baseline_year": "År for utgangspunkt", "field_target": "Mål", "field_target_year": "Målår",
+    "field_unit": "Enhet", "forbidden_edit": "Bare administratorer kan redigere planen.",
+    "csrf_text": "Skjemaet er utløpt. Last siden på nytt og prøv igjen.",
+})
+_EN.update({
+    "edit": "Edit", "edit_title": "Edit {code}", "save": "Save", "saved": "The change is saved.",
+    "log_in_admin": "Log in to edit", "field_title": "Title", "field_owner": "Owner",
+    "field_status": "Status", "field_start": "Start", "field_end": "End", "field_baseline": "Baseline",
+    "field_baseline_year": "Baseline year", "field_target": "Target", "field_target_year": "Target year",
+    "field_unit": "Unit", "forbidden_edit": "Only administrators can edit the plan.",
+    "csrf_text": "The form has expired. Reload the page and try again.",
+})
