@@ -227,3 +227,59 @@ def test_fnr_type_ahead_starts_from_the_birth_date_digits(app):
     wrong = number[:6] + ("0" if number[6] != "0" else "1")
     rows = client.get(P + "/pasienter/sok", params={"q": wrong}, headers={"hx-request": "true"}).text
     assert "/pasient/demo-ola" not in rows  # the typed digits after the date narrow the list
+
+
+def test_smart_ehr_launch_end_to_end_the_app_reads_the_patient_in_context(app):
+    """SMART App Launch, EHR launch (http://hl7.org/fhir/smart-app-launch/app-launch.html#launch-app-ehr-launch):
+    the workspace opens the app with iss and launch; the app (a public client, PKCE S256)
+    authorises with scope `launch`, exchanges the code, and reads the patient in context."""
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlsplit
+
+    from ehelse.oauth import clients
+    from ehelse.oauth.store import store_for
+
+    redirect = "https://app.example/callback"
+    clients.register(store_for(raw_repo(app)), name="Launch test app", redirect_uris=[redirect], client_id="launch-app",
+                     scope="openid fhirUser launch user/*.rs")
+    client = login(app, "gp")
+    launched = client.post(P + "/pasient/demo-astrid/app", data={"csrf_token": csrf(client, P + "/pasient/demo-astrid")})
+    assert launched.status_code == 303
+    target = urlsplit(launched.headers["location"])
+    params = {k: v[0] for k, v in parse_qs(target.query).items()}
+    assert f"{target.scheme}://{target.netloc}{target.path}" == "https://app.example/launch"
+    assert params["iss"].endswith("/fhir") and params["launch"]
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    step = client.get("/oauth2/authorize", params={
+        "response_type": "code", "client_id": "launch-app", "redirect_uri": redirect, "scope": "openid fhirUser launch user/*.rs",
+        "state": "st-1", "aud": params["iss"], "launch": params["launch"], "code_challenge": challenge,
+        "code_challenge_method": "S256"})
+    for _ in range(4):  # the clinician is signed in already: at most a consent page on the way
+        assert step.status_code in (302, 303), step.text[:500]
+        location = step.headers["location"]
+        if location.startswith(redirect):
+            break
+        page = client.get(location)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        step = client.post(location, data={"decision": "approve", "csrf_token": token})
+    back = {k: v[0] for k, v in parse_qs(urlsplit(step.headers["location"]).query).items()}
+    assert back["state"] == "st-1" and back["code"]
+
+    app_client = TestClient(app, follow_redirects=False)  # the app: no browser session
+    issued = app_client.post("/oauth2/token", data={"grant_type": "authorization_code", "code": back["code"],
+                                                    "redirect_uri": redirect, "code_verifier": verifier,
+                                                    "client_id": "launch-app"})
+    assert issued.status_code == 200, issued.text
+    body = issued.json()
+    assert body["patient"] == "demo-astrid"
+    read = app_client.get(f"/fhir/Patient/{body['patient']}", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert read.status_code == 200 and read.json()["id"] == "demo-astrid"
+    # The code is single use (RFC 6749 4.1.2).
+    again = app_client.post("/oauth2/token", data={"grant_type": "authorization_code", "code": back["code"],
+                                                   "redirect_uri": redirect, "code_verifier": verifier,
+                                                   "client_id": "launch-app"})
+    assert again.status_code == 400
