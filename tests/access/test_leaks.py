@@ -16,6 +16,7 @@ from access_world import C, actor, observation, secured  # noqa: E402
 from router_client import RouterClient  # noqa: E402
 
 from ehelse.access.policy import PUBLIC_TYPES  # noqa: E402
+from ehelse.access.schedules import is_directory  # noqa: E402
 from ehelse.access.view import owners  # noqa: E402
 
 
@@ -41,8 +42,8 @@ def clients(world):
 
 def _only(patients: set[str], found: list[dict]) -> None:
     for resource in found:
-        if resource["resourceType"] in PUBLIC_TYPES:
-            continue  # directory and definition resources: no patient's data
+        if resource["resourceType"] in PUBLIC_TYPES or is_directory(resource):
+            continue  # directory and definition resources (a practitioner's Schedule): no patient's data
         assert owners(resource) & patients, f"{resource['resourceType']}/{resource['id']} leaked"
 
 
