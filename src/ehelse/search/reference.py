@@ -132,6 +132,21 @@ def compare_numbers(prefix: str, text: str, target: Decimal) -> bool:
             }[prefix]() if prefix != "ap" else _unsupported("ap")
 
 
+def _ucum(node: dict, system: str, code: str, number: str) -> tuple[str, Decimal] | None:
+    """(search number, target value in the search's unit) when both units are UCUM units
+    that convert into the same base unit by a factor (the conversion table is data:
+    search/units.py); None otherwise."""
+    from ehelse.search.units import UCUM, canonical
+
+    if system not in ("", UCUM) or node.get("system") != UCUM or not code or not node.get("code"):
+        return None
+    unit, have = canonical(code, 1.0), canonical(node["code"], float(node["value"]))
+    if unit is None or have is None or unit[0] != have[0] or canonical(code, 0.0)[1] != 0:
+        return None  # not convertible, or an offset unit (Cel)
+    target = Decimal(repr(have[1])) / Decimal(repr(unit[1]))
+    return number, Decimal(f"{target:.12g}")
+
+
 def _unsupported(what: str):
     raise NotImplementedError(what)
 
@@ -286,6 +301,9 @@ class ReferenceEvaluator:
             raise ValueError(f"not a number: {number}") from None
         if len(pieces) == 3:
             system, code = pieces[1], pieces[2]
+            converted = _ucum(node, system, code, number)
+            if converted is not None:  # the issue's UCUM-aware comparison: both in the base unit
+                return compare_numbers(prefix, converted[0], converted[1])
             if system and node.get("system") != system:
                 return False
             if code and code not in ((node.get("code"),) if system else (node.get("code"), node.get("unit"))):
