@@ -10,6 +10,9 @@ http://hl7.org/fhir/R4/search.html per parameter type, prefix and modifier. It i
 purpose-plain; the agreement tests compare both SQL backends against it. Values are cached
 per (type, id, parameter), so thousands of queries over one data set stay cheap.
 
+Quantities in UCUM units that convert by a factor compare in a common unit, as the issue
+asks; the conversion table (search/units.py) is shared data, the comparison is our own.
+
 What it does not judge (raises NotImplementedError, so a generator skips them): `ap`,
 `:in`/`:not-in`/`:above`/`:below` on tokens, `_text`/`_content`, special parameters.
 """
