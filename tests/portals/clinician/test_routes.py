@@ -283,3 +283,12 @@ def test_smart_ehr_launch_end_to_end_the_app_reads_the_patient_in_context(app):
                                                    "redirect_uri": redirect, "code_verifier": verifier,
                                                    "client_id": "launch-app"})
     assert again.status_code == 400
+
+
+def test_accessibility_statement_in_both_languages_linked_from_the_footer(app):
+    anonymous = TestClient(app, follow_redirects=False)
+    nb = anonymous.get(P + "/tilgjengelighet?lang=nb")
+    en = anonymous.get(P + "/tilgjengelighet?lang=en")
+    assert nb.status_code == 200 and "Tilgjengelighetserklæring" in nb.text and "helsepersonell" in nb.text
+    assert en.status_code == 200 and "Accessibility statement" in en.text and "health personnel" in en.text
+    assert f'href="{P}/tilgjengelighet"' in login(app, "gp").get(P + "/").text

@@ -83,7 +83,7 @@ class ClinicianPortal:
                status: int = 200, **values: Any) -> Response:
         t = self.pages.translator(request)
         portal = {"name": t("portal_name"), "home": self.url("/"), "logout_url": self.url("/logg-ut"),
-                  "accessibility_url": self.url("/hurtigtaster"), "logged_in": clinician is not None,
+                  "accessibility_url": self.url("/tilgjengelighet"), "logged_in": clinician is not None,
                   "nav": [{"href": self.url(path), "label": t("nav_" + key), "current": key == nav}
                           for key, path in NAV] if clinician is not None else []}
         values.setdefault("emergency", None)
@@ -170,6 +170,15 @@ def shortcuts(portal: ClinicianPortal, request: Request, clinician: Any, form: d
     return portal.render(request, "clinician/shortcuts.html", clinician, title=t("shortcuts_title"), nav="shortcuts")
 
 
+def accessibility(portal: ClinicianPortal, request: Request, clinician: Any, form: dict[str, Any]) -> Response:
+    """The accessibility statement the law asks of a public web site (likestillings- og
+    diskrimineringsloven, forskrift om universell utforming av IKT), open without logging in."""
+    t = portal.pages.translator(request)
+    session = current_session(request)
+    logged_in = session is not None and session.kind == "personnel"
+    return portal.render(request, "clinician/accessibility.html", None, title=t("statement_title"), logged_in=logged_in)
+
+
 def build(state: Any) -> tuple[ClinicianPortal, Any]:
     from ehelse.portals.clinician import access, day, documenting, launch, patients, schedule, summary
 
@@ -181,6 +190,7 @@ def build(state: Any) -> tuple[ClinicianPortal, Any]:
         Route(PREFIX + "/logg-inn", p(login, login=False), methods=get),
         Route(PREFIX + "/logg-ut", p(logout, login=False), methods=post),
         Route(PREFIX + "/hurtigtaster", p(shortcuts), methods=get),
+        Route(PREFIX + "/tilgjengelighet", p(accessibility, login=False), methods=get),
         Route(PREFIX + "/pasienter", p(patients.find), methods=get),
         Route(PREFIX + "/pasienter/sok", p(patients.typeahead), methods=get),
         Route(PREFIX + "/pasient/{id}", p(summary.summary), methods=get),

@@ -98,6 +98,20 @@ _NB = {
     "shortcut_problem": "Nytt problem (i pasientsammendraget)", "shortcut_medication": "Legemiddelendring (i pasientsammendraget)",
     "a11y_heading": "Tilgjengelighet",
     "a11y_text": "Arbeidsflaten følger Designsystemet og WCAG 2.1 nivå AA, og alt kan gjøres med tastatur. Meld fra om noe ikke virker.",
+    # The accessibility statement (tilgjengelighetserklæring), /tilgjengelighet
+    "statement_title": "Tilgjengelighetserklæring",
+    "statement_intro": "ehelse skal kunne brukes av alle. Denne erklæringen gjelder arbeidsflaten for helsepersonell.",
+    "statement_status_heading": "Status",
+    "statement_status": "Vi tester alle sidene mot WCAG 2.1 nivå A og AA med axe-core, på bokmål og engelsk, i full skjermbredde og på nettbrett, og en hel arbeidsflyt (finn pasient, åpne sammendraget, registrer en måling) med bare tastatur.",
+    "statement_how_heading": "Slik er løsningen laget",
+    "statement_how_1": "Alle sider kan brukes med tastatur, og en lenke øverst hopper til hovedinnholdet.",
+    "statement_how_2": "Hurtigtaster bruker alltid Alt og Shift, så de ikke utløses ved et uhell.",
+    "statement_how_3": "Farger er ikke den eneste måten informasjon vises på: nødtilgang og sperrer står også i tekst.",
+    "statement_how_4": "Søk med forslag virker også uten JavaScript, som et vanlig skjema.",
+    "statement_known_heading": "Kjente mangler",
+    "statement_known": "Dokumenter fra andre virksomheter vises slik de ble sendt og er ikke kontrollert for tilgjengelighet. SMART-apper som startes fra sammendraget, har sin egen tilgjengelighetserklæring.",
+    "statement_contact_heading": "Kontakt",
+    "statement_contact": "Meld fra om feil til prosjektet (demo), eller til Tilsynet for universell utforming av ikt (uutilsynet.no).",
 }
 
 _EN = {
@@ -196,6 +210,19 @@ _EN = {
     "shortcut_problem": "New problem (in the patient summary)", "shortcut_medication": "Medication change (in the patient summary)",
     "a11y_heading": "Accessibility",
     "a11y_text": "The workspace follows Designsystemet and WCAG 2.1 level AA, and everything can be done with the keyboard. Tell us if something does not work.",
+    "statement_title": "Accessibility statement",
+    "statement_intro": "ehelse shall be usable by everyone. This statement covers the workspace for health personnel.",
+    "statement_status_heading": "Status",
+    "statement_status": "Every page is tested against WCAG 2.1 levels A and AA with axe-core, in Norwegian and English, at desktop and tablet width, and one whole task (find a patient, open the summary, record a measurement) is done with the keyboard alone.",
+    "statement_how_heading": "How it is made",
+    "statement_how_1": "Every page works with the keyboard, and a link at the top skips to the main content.",
+    "statement_how_2": "Shortcuts always use Alt and Shift, so they are not triggered by accident.",
+    "statement_how_3": "Colour is never the only way information is shown: emergency access and blocks are stated in text too.",
+    "statement_how_4": "The search with suggestions also works without JavaScript, as an ordinary form.",
+    "statement_known_heading": "Known gaps",
+    "statement_known": "Documents from other organisations are shown as they were sent and are not checked for accessibility. SMART apps launched from the summary have their own accessibility statements.",
+    "statement_contact_heading": "Contact",
+    "statement_contact": "Report problems to the project (demo), or to the Authority for Universal Design of ICT (uutilsynet.no).",
 }
 
 MESSAGES = {"nb": _NB, "en": _EN}
