@@ -292,3 +292,28 @@ def test_accessibility_statement_in_both_languages_linked_from_the_footer(app):
     assert nb.status_code == 200 and "Tilgjengelighetserklæring" in nb.text and "helsepersonell" in nb.text
     assert en.status_code == 200 and "Accessibility statement" in en.text and "health personnel" in en.text
     assert f'href="{P}/tilgjengelighet"' in login(app, "gp").get(P + "/").text
+
+
+def test_the_inbox_shows_whether_the_patient_has_read_a_reply(app):
+    repo = raw_repo(app)
+    asked = repo.create({"resourceType": "Communication", "status": "completed", "sent": "2026-01-01T10:00:00+01:00",
+                         "subject": {"reference": "Patient/demo-kari"}, "sender": {"reference": "Patient/demo-kari"},
+                         "payload": [{"contentString": "Kan jeg ta vaksinen nå?"}]})
+    client = login(app, "gp")
+    token = csrf(client, P + "/pasient/demo-kari/ny/reply")
+    sent = client.post(P + "/pasient/demo-kari/ny/reply", data={"message": asked.id, "text": "Ja, bestill time lesesvar-test",
+                                                                "csrf_token": token})
+    assert sent.status_code == 303, sent.text[:500]
+    row = lambda html: re.search(r"lesesvar-test.*?</tr>", html, re.S).group(0)  # noqa: E731
+    assert "Ikke lest ennå" in row(client.get(P + "/").text)
+    # The citizen portal marks it read by setting `received` (access/writes.py: the only change allowed).
+    from ehelse.access.policy import AccessPolicy
+    from ehelse.access.repository import SecuredRepository
+    from ehelse.access.actor import Actor
+
+    reply = next(orjson.loads(v.content) for v in repo.iter_current("Communication")
+                 if "lesesvar-test" in v.content.decode())
+    kari = SecuredRepository(repo, Actor("patient", DEMO_CAST["kari"].fnr, ("patient/*.cruds",)), AccessPolicy())
+    kari.update({**reply, "received": "2026-01-02T08:00:00+01:00"})
+    assert "Lest av pasienten" in row(client.get(P + "/?lang=nb").text)
+    assert "Read by the patient" in row(client.get(P + "/?lang=en").text)

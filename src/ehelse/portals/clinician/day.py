@@ -56,6 +56,15 @@ def inbox(clinician: Any, today: date) -> list[dict[str, Any]]:
         for m in clinician.search("Communication", recipient=",".join(mine), sent=f"ge{since}", _sort="-sent", _count=20):
             text = next((p.get("contentString") for p in m.get("payload") or [] if p.get("contentString")), "")
             add("message", m, m.get("sent", ""), (m.get("topic") or {}).get("text") or text[:80], "subject")
+    if clinician.role_refs:
+        # My replies and questionnaires to patients, with whether the patient has read them:
+        # the citizen portal sets Communication.received when the message is opened (R4
+        # Communication.received, "when the communication arrived at the destination").
+        for m in clinician.search("Communication", sender=",".join(clinician.role_refs), sent=f"ge{since}",
+                                  _sort="-sent", _count=20):
+            text = next((p.get("contentString") for p in m.get("payload") or [] if p.get("contentString")), "")
+            add("sent", m, m.get("sent", ""), (m.get("topic") or {}).get("text") or text[:80], "subject")
+            items[-1]["read"] = m.get("received") or ""
     for o in clinician.search("Observation", category="laboratory", date=f"ge{since}", _sort="-date", _count=15):
         add("result", o, o.get("effectiveDateTime", ""), fhirtext.concept(o.get("code")), "subject")
     for d in clinician.search("DocumentReference", date=f"ge{since}", _sort="-date", _count=10):
