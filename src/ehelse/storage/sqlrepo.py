@@ -32,6 +32,9 @@ from ehelse.storage.stamp import new_id, now_instant, stamp
 
 _COLUMNS = "type, id, version_id, last_updated, method, content"
 _ITER_BATCH = 500  # rows per keyset page of iter_current
+_INSERT_INDEX = {table: f"INSERT INTO {table} (type, id, param, {', '.join(columns)})"
+                        f" VALUES ({', '.join('?' * (3 + len(columns)))})"
+                 for table, columns in INDEX_TABLES.items()}
 
 
 def _check_paging(count: int, offset: int) -> None:
@@ -69,6 +72,10 @@ class SqlRepository:
         conn.executemany(self._q(sql), rows)
 
     def _exec(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        # A statement that touches an index table (a search, the DELETE of a rewrite) must
+        # see the rows still buffered by _write_index: write them first.
+        if "_index" in sql and getattr(self._local, "pending", None):
+            self._flush_index(conn)
         return conn.execute(self._q(sql), params)
 
     # -- connections ------------------------------------------------------------------------
@@ -92,10 +99,13 @@ class SqlRepository:
             return
         with self._begin() as conn:
             self._local.conn = conn
+            self._local.pending = {}
             try:
                 yield
+                self._flush_index(conn)  # inside _begin: an error here rolls it all back
             finally:
                 self._local.conn = None
+                self._local.pending = None
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -273,17 +283,26 @@ class SqlRepository:
         """Rewrite the resource's index rows: none for a deletion; no delete needed for a
         resource that has no rows yet (`fresh`)."""
         if not fresh:
-            for table in INDEX_TABLES:
+            for table in INDEX_TABLES:  # _exec writes any buffered rows first
                 self._exec(conn, f"DELETE FROM {table} WHERE type = ? AND id = ?", (type, id))
         if resource is None:
             return
-        by_table: dict[str, list[tuple]] = {}
+        # Buffered until the transaction commits (or a statement on an index table comes
+        # first, see _exec): a transaction Bundle then writes each table with one
+        # executemany instead of one per resource and table.
+        pending = self._local.pending
         for row in self._indexer(resource):
-            by_table.setdefault(row.table, []).append((type, id, row.param, *row.values))
-        for table, rows in by_table.items():
-            columns = ("type", "id", "param", *INDEX_TABLES[table])
-            self._executemany(conn, f"INSERT INTO {table} ({', '.join(columns)})"
-                                    f" VALUES ({', '.join('?' * len(columns))})", rows)
+            try:
+                pending[row.table].append((type, id, row.param, *row.values))
+            except KeyError:
+                pending[row.table] = [(type, id, row.param, *row.values)]
+
+    def _flush_index(self, conn: Any) -> None:
+        """Insert the index rows buffered in this transaction, one executemany per table."""
+        pending = self._local.pending
+        for table, rows in pending.items():
+            self._executemany(conn, _INSERT_INDEX[table], rows)
+        pending.clear()
 
     @staticmethod
     def _after(previous: str) -> str:
