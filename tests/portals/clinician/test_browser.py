@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ehelse.nobasis.seed import DEMO_CAST
-from portals.browser import assert_accessible, new_page, screenshot
+from portals.browser import assert_accessible, axe_violations, new_page, screenshot
 from portals.conftest import api_token
 
 P = "/helsepersonell"
@@ -37,33 +37,73 @@ def fhir(live_server, token: str, path: str, **params) -> dict:
     return response.json()
 
 
-def test_axe_on_every_route_in_both_languages(browser, live_server):
+ROUTES = ["/", "/pasienter?q=Hansen", "/pasient/demo-astrid", "/pasient/demo-astrid/tilgang", "/timebok",
+          "/hurtigtaster", "/tilgjengelighet"] + [f"/pasient/demo-astrid/ny/{k}" for k in
+                                                 ("note", "measurement", "problem", "medication", "referral", "reply",
+                                                  "questionnaire")]
+TABLET = {"width": 768, "height": 1024}
+
+
+def _with_lang(route: str, lang: str) -> str:
+    return f"{P}{route}{'&' if '?' in route else '?'}lang={lang}"
+
+
+@pytest.fixture(scope="module")
+def gp_page(browser, live_server):
+    """One signed-in GP context for the module: the axe checks visit each route once."""
     page = new_page(browser, "desktop")
     login(page, live_server.url, "gp")
-    routes = ["/", "/pasienter?q=Hansen", "/pasient/demo-astrid", "/pasient/demo-astrid/tilgang", "/timebok",
-              "/hurtigtaster"] + [f"/pasient/demo-astrid/ny/{k}" for k in
-                                  ("note", "measurement", "problem", "medication", "referral", "reply", "questionnaire")]
-    for route in routes:
-        for lang in ("nb", "en"):
-            page.goto(f"{live_server.url}{P}{route}{'&' if '?' in route else '?'}lang={lang}")
-            assert_accessible(page, f"{route} {lang}")
-    for name, route in (("day", "/"), ("summary", "/pasient/demo-astrid"), ("search", "/pasienter?q=Nordmann")):
-        page.goto(f"{live_server.url}{P}{route}?lang=nb" if "?" not in route else f"{live_server.url}{P}{route}&lang=nb")
-        screenshot(page, f"clinician-{name}")
-    tablet = new_page(browser, "phone")
-    login(tablet, live_server.url, "gp")
-    tablet.set_viewport_size({"width": 820, "height": 1180})
-    tablet.goto(f"{live_server.url}{P}/pasient/demo-astrid")
-    assert_accessible(tablet, "summary tablet")
-    screenshot(tablet, "clinician-summary-tablet")
-    # the 403 page and the emergency banner too (hospital doctor)
-    doctor = new_page(browser, "desktop")
+    yield page
+    page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])  # one test per language, so they can be distributed
+def test_axe_on_every_route(gp_page, live_server, lang):
+    for route in ROUTES:
+        gp_page.goto(live_server.url + _with_lang(route, lang))
+        assert_accessible(gp_page, f"{route} {lang}")
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_axe_on_the_refusal_block_and_emergency_pages(browser, live_server, lang):
+    doctor = new_page(browser, "desktop")  # the hospital doctor has no relationship with Emma
     login(doctor, live_server.url, "hospital_doctor")
-    for lang in ("nb", "en"):
-        doctor.goto(f"{live_server.url}{P}/pasient/demo-emma?lang={lang}")
-        assert_accessible(doctor, f"403 {lang}")
-    doctor.goto(f"{live_server.url}{P}/pasient/demo-per")
-    assert_accessible(doctor, "blocked")
+    for route in ("/pasient/demo-emma", "/pasient/demo-emma/tilgang", "/pasient/demo-per"):
+        doctor.goto(live_server.url + _with_lang(route, lang))
+        assert_accessible(doctor, f"{route} {lang}")
+    doctor.context.close()
+
+
+def test_the_axe_helper_reports_a_planted_violation_on_a_workspace_page(gp_page, live_server):
+    """The check is real: an unlabelled input planted in the summary is reported."""
+    gp_page.goto(live_server.url + _with_lang("/pasient/demo-astrid", "nb"))
+    assert axe_violations(gp_page) == []
+    gp_page.evaluate("""() => { const input = document.createElement('input'); input.type = 'text';
+        document.querySelector('main').appendChild(input); }""")
+    assert "label" in [v["id"] for v in axe_violations(gp_page)]
+    with pytest.raises(AssertionError, match="label"):
+        assert_accessible(gp_page, "planted")
+
+
+@pytest.mark.parametrize("width", ["desktop", "tablet"])
+def test_screenshots_of_the_main_pages(browser, live_server, width):
+    """Looked at by hand (tests/portals/screenshots/clinician-*-desktop.png / -tablet.png)."""
+    viewport = TABLET if width == "tablet" else {"width": 1280, "height": 800}
+    context = browser.new_context(viewport=viewport, locale="nb-NO")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    login(page, live_server.url, "gp")
+    for name, route in (("day", "/"), ("summary", "/pasient/demo-astrid"), ("form", "/pasient/demo-astrid/ny/measurement")):
+        page.goto(live_server.url + _with_lang(route, "nb"))
+        if width == "tablet":  # the desktop pages are checked by test_axe_on_every_route
+            assert_accessible(page, f"{route} tablet")
+        screenshot(page, f"clinician-{name}-{width}")
+    context.close()
+    doctor = browser.new_context(viewport=viewport, locale="nb-NO").new_page()
+    login(doctor, live_server.url, "hospital_doctor")
+    doctor.goto(live_server.url + _with_lang("/pasient/demo-emma/tilgang", "nb"))
+    screenshot(doctor, f"clinician-emergency-{width}")
+    doctor.context.close()
 
 
 def test_gp_adds_a_note_and_a_blood_pressure_the_patient_then_reads(browser, live_server, portal_repo):
