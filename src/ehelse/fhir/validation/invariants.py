@@ -21,6 +21,7 @@ undecidable comparison.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -73,6 +74,8 @@ class Constraint:
             self._fn = fhirpath_compile.compile_expression(self.expression)
             if self.key in GUARDED_BY_CONTAINED:
                 self._fn = _without_contained(self._fn)
+            elif self.key == "per-1":
+                self._fn = _period_as_text(self._fn)
         except Unsupported:
             self._fn = None
         try:
@@ -217,6 +220,29 @@ def _without_contained(rule: Callable[[Any, dict], bool | None]) -> Callable[[An
             return True
         return rule(node, env)
     return guarded
+
+
+# A dateTime to the second with its zone, or a date: two of one shape with the same zone
+# order as their text does (fhirpath.html#comparison gives the same answer: same precision).
+_PLAIN_INSTANT = re.compile(r"\d{4}-\d\d-\d\d(?:T\d\d:\d\d:\d\d(?:Z|[+-]\d\d:\d\d))?")
+
+
+def _period_as_text(rule: Callable[[Any, dict], bool | None]) -> Callable[[Any, dict], bool | None]:
+    """per-1 (`start <= end` on every Period): when both ends are written alike -- same length,
+    same zone, the common Synthea shape -- compare the text; else the compiled FHIRPath.
+    The compiled comparison parses both into parts and cost ~50 us a Period."""
+    def fast(node: Any, env: dict) -> bool | None:
+        if type(node) is dict:
+            start, end = node.get("start"), node.get("end")
+            if start is None or end is None:
+                if start is None and "_start" not in node or end is None and "_end" not in node:
+                    return True  # an end without a value: `hasValue().not()` holds
+            elif (type(start) is str and type(end) is str and len(start) == len(end)
+                  and start[19:] == end[19:] and _PLAIN_INSTANT.fullmatch(start)
+                  and _PLAIN_INSTANT.fullmatch(end)):
+                return start <= end
+        return rule(node, env)
+    return fast
 
 
 NATIVE: dict[str, Callable[[Any, dict], bool | None]] = {
