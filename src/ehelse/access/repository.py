@@ -247,12 +247,39 @@ class SecuredRepository:
                                              else self.view.condition(t, alias, hide_confidential=hide))
         else:
             query.access = lambda t, alias: self.view.condition(t, alias, hide_confidential=hide)
+        audit_share = type is None and self._audit_share(query)
+        if audit_share:  # stored resources first, then AuditEvents: offset paging
+            query.after, query.total = None, "accurate"
         page = self.inner.search(type, query)
         touched: dict[str, list[str]] = {p: [] for p in targeted}
         entries = self._filter(page.entries, touched)
         included = self._filter(page.included, touched)
         self._audit("search", touched, query=_describe(type, query))
+        if audit_share:
+            return self._with_audit_events(Page(entries, page.total, included), query)
         return Page(entries, page.total, included)
+
+    def _audit_share(self, query: SearchQuery) -> bool:
+        """Whether a search across all types includes AuditEvents: it is a resource type like
+        any other (http.html#search), so yes for whoever may search it (admins, system clients
+        with an AuditEvent scope, citizens for their own records); not for personnel."""
+        if self.view.kind == "practitioner" or audit_api.system_part(query, 0, 0) is None:
+            return False
+        contexts = _CONTEXTS.get(self.actor.kind, ())
+        return self.actor.kind == "admin" or self.view.scopes.allows("AuditEvent", "search", contexts=contexts)
+
+    def _with_audit_events(self, page: Page, query: SearchQuery) -> Page:
+        """The stored page, filled up with AuditEvents past the last stored match; totals add."""
+        stored = page.total or 0
+        wanted = query.count - len(page.entries)
+        part = audit_api.system_part(query, max(wanted, 0), max(query.offset - stored, 0))
+        assert part is not None  # _audit_share checked it
+        patients = None if self.view.unrestricted else sorted(self.view.patients)
+        events = self._audit_events(lambda: audit_api.search(self.inner, part, self._sees_audit_of, patients),
+                                    "search", query=_describe("AuditEvent", part))
+        entries = page.entries + (events.entries if wanted > 0 else [])
+        total = stored + events.total if events.total is not None else None
+        return Page(entries, total, page.included)
 
     def _filter(self, versions: list[ResourceVersion], touched: dict[str, list[str]]) -> list[ResourceVersion]:
         out = []

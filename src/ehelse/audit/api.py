@@ -128,3 +128,26 @@ def search(repo: Any, query: SearchQuery, visible: Visible, patients: list[str] 
         else:
             total = log.count(repo, log.LogQuery(**{**wanted.__dict__, "count": None, "offset": 0}))
     return Page([_version(r) for r in rows], total)
+
+
+# Parameters every resource type has (search.html#all) that the log can answer for a search
+# across all types; `_lastUpdated` of a rendered AuditEvent is its `recorded`.
+_COMMON = {"_id": "_id", "_lastUpdated": "date"}
+
+
+def system_part(query: SearchQuery, count: int, offset: int) -> SearchQuery | None:
+    """The AuditEvent share of a search across all types (http.html#search, no `_type` or a
+    `_type` naming AuditEvent), or None when AuditEvents cannot match it: a parameter such
+    as `_tag` or `_has` that no rendered AuditEvent satisfies, an `_include`, a compartment."""
+    if query.include or query.compartment is not None or (query.types and "AuditEvent" not in query.types):
+        return None
+    params = []
+    for param in query.params:
+        name = _COMMON.get(param.name)
+        if name is None or param.modifier is not None:
+            return None
+        params.append(type(param)(name, None, param.values))
+    if any(name != "_lastUpdated" for name, _ in query.sort):
+        return None
+    return SearchQuery(params=params, count=count, offset=offset, total=query.total,
+                       sort=[("date", d) for _, d in query.sort], snapshot=query.snapshot)
