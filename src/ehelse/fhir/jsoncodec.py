@@ -83,48 +83,12 @@ def loads(data: bytes | str, *, max_depth: int = 64) -> Any:
         text = data
     if text.startswith("\ufeff"):
         text = text[1:]
-    if _RISKY_NUMBER.search(text) is None:
-        # Every number in the text reads back the same through a float, so orjson (in C)
-        # gives what the exact decoder below would; anything orjson refuses goes there too,
-        # for the same answer or error message (tests/fhir/test_jsoncodec_fast.py).
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            if _nested_deeper(value, max_depth):
-                raise BadRequest(f"JSON is nested deeper than {max_depth} levels", code="structure")
-            return value
     if _too_deep(text, max_depth):
         raise BadRequest(f"JSON is nested deeper than {max_depth} levels", code="structure")
     try:
         return _decoder.decode(text)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}", code="structure") from None
-
-
-# A number token (after `:`, `,`, `[` or at the start; inside strings too, which only costs
-# a slower parse) whose float might not give back its text: 16 or more digits, a fraction
-# ending in 0, an exponent, or below 1e-4 (repr writes those with an exponent). With at most
-# 15 digits a decimal survives the round trip through a double (DBL_DIG), so repr gives it back.
-_RISKY_NUMBER = re.compile(r"(?:^|[:,\[])\s*-?(?:[0-9.]{16,}|[0-9]*\.[0-9]*0(?![0-9])|[0-9.]*[eE]|0\.0000)")
-
-
-def _nested_deeper(value: Any, max_depth: int) -> bool:
-    """Whether parsed JSON nests objects/arrays deeper than max_depth (as _too_deep counts)."""
-    if type(value) is not dict and type(value) is not list:
-        return False
-    level = [value]
-    for _ in range(max_depth):
-        below = []
-        for node in level:
-            for child in (node.values() if type(node) is dict else node):
-                if type(child) is dict or type(child) is list:
-                    below.append(child)
-        if not below:
-            return False
-        level = below
-    return True
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
