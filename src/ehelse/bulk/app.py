@@ -30,7 +30,8 @@ from ehelse.access.tokens import missing_token
 
 NDJSON = "application/fhir+ndjson"
 RETRY_AFTER = "2"
-_FILE = re.compile(r"^[A-Za-z]+\.ndjson$")
+_FILE = re.compile(r"^[A-Za-z0-9_-]+\.(ndjson|csv|parquet)$")  # parquet/csv: $viewdefinition-export
+MEDIA = {"ndjson": NDJSON, "csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
 def _error(error: FhirError) -> Response:
@@ -102,7 +103,8 @@ class BulkApp:
         if job.status != "completed" or not _FILE.match(name) or name not in listed or not path.is_file():
             return _error(NotFound(f"No file {name[:80]} in this export"))
         # Streamed from disk in chunks: a file of any size costs a chunk of memory.
-        return FileResponse(path, media_type=NDJSON, headers={"Cache-Control": "no-store"})
+        media = NDJSON if "viewExport" not in job.request else MEDIA[name.rsplit(".", 1)[1]]
+        return FileResponse(path, media_type=media, headers={"Cache-Control": "no-store"})
 
 
 def _issue(text: str) -> Any:

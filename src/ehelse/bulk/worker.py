@@ -64,12 +64,19 @@ def run_job(repo: Any, settings: Any, store: JobStore, job: Job, worker: str) ->
         return store.heartbeat(job, worker, lease, text)
 
     try:
-        request = ExportRequest.from_json(job.request["export"])
-        run = ExportRun(secured(repo, job.actor), request, job.transaction_time, folder, settings, progress)
-        result = run.run()
-        if not store.complete(job, worker, manifest(job, result), settings.export_retention):
+        if "viewExport" in job.request:  # $viewdefinition-export shares the job table (analytics/view_export.py)
+            from ehelse.analytics.view_export import run_job as run_views
+
+            done = run_views(repo, job, folder, lambda text: progress(text, 0))
+        else:
+            request = ExportRequest.from_json(job.request["export"])
+            run = ExportRun(secured(repo, job.actor), request, job.transaction_time, folder, settings, progress)
+            result = run.run()
+            done = manifest(job, result)
+            log.info("bulk export %s: %d resources", job.id, result.total)
+        if not store.complete(job, worker, done, settings.export_retention):
             raise Cancelled()
-        log.info("bulk export %s done: %d resources", job.id, result.total)
+        log.info("bulk export %s done", job.id)
     except Cancelled:
         current = store.get(job.id)
         if current is None or current.status == "cancelled":

@@ -91,6 +91,9 @@ register(Operation("viewdefinition-run", frozenset({"system", "type", "instance"
                    "http://sql-on-fhir.org/OperationDefinition/$viewdefinition-run"))
 register(Operation("run", frozenset({"type", "instance"}), _VIEW_RUN,
                    "http://sql-on-fhir.org/OperationDefinition/$run", types=frozenset({"ViewDefinition"})))
+register(Operation("viewdefinition-export", frozenset({"system", "type", "instance"}),
+                   "ehelse.analytics.view_export:kickoff",
+                   "http://sql-on-fhir.org/OperationDefinition/$viewdefinition-export"))
 # FHIR Bulk Data Access v2 (issue 9): system, Patient (type) and Group (instance) level.
 register(Operation("export", frozenset({"system", "type", "instance"}), "ehelse.bulk.kickoff:export",
                    "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
