@@ -6,7 +6,9 @@ value that the resource really has (a prefix of a name, a code with or without i
 a date cut to a random precision with a random prefix, a quantity with its unit, a
 reference, a chain to the target's identifier, a `_has` from a referring resource, ...),
 so most queries have results; some combine two parameters (AND) or two values (OR), some
-ask `:missing`, `:not`, `:exact`, `:contains`, `:text`. Deterministic for a seed.
+ask `:missing`, `:not`, `:exact`, `:contains`, `:text`, and where the code's system is one
+the terminology knows (small enough to expand), `:in`/`:not-in` its implicit value set or
+`:below`/`:above` a code above/below it in the hierarchy. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -90,6 +92,10 @@ class QueryGenerator:
             if not codes:
                 return None
             system, value = rng.choice(codes)
+            if system and rng.random() < 0.6:
+                terminology = self.terminology(code, system, value)
+                if terminology is not None:
+                    return terminology
             roll = rng.random()
             modifier = "not" if roll < 0.08 else None
             if system and roll < 0.45:
@@ -134,6 +140,23 @@ class QueryGenerator:
         if kind == "uri":
             return SearchParam(code, None, (_escape(node),)) if isinstance(node, str) else None
         return None
+
+    def terminology(self, code: str, system: str, value: str) -> SearchParam | None:
+        """`:in`/`:not-in` the system's implicit value set (all its codes) or `:below`/`:above`
+        a code related to `value` in the system's hierarchy (search.html#token)."""
+        from ehelse.search.tokens import MAX_CODES
+        from ehelse.terminology.registry import IMPLICIT_SUFFIX, base_terminology
+
+        codesystem = base_terminology().codesystem(system)
+        if codesystem is None or value not in codesystem.concepts or len(codesystem) > MAX_CODES:
+            return None
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.3:
+            return SearchParam(code, "not-in" if roll < 0.12 else "in", (codesystem.url + IMPLICIT_SUFFIX,))
+        relatives = sorted(codesystem.ancestors(value)) if roll < 0.75 else codesystem.descendants(value)
+        related = rng.choice(relatives) if relatives and rng.random() < 0.8 else value
+        return SearchParam(code, "below" if roll < 0.75 else "above", (f"{_escape(system)}|{_escape(related)}",))
 
     def chain(self, code: str, target_type: str, target_id: str) -> SearchParam | None:
         """`code:Target.identifier=...` or `code:Target._id=...` from the real target."""

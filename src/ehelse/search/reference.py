@@ -13,8 +13,12 @@ per (type, id, parameter), so thousands of queries over one data set stay cheap.
 Quantities in UCUM units that convert by a factor compare in a common unit, as the issue
 asks; the conversion table (search/units.py) is shared data, the comparison is our own.
 
+Token `:in`/`:not-in` ask the terminology engine for the ValueSet's expansion and test
+membership of each stored (system, code); `:above`/`:below` test subsumption in the code
+system's hierarchy (CodeSystemIndex.subsumes), not the list of codes the SQL is given.
+
 What it does not judge (raises NotImplementedError, so a generator skips them): `ap`,
-`:in`/`:not-in`/`:above`/`:below` on tokens, `_text`/`_content`, special parameters.
+`_text`/`_content`, special parameters.
 """
 
 from __future__ import annotations
@@ -193,9 +197,10 @@ class ReferenceEvaluator:
         if param.modifier == "missing":
             want_missing = param.values[0] == "true"
             return {id for id in resources if (not self.values(type, id, entry)) == want_missing}
-        if param.modifier == "not" and entry["type"] == "token":
-            # search.html#token :not -- every resource with no matching token, also none at all
-            positive = SearchParam(param.name, None, param.values)
+        if param.modifier in ("not", "not-in") and entry["type"] == "token":
+            # search.html#token :not / :not-in -- every resource with no matching token, also
+            # none at all (the complement of the positive search)
+            positive = SearchParam(param.name, None if param.modifier == "not" else "in", param.values)
             return set(resources) - self._matching(type, positive)
         return {id for id in resources
                 if any(self.matches(entry, node, param.modifier, value, type)
@@ -274,6 +279,10 @@ class ReferenceEvaluator:
             system, code, ident = (split_escaped(value, "|") + ["", ""])[:3]
             return any(v == ident and any(ts == system and tc == code for ts, tc in types)
                        for v, types in parts["of_type"])
+        if modifier == "in":
+            return _in_valueset(parts["codes"], value)
+        if modifier in ("above", "below"):
+            return _in_hierarchy(parts["codes"], modifier, value)
         if modifier is not None:
             raise NotImplementedError(f"token :{modifier}")
         pieces = split_escaped(value, "|")
@@ -416,6 +425,53 @@ class ReferenceEvaluator:
                 if t == type:
                     out.add(i)
         return out
+
+
+def _same_system(stored: str | None, searched: str) -> bool:
+    """A `code` element carries no system (its binding names it): it matches any system, as
+    the backends store it with system ''. Otherwise OID and URI forms of one Norwegian
+    system are the same system (nobasis.naming)."""
+    from ehelse.nobasis.naming import canonical_system
+
+    return not stored or stored == searched or canonical_system(stored) == canonical_system(searched)
+
+
+def _in_valueset(codes: list, canonical: str) -> bool:
+    # search.html#token `:in`: the stored code is in the ValueSet (its expansion, done by
+    # the terminology engine; an unknown or unexpandable value set is the client's error).
+    from ehelse.terminology.registry import base_terminology
+
+    try:
+        expansion = base_terminology().expansion(canonical.replace("\\|", "|"))
+    except Exception as exc:
+        raise ValueError(f"cannot expand {canonical}: {exc}") from None
+    members = {(e.system, e.code) for e in expansion.entries}
+    return any(code == m_code and _same_system(system, m_system)
+               for system, code, _ in codes for m_system, m_code in members if isinstance(code, str))
+
+
+def _in_hierarchy(codes: list, modifier: str, value: str) -> bool:
+    # search.html#token `:below` -- the code or one it subsumes; `:above` -- the code or one
+    # that subsumes it; without a known hierarchy only the code itself (CodeSystem.hierarchyMeaning
+    # is-a, http://hl7.org/fhir/R4/codesystem.html#hierarchy).
+    from ehelse.terminology.registry import base_terminology
+
+    pieces = split_escaped(value, "|")
+    if len(pieces) != 2 or not pieces[0] or not pieces[1]:
+        raise ValueError(f":{modifier} needs system|code")
+    system, wanted = pieces
+    codesystem = base_terminology().codesystem(system)
+    for stored_system, code, _ in codes:
+        if not isinstance(code, str) or not _same_system(stored_system, system):
+            continue
+        if code == wanted:
+            return True
+        if codesystem is not None and codesystem.get(wanted) is not None and code in codesystem.concepts:
+            if modifier == "below" and codesystem.subsumes(wanted, code):
+                return True
+            if modifier == "above" and codesystem.subsumes(code, wanted):
+                return True
+    return False
 
 
 def rest_param(name: str, values: tuple[str, ...]) -> SearchParam:
