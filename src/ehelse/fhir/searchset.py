@@ -10,9 +10,10 @@ types set on the query.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from ehelse.errors import BadRequest
 from ehelse.fhir import jsoncodec
+from ehelse.fhir.contained import search_contained
 from ehelse.fhir.interactions import Context
 from ehelse.fhir.paging import bundle, decode_page, embed, full_url, search_links
 from ehelse.fhir.request import FhirRequest, FhirResponse
@@ -40,13 +41,7 @@ def parse(ctx: Context, type: str | None) -> SearchRequest:
     query = ctx.request.query
     types = [t for k, v in query if k == "_type" for t in v.split(",") if t]
     strict = strict_handling(ctx.request)
-    parsed = parse_request(query, ctx.settings, type, supported=supported_params(ctx, type, types), strict=strict)
-    if parsed.contained != "false":
-        # search.html#contained: contained resources are not indexed on their own here.
-        if strict:
-            raise BadRequest("_contained=true|both is not supported", code="not-supported", expression="_contained")
-        parsed.applied = [(k, v) for k, v in parsed.applied if k not in ("_contained", "_containedType")]
-    return parsed
+    return parse_request(query, ctx.settings, type, supported=supported_params(ctx, type, types), strict=strict)
 
 
 def search(ctx: Context, type: str | None, path: str, *, compartment: tuple[str, str] | None = None) -> FhirResponse:
@@ -61,6 +56,8 @@ def search(ctx: Context, type: str | None, path: str, *, compartment: tuple[str,
     summary, elements = requested_subset(ctx.request)
     if summary == "count":  # search.html#summary: only the total
         query.count, query.total, query.include = 0, "accurate", []
+    if parsed.contained != "false":
+        return _search_contained(ctx, type, path, parsed, summary, elements)
     page = ctx.repo.search(type, query)
     entries = [_entry(ctx, v, summary, elements, "match") for v in page.entries]
     entries += [_entry(ctx, v, summary, elements, "include") for v in page.included]
@@ -70,6 +67,39 @@ def search(ctx: Context, type: str | None, path: str, *, compartment: tuple[str,
     body = bundle("searchset", page.total, links, entries)
     return FhirResponse(200, body=jsoncodec.dumps(body),
                         interaction="search-type" if type or compartment else "search-system")
+
+
+def _search_contained(ctx: Context, type: str | None, path: str, parsed: SearchRequest,
+                      summary: str | None, elements: list[str] | None) -> FhirResponse:
+    """search.html#contained: `_contained=true` searches the contained resources only,
+    `both` the ordinary ones too; `_containedType=container` returns their containers (once
+    each), `contained` the contained resources themselves, with the container's URL and
+    `#id` as fullUrl. One page; the limits are in fhir/contained.py."""
+    query = parsed.query
+    entries: list[dict[str, Any]] = []
+    total = 0
+    if parsed.contained == "both":
+        page = ctx.repo.search(type, query)
+        entries += [_entry(ctx, v, summary, elements, "match") for v in page.entries]
+        entries += [_entry(ctx, v, summary, elements, "include") for v in page.included]
+        total = page.total or len(page.entries)
+    matches = search_contained(ctx.repo.iter_current(), type, query.params)
+    if parsed.contained_type == "container":
+        containers = list({(m.container.type, m.container.id): m.container for m in matches}.values())
+        total += len(containers)
+        entries += [_entry(ctx, v, summary, elements, "match") for v in containers[:max(query.count, 0)]]
+    else:
+        total += len(matches)
+        for match in matches[:max(query.count, 0)]:
+            resource = match.resource if summary is None and elements is None else \
+                apply_subset(match.resource, summary, elements)
+            entries.append({"fullUrl": f"{full_url(ctx.base_url, match.container)}#{match.local_id}",
+                            "resource": resource, "search": {"mode": "match"}})
+    self_url = f"{ctx.request.base_url}/{path}" if path else ctx.request.base_url
+    query_text = "&".join(f"{k}={quote(v, safe='|,:/')}" for k, v in parsed.applied)
+    links = [{"relation": "self", "url": self_url + ("?" + query_text if query_text else "")}]
+    body = bundle("searchset", total if query.total != "none" else None, links, entries)
+    return FhirResponse(200, body=jsoncodec.dumps(body), interaction="search-type")
 
 
 def _entry(ctx: Context, version: ResourceVersion, summary: str | None, elements: list[str] | None,
