@@ -26,6 +26,7 @@ from ehelse.access.tokens import PURPOSES
 from ehelse.oauth import people
 from ehelse.oauth.authorize import after_login
 from ehelse.oauth.sessions import clear_cookie, csrf_ok, current_session
+from ehelse.audit.security import record_security
 
 IDPORTEN_ACR = "idporten-loa-high"
 HELSEID_LEVEL = "4"
@@ -67,6 +68,8 @@ def idporten(server: Any, request: Request) -> Response:
     if not csrf_ok(request, form):
         return server.error_page(request, "csrf", status=403)
     patient = people.patient_by_fnr(server.repo, fnr) if fnr.isdigit() and len(fnr) == 11 else None
+    record_security(server.repo, interaction="login", actor_kind="patient", actor_id=fnr, ok=patient is not None,
+                    detail="ID-porten (built-in)" if patient else "unknown person")
     if patient is None:
         return _start(server, request, "login_idporten.html", query="", results=[], error="unknown_person")
     return _logged_in(server, request, "citizen", pid=fnr, patient_id=patient["id"],
@@ -94,6 +97,8 @@ def helseid(server: Any, request: Request) -> Response:
         error = "bad_purpose"
     elif purpose in ("ETREAT", "BTG") and not reason:
         error = "reason_needed"  # DOMAIN.md: emergency access needs a reason
+    record_security(server.repo, interaction="login", actor_kind="practitioner", actor_id=hpr, ok=error is None,
+                    organization=orgnr, purpose=purpose, detail=error or "HelseID (built-in)")
     if error:
         return _start(server, request, "login_helseid.html", values=form, error=error)
     return _logged_in(server, request, "personnel", hpr=hpr, practitioner_id=practitioner["id"],

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from ehelse.oauth import clients, grants, scopes
 from ehelse.oauth.errors import NO_STORE, OAuthError
 from ehelse.oauth.store import digest
+from ehelse.audit.security import record_security
 
 CODE_LIFETIME = 60  # seconds a code may be exchanged (RFC 6749 4.1.2 recommends at most 10 minutes)
 CODE_MEMORY = 600  # seconds a used code is remembered, to recognise a replay
@@ -47,8 +48,18 @@ def token(server: Any, request: Request) -> JSONResponse:
         else:
             raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
     except OAuthError as error:
+        record_security(server.repo, interaction="token", actor_kind="client", actor_id=form.get("client_id") or "",
+                        client=form.get("client_id") or "", ok=False, detail=f"{grant_type_of(form)}: {error.error}")
         return error.response()
+    # no token leaves before its record (like patient data): issuance and refresh, per client
+    record_security(server.repo, interaction="refresh" if grant_type == "refresh_token" else "token",
+                    actor_kind="client", actor_id=client.client_id, client=client.client_id,
+                    detail=f"{grant_type}: scope {body.get('scope', '')}")
     return JSONResponse(body, headers=NO_STORE)
+
+
+def grant_type_of(form: dict[str, str]) -> str:
+    return form.get("grant_type") or "(no grant_type)"
 
 
 def _authorization_code(server: Any, client: clients.Client, form: dict[str, str]) -> dict[str, Any]:
