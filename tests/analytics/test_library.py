@@ -22,12 +22,19 @@ NAMES = library.names()
 def population():
     repo = MemoryRepository()
     seed(repo, patients=12, seed=7)
+    # the small seed has no questionnaire answers: one a citizen wrote, one a nurse entered
+    patient = next(repo.iter_current("Patient")).id
+    for author in (f"Patient/{patient}", "Practitioner/p1"):
+        repo.create({"resourceType": "QuestionnaireResponse", "status": "completed", "authored": "2025-03-01",
+                     "subject": {"reference": f"Patient/{patient}"}, "author": {"reference": author}})
     return RepositorySource(repo)
 
 
 def test_the_library_has_the_views_analysts_need():
     assert set(NAMES) == {"patient_demographics", "encounters", "conditions", "medications", "lab_results",
-                          "vaccinations", "blood_pressure"}
+                          "vaccinations", "blood_pressure",
+                          # read by the strategy indicators (portals/strategy/indicators.py)
+                          "medication_lists", "self_measurements", "questionnaire_answers"}
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -95,8 +95,8 @@ class StrategyPortal:
         lang = language(request)
         chart = line_chart([Series(t("series_measured"), points), Series(t("series_target"), targets, kind="target")],
                            title=item.title, unit=item.data.get("unit", ""), t=t, lang=lang)
-        view = json.dumps(library.load(definition.view), ensure_ascii=False, indent=2) \
-            if definition is not None and definition.view else None
+        view = "\n\n".join(json.dumps(library.load(name), ensure_ascii=False, indent=2) for name in definition.views) \
+            if definition is not None and definition.views else None
         return self.render(request, "strategy/indicator.html", title=item.title, item=item, result=result,
                            definition=definition, view=view, chart=chart, points=points, targets=targets)
 

@@ -39,6 +39,11 @@ class Definition:
     formula: str  # in Norwegian: what is counted over what
     view: str | None  # the library ViewDefinition it reads, if any
     compute: Callable[[Any, int], Result]
+    more_views: tuple[str, ...] = ()  # further library views it reads (one view is one resource type)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        return ((self.view,) if self.view else ()) + self.more_views
 
 
 def _resources(repo: Any, type: str) -> Iterator[dict[str, Any]]:
@@ -108,14 +113,32 @@ def gp_messages(repo: Any, threshold: int) -> Result:
     return result
 
 
+def _view_rows(repo: Any, name: str) -> Iterator[dict[str, Any]]:
+    """The rows of a library view over the stored data, computed by the analytics engines
+    (DuckDB, falling back to the in-process runner for what it cannot compile): the number
+    on the page is the view's result, not a second hand-written count."""
+    from ehelse.analytics.engines import run as run_engine
+    from ehelse.analytics.sources import RepositorySource
+
+    return run_engine(parse_view(library.load(name)), RepositorySource(repo), engine="duckdb").rows
+
+
+def _suppressed_share(hits: set[str], patients: set[str], threshold: int) -> Result:
+    """A share whose count, or the count of the rest, is a small cell (1..threshold-1) is not
+    published: either would single out a handful of people (analytics/suppress.py's rule)."""
+    result = _share(hits, patients)
+    rest = result.denominator - result.numerator
+    if 0 < result.numerator < threshold or 0 < rest < threshold:
+        return Result(None, 0, result.denominator, notes=[f"small cell suppressed (< {threshold})"])
+    return result
+
+
 def medication_list(repo: Any, threshold: int) -> Result:
-    """Patients with a current medication list (List, code medications, status current)."""
-    having = set()
-    for item in _resources(repo, "List"):
-        codes = {c.get("code") for c in (item.get("code") or {}).get("coding") or []}
-        if item.get("status") == "current" and "medications" in codes and (who := _ref(item.get("subject"))):
-            having.add(who)
-    return _share(having, _patients(repo))
+    """Patients with a current medication list: rows of the library view medication_lists
+    with status current and code medications."""
+    having = {row["patient_id"] for row in _view_rows(repo, "medication_lists")
+              if row.get("status") == "current" and row.get("list_code") == "medications" and row.get("patient_id")}
+    return _suppressed_share(having, _patients(repo), threshold)
 
 
 def shared_documents(repo: Any, threshold: int) -> Result:
@@ -131,17 +154,13 @@ def shared_documents(repo: Any, threshold: int) -> Result:
 
 
 def self_reported(repo: Any, threshold: int) -> Result:
-    """Citizens with a home measurement (Observation performed by the patient) or a
-    questionnaire answer (QuestionnaireResponse authored by the patient)."""
-    who = set()
-    for observation in _resources(repo, "Observation"):
-        subject = _ref(observation.get("subject"))
-        if subject and any(_ref(p) == subject for p in observation.get("performer") or []):
-            who.add(subject)
-    for answer in _resources(repo, "QuestionnaireResponse"):
-        if (subject := _ref(answer.get("subject"))) and _ref(answer.get("author")) == subject:
-            who.add(subject)
-    return _share(who, _patients(repo))
+    """Citizens with a home measurement (library view self_measurements: an Observation the
+    patient performed) or a questionnaire answer (questionnaire_answers: one they authored)."""
+    who = {row["patient_id"] for row in _view_rows(repo, "self_measurements")
+           if row.get("patient_id") and row.get("performer_patient_id") == row["patient_id"]}
+    who |= {row["patient_id"] for row in _view_rows(repo, "questionnaire_answers")
+            if row.get("patient_id") and row.get("author_patient_id") == row["patient_id"]}
+    return _suppressed_share(who, _patients(repo), threshold)
 
 
 def emergency_access(repo: Any, threshold: int) -> Result:
@@ -174,9 +193,10 @@ DEFINITIONS: dict[str, Definition] = {d.key: d for d in (
     Definition("portal_use", "innbyggere med egen innlogging i revisjonssporet siste 12 måneder / alle innbyggere", None, portal_use),
     Definition("acting_for", "innbyggere som er registrert som pårørende/fullmektig (RelatedPerson) / alle innbyggere", None, acting_for),
     Definition("gp_messages", "meldinger fra innbyggere som har fått digitalt svar (Communication.inResponseTo) / meldinger fra innbyggere", None, gp_messages),
-    Definition("medication_list", "pasienter med gjeldende legemiddelliste (List code=medications, status=current) / alle pasienter", "medications", medication_list),
+    Definition("medication_list", "pasienter med gjeldende legemiddelliste (List code=medications, status=current) / alle pasienter", "medication_lists", medication_list),
     Definition("shared_documents", "dokumenter der forvalter er en annen enn forfatter / alle dokumenter", None, shared_documents),
-    Definition("self_reported", "innbyggere med egne målinger eller skjemasvar / alle innbyggere", "blood_pressure", self_reported),
+    Definition("self_reported", "innbyggere med egne målinger (Observation utført av pasienten selv) eller egne skjemasvar / alle innbyggere", "self_measurements", self_reported,
+               ("questionnaire_answers",)),
     Definition("emergency_access", "revisjonshendelser med formål ETREAT/BTG × 10 000 / alle revisjonshendelser", None, emergency_access),
     Definition("vaccination_coverage", "pasienter med minst én fullført vaksinasjon / alle pasienter, per kommune", "vaccinations", vaccination_coverage),
 )}
