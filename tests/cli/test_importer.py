@@ -99,3 +99,20 @@ def test_progress_counts_every_byte(tmp_path):
 def test_missing_path_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         find_files([tmp_path / "nope"])
+
+
+def test_transaction_keeps_decimals_exact_and_bad_json_is_rejected(importer, tmp_path):
+    # the importer outlines a transaction with orjson (floats inexact); the stored resource
+    # must still come from the router's exact parse: 24.960 keeps its trailing zero
+    (tmp_path / "a.json").write_bytes(
+        b'{"resourceType": "Bundle", "type": "transaction", "entry": [{"resource":'
+        b' {"resourceType": "Observation", "status": "final", "code": {"text": "vekt"},'
+        b' "valueQuantity": {"value": 24.960, "unit": "kg"}},'
+        b' "request": {"method": "POST", "url": "Observation"}}]}')
+    (tmp_path / "b.json").write_bytes(b'{"resourceType": "Bundle", "type": "transaction", "entry": [')
+    summary = importer.run([tmp_path])
+    assert dict(summary.created) == {"Observation": 1}
+    content = next(importer.repo.iter_current("Observation")).content
+    assert b"24.960" in (content if isinstance(content, bytes) else content.encode())
+    assert len(summary.rejected) == 1 and summary.rejected[0].where.endswith("b.json")
+    assert summary.rejected[0].reason.startswith("400: Malformed JSON")
