@@ -11,6 +11,7 @@ official CompartmentDefinition, search/data/compartments.json).
 
 from __future__ import annotations
 
+from collections import ChainMap
 from datetime import date
 from typing import Any, Callable
 
@@ -51,6 +52,25 @@ def _literals(values) -> str:
     return ", ".join(f"'{v}'" for v in sorted(values))  # type names and codes from our own data
 
 
+def _care_rights(facts: CareFacts, purpose: str | None, cared: Any, found_blocked: Any) -> tuple[frozenset[str], dict[str, Rights]]:
+    """The practitioner's care set as rights, made once per (care set, blocks) pair rather
+    than per request: a GP's list is hundreds of patients, and a dict of that size built on
+    every read was most of what a clinician's read paid beyond an admin's (profiled, issue 6).
+    Keyed by the identity of the cached sets it is made of, and holding them, so it is
+    remade exactly when either is (a write of a fact type, a facts_version move, FACTS_TTL)."""
+    key = ("care-rights", id(cared), id(found_blocked), purpose)
+
+    def make() -> tuple[Any, Any, frozenset[str], dict[str, Rights]]:
+        blocked = frozenset(found_blocked)
+        rights = personnel_rights("care", purpose)
+        return cared, found_blocked, blocked, {id: rights for id in cared if id not in blocked}
+
+    made = facts.get(key, make)
+    if made[0] is not cared or made[1] is not found_blocked:  # defensive: never another set's rights
+        made = make()
+    return made[2], made[3]
+
+
 class AccessView:
     """Built once per request (AccessView.build); cheap to ask."""
 
@@ -88,9 +108,11 @@ class AccessView:
         who = facts.get(("personnel", actor.subject, actor.organization),
                         lambda: personnel(repo, actor.subject, actor.organization))
         cared = facts.get(("care", who), lambda: care_patients(repo, who))
-        blocked = frozenset(facts.get(("blocked", who, today), lambda: blocking_patients(repo, who.references(), today)))
-        patients = {id: personnel_rights("care", actor.purpose) for id in cared if id not in blocked}
-        view = cls(actor, "practitioner", scopes, patients=patients, who=who, blocked=blocked)
+        found_blocked = facts.get(("blocked", who, today), lambda: blocking_patients(repo, who.references(), today))
+        blocked, care_rights = _care_rights(facts, actor.purpose, cared, found_blocked)
+        # The shared mapping stays untouched: patients resolved in this request (emergency
+        # access) go to the request's own layer in front of it.
+        view = cls(actor, "practitioner", scopes, patients=ChainMap({}, care_rights), who=who, blocked=blocked)
 
         def resolve(patient_id: str) -> Rights | None:
             if patient_id in blocked:
