@@ -7,6 +7,9 @@ process, ASGI server, workers and middleware, a constant JSON body and no FHIR w
 token check, no database). Both are measured one after the other on the same server, so
 machine noise hits both alike.
 
+Actor modes (citizen, clinician; their ratio to admin): `run(..., actors=True)` or
+`python -m bench.read_actors` (bench/read_actors.py).
+
 Load: wrk when installed (C, cheap on a shared 2-core machine), else bench/loadgen.py; the
 report says which.
 """
@@ -123,7 +126,9 @@ def bench_backend(backend: str, *, workers: int, connections: int, seconds: floa
 
 
 def run(backends: list[str], *, workers: list[int], connections: int = 32, seconds: float = 10.0,
-        patients: int = 200) -> dict:
+        patients: int = 200, actors: bool = False) -> dict:
+    """With `actors`, also the reads of a citizen and a clinician against an admin's
+    (bench/read_actors.py: a seeded database, demo-cast tokens) under result["actors"]."""
     result: dict = {"connections": connections, "seconds": seconds,
                     "load_generator": "wrk" if wrk.wrk_path() else "python-asyncio",
                     "bare_endpoint": "/healthz on the same ehelse serve process",
@@ -132,4 +137,8 @@ def run(backends: list[str], *, workers: list[int], connections: int = 32, secon
         for count in workers:
             result["runs"][f"{backend}/workers={count}"] = bench_backend(
                 backend, workers=count, connections=connections, seconds=seconds, patients=patients)
+    if actors:
+        from bench import read_actors  # it builds on this module's load helpers
+
+        result["actors"] = read_actors.run(backends, workers=workers, connections=connections, seconds=seconds)
     return result
