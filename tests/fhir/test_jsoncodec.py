@@ -50,3 +50,39 @@ def test_brackets_inside_strings_do_not_count_as_depth():
 
 def test_byte_order_mark_is_accepted():
     assert jsoncodec.loads("\ufeff{}".encode()) == {}
+
+
+def _depth_by_hand(text: str) -> int:
+    """Nesting depth by a plain character walk, strings (with escapes) skipped."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def test_depth_check_agrees_with_a_character_walk():
+    # escaped quotes and backslashes decide where a string ends, so brackets after them count
+    import random
+
+    rng = random.Random(7)
+    pieces = ["[", "{", "]", "}", "1", ","]
+    for _ in range(3000):
+        parts = []
+        for _ in range(rng.randint(0, 20)):
+            if rng.random() < 0.3:  # a string holding brackets, escaped quotes and backslashes
+                parts.append('"' + "".join(rng.choice(['x', '[', '{', '\\"', '\\\\'])
+                                           for _ in range(rng.randint(0, 6))) + '"')
+            else:
+                parts.append(rng.choice(pieces))
+        text = "".join(parts)
+        for limit in (1, 3, 6):
+            assert jsoncodec._too_deep(text, limit) == (_depth_by_hand(text) > limit), text

