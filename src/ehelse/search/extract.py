@@ -138,7 +138,7 @@ def plan(type: str, keys: frozenset[str]) -> tuple[Extractor, ...]:
 def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
     """Every index row the resource contributes (duplicates removed)."""
     rows: dict[tuple, None] = {}  # insertion-ordered set of (table, param, values)
-    memo: dict[tuple, list] = {}  # (type, id(value)) -> values: shared by code, combo-code, ...
+    memo: dict[str, dict[int, list]] = {kind: {} for kind in CONVERT}  # shared by code, combo-code, ...
     grp = 0
     for extractor in plan(resource["resourceType"], frozenset(resource)):
         if extractor.components:
@@ -150,23 +150,25 @@ def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
         if selected:
             _rows(extractor.code, extractor.type, selected, None, rows, memo)
     _fulltext_rows(resource, rows)
-    return list(map(IndexRow._make, rows))
+    new = tuple.__new__  # IndexRow._make without its length check: an import makes millions
+    return [new(IndexRow, row) for row in rows]
 
 
 def _rows(code: str, kind: str, selected: list, grp: int | None, rows: dict, memo: dict) -> None:
     table, convert = CONVERT[kind]
+    seen = memo[kind]  # id(value) -> converted rows, with grp None appended
     for value in selected:
-        key = (kind, id(value))  # the values outlive this call, so their ids stay unique
-        converted = memo.get(key)
+        # the values outlive this call, so their ids stay unique
+        converted = seen.get(id(value))
         if converted is None:
-            converted = memo[key] = convert(value)
+            converted = seen[id(value)] = [(*row, None) for row in convert(value)]
         if grp is None:
             for row in converted:
-                rows[(table, code, (*row, None))] = None
+                rows[(table, code, row)] = None
         else:
             for row in converted:
                 if kind != "token" or row[1]:  # a composite matches codes, not texts
-                    rows[(table, code, (*row, grp))] = None
+                    rows[(table, code, (*row[:-1], grp))] = None
         if type(value) is dict:
             if kind == "token" and "type" in value:
                 for of_type in values.identifier_types(value):
@@ -195,44 +197,44 @@ def _fulltext_rows(resource: dict[str, Any], rows: dict) -> None:
         words = [word for word, _ in values.words(text["div"])]
         if words:
             rows[("text_index", "_text", (" " + " ".join(words) + " ", None))] = None
-    strings: list[str] = []
-    _strings(resource, strings)
     seen: dict[str, None] = {}
-    for string in strings:
-        for word in _words(string):
-            seen[word] = None
+    _content_words(resource, seen)
     if seen:
         rows[("text_index", "_content", (" " + " ".join(seen) + " ", None))] = None
 
 
 @lru_cache(maxsize=65536)
-def _words(text: str) -> tuple[str, ...]:
-    """The words of one string; cached, as codes' displays and statuses repeat endlessly."""
-    return tuple(word for word, _ in values.words(text))
+def _words(text: str) -> dict[str, None]:
+    """The words of one string, as an ordered set; cached, as codes' displays and statuses
+    repeat endlessly (and dict.update with it runs in C)."""
+    return dict.fromkeys(word for word, _ in values.words(text))
 
 
 _NOT_CONTENT = frozenset({"id", "reference", "system", "url", "div", "lastUpdated", "versionId",
                           "fullUrl", "profile", "data", "resourceType", "status", "code"})
 
 
-def _strings(node: Any, out: list[str]) -> None:
-    """The human-readable strings of a resource (not ids, codes, references, systems or the
-    narrative), for `_content`."""
+def _content_words(node: dict, seen: dict[str, None]) -> None:
+    """The words of the human-readable strings of a resource (not ids, codes, references,
+    systems or the narrative), for `_content`, in document order."""
     for key, value in node.items():
         t = type(value)
-        if key in _NOT_CONTENT and (key != "code" or t is str):  # Condition.code is a CodeableConcept
-            continue
         if t is str:
-            if not value[:4].isdigit():  # dates and numbers are not words to search for
-                out.append(value)
+            # dates and numbers are not words to search for
+            if key not in _NOT_CONTENT and not value[:4].isdigit():
+                seen.update(_words(value))
         elif t is dict:
-            _strings(value, out)
+            if key not in _NOT_CONTENT or key == "code":  # Condition.code is a CodeableConcept
+                _content_words(value, seen)
         elif t is list:
+            if key in _NOT_CONTENT and key != "code":
+                continue
             for item in value:
-                if type(item) is dict:
-                    _strings(item, out)
-                elif type(item) is str:
-                    out.append(item)
+                t = type(item)
+                if t is dict:
+                    _content_words(item, seen)
+                elif t is str:
+                    seen.update(_words(item))
 
 
 def compile_counts() -> tuple[int, int]:
