@@ -133,3 +133,22 @@ def test_anonymous_kick_off_is_refused(server):
     r = httpx.post(f"{server.fhir}/$viewdefinition-export", content=orjson.dumps(_body(_view("g", resource=GENDERS))),
                    headers={"Content-Type": "application/fhir+json", "Prefer": "respond-async"}, timeout=30)
     assert r.status_code in (401, 403)
+
+
+def test_kick_off_checks_scopes_and_actor_kind_up_front(server, repo):
+    """A system client may export a view only over types its scopes allow, refused at kick-off
+    (as $export does) rather than a job that fails later; citizens may not export at all."""
+    headers = {"Content-Type": "application/fhir+json", "Prefer": "respond-async"}
+    lab = token(repo, "system:lab-registry", scope="system/Observation.rs")
+    r = httpx.post(f"{server.fhir}/$viewdefinition-export", content=orjson.dumps(_body(_view("g", resource=GENDERS))),
+                   headers={**headers, **auth(lab)}, timeout=30)
+    assert r.status_code == 403, r.text
+    assert "Patient" in r.json()["issue"][0]["diagnostics"]
+    registry = token(repo, "system:population-registry", scope="system/Patient.rs")
+    r = httpx.post(f"{server.fhir}/$viewdefinition-export", content=orjson.dumps(_body(_view("g", resource=GENDERS))),
+                   headers={**headers, **auth(registry)}, timeout=30)
+    assert r.status_code == 202, r.text
+    citizen = token(repo, "patient:11848441637")
+    r = httpx.post(f"{server.fhir}/$viewdefinition-export", content=orjson.dumps(_body(_view("g", resource=GENDERS))),
+                   headers={**headers, **auth(citizen)}, timeout=30)
+    assert r.status_code == 403, r.text

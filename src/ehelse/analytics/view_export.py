@@ -68,7 +68,7 @@ def _view_parameters(ctx: Any, body: Any, id: str | None) -> list[dict[str, Any]
 def kickoff(ctx: Any, type: str | None, id: str | None, parameters: Any) -> Any:
     """The kick-off request: 202 + Content-Location (the Bulk Data status URL)."""
     from ehelse.bulk.jobs import JobStore
-    from ehelse.bulk.kickoff import status_base
+    from ehelse.bulk.kickoff import EXPORTERS, status_base
     from ehelse.bulk.request import parse as parse_export
     from ehelse.bulk.worker import notify
     from ehelse.fhir.operations.viewdefinition import _integer, _one, _parameters, _patients, _view
@@ -84,8 +84,9 @@ def kickoff(ctx: Any, type: str | None, id: str | None, parameters: Any) -> Any:
         raise BadRequest("$viewdefinition-export is asynchronous: send Prefer: respond-async", code="required",
                          expression="Prefer")
     actor = request.actor
-    if actor is None:
-        raise Forbidden("$viewdefinition-export needs an authenticated client", code="forbidden")
+    if actor is None or actor.kind not in EXPORTERS:  # as for Bulk Data $export (bulk/kickoff.py)
+        raise Forbidden("$viewdefinition-export is for system clients (SMART Backend Services) and administrators",
+                        code="forbidden")
     body = parameters if isinstance(parameters, dict) else None
     flat = _parameters(ctx, {"resourceType": "Parameters", "parameter": [
         p for p in (body or {}).get("parameter") or [] if p.get("name") != "view"]})
@@ -107,6 +108,11 @@ def kickoff(ctx: Any, type: str | None, id: str | None, parameters: Any) -> Any:
     for item in _view_parameters(ctx, body, id):
         raw = _view(ctx, {k: [v] for k, v in item.items() if k in ("viewReference", "viewResource") and v}, None)
         view = parse_view(raw)  # an invalid view is a 400 now, not a failed job later
+        resource_type = raw.get("resource") if isinstance(raw, dict) else None
+        if actor.kind != "admin" and not ctx.repo.view.scopes.allows(str(resource_type), "search",
+                                                                     contexts=("system",)):
+            # refused at kick-off, as $export does, rather than a job that fails later
+            raise Forbidden(f"The token's scopes do not allow export of {resource_type}", code="forbidden")
         name = _NAME.sub("_", str(item.get("name") or view.name or f"view{len(views) + 1}"))[:60] or "view"
         while name in names:
             name += "_"
