@@ -28,7 +28,7 @@ from typing import Any, Callable
 from ehelse.errors import Issue
 from ehelse.fhir import definitions
 from ehelse.fhir.jsoncodec import Number
-from ehelse.fhir.validation import fhirpath_compile
+from ehelse.fhir.validation import fhirpath_compile, shortcuts
 from ehelse.fhir.validation.fhirpath_compile import Unsupported
 
 # FHIRPath functions fhirpathpy does not have, or that need a server or terminology service.
@@ -76,6 +76,8 @@ class Constraint:
                 self._fn = _without_contained(self._fn)
             elif self.key == "per-1":
                 self._fn = _period_as_text(self._fn)
+            else:
+                self._fn = shortcuts.shortcut(self.key, self._fn)
         except Unsupported:
             self._fn = None
         try:
