@@ -206,7 +206,10 @@ class EmergencyGrants:
                   else {"identifier": {"system": HPR, "value": actor.subject}})
         text = (f"Helsepersonell (HPR {actor.subject}) åpnet journalen din med nødrett ({actor.purpose}) "
                 f"{stamp(now)}. Begrunnelse: {actor.reason}")
-        with repo.transaction():
+        from ehelse.audit.trail import trail_for
+
+        # One transaction for the grant, the notice and the grant's audit row: all or none.
+        with trail_for(repo).transaction():
             repo.create({
                 "resourceType": "Basic",
                 "identifier": [{"system": GRANT_IDENTIFIER, "value": f"{key[0]}:{key[1]}"}],
@@ -225,7 +228,22 @@ class EmergencyGrants:
                     "subject": {"reference": f"Patient/{key[1]}"}, "recipient": [{"reference": f"Patient/{key[1]}"}],
                     "sent": stamp(now), "sender": author, "payload": [{"contentString": text}],
                 })
+            # The grant's own audit row beside the access rows (the privacy officer reviews
+            # grants: who, patient, purpose, reason, expiry), on the same chain, committed
+            # with the grant, so it is durable before any data leaves.
+            _audit_grant(repo, actor, key[1], stamp(until))
         return until
+
+
+def _audit_grant(repo: Any, actor: Any, patient_id: str, until: str) -> None:
+    """An AuditEvent (http://hl7.org/fhir/R4/auditevent.html) for the grant itself:
+    subtype `operation` with the detail `emergency-access-grant until <expiry>`."""
+    from ehelse.audit.events import audit_event
+    from ehelse.audit.trail import trail_for  # audit imports access: imported late
+
+    event = audit_event(actor, interaction="operation", patient_id=patient_id, what=[f"Patient/{patient_id}"],
+                        relation="emergency", detail=f"{GRANT_CODE}-grant until {until}")
+    trail_for(repo).record([event])
 
 
 def wants_notice(repo: Any, patient_id: str) -> bool:

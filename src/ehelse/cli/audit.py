@@ -33,6 +33,7 @@ def verify(database: Optional[str] = DatabaseOption) -> None:
 
 @app.command("report")
 def report(since: str = typer.Option(..., "--since", help="From this date or instant, e.g. 2026-11-01."),
+           until: Optional[str] = typer.Option(None, "--until", help="Up to the end of this date or instant."),
            database: Optional[str] = DatabaseOption) -> None:
     """For the privacy officer: emergency accesses, accesses without a care relationship,
     denied attempts and unusual patterns since a date."""
@@ -42,9 +43,15 @@ def report(since: str = typer.Option(..., "--since", help="From this date or ins
 
     with open_repo(settings_for(database)) as repo:
         try:
-            result = run(repo, since)
+            result = run(repo, since, until)
         except FhirError as exc:
             fail(str(exc))
+    grants = Table(title=f"Emergency access grants: {len(result.grants)}")
+    for column in ("when", "who", "organisation", "patient", "purpose", "reason", "until"):
+        grants.add_column(column)
+    for a in result.grants[:200]:
+        grants.add_row(a.when, a.who, a.organization or "", a.patient, a.purpose or "", a.reason or "", a.what)
+    console.print(grants)
     for title, items in (("Emergency access (ETREAT/BTG)", result.emergency),
                          ("Access without a care relationship", result.without_care),
                          ("Denied attempts", result.denied)):
@@ -59,3 +66,10 @@ def report(since: str = typer.Option(..., "--since", help="From this date or ins
         console.print(f"  HPR {hpr}: {count} patients", highlight=False)
     if not result.unusual:
         console.print("  none")
+    logins = Table(title=f"Logins: {sum(not a.denied for a in result.logins)} succeeded, "
+                         f"{sum(a.denied for a in result.logins)} failed")
+    for column in ("when", "kind", "who", "organisation", "outcome"):
+        logins.add_column(column)
+    for a in result.logins[-200:]:
+        logins.add_row(a.when, a.kind, a.who, a.organization or "", "failed" if a.denied else "ok")
+    console.print(logins)
