@@ -19,7 +19,7 @@ from typing import Any
 
 from ehelse.access.lookup import find
 from ehelse.audit import log
-from ehelse.audit.record import render
+from ehelse.audit.record import event_id, render
 from ehelse.errors import BadRequest
 from ehelse.fhir import jsoncodec
 from ehelse.nobasis.seed.vocabulary import ENH, FNR, HPR
@@ -50,6 +50,7 @@ class Access:
     patient: str
     denied: bool
     what: str
+    id: str = ""  # the AuditEvent id (chain-seq): the page's link to the record
 
 
 @dataclass
@@ -71,7 +72,7 @@ def _access(row: dict[str, Any]) -> Access:
         what.append(row["query"])
     return Access(row["recorded"], row["actor_id"], row["actor_kind"], row["organization"] or None,
                   row["purpose"] or None, row["reason"] or None, row["relation"] or "none", row["interaction"],
-                  row["patient"], row["outcome"] != "0", ", ".join(what[:5]))
+                  row["patient"], row["outcome"] != "0", ", ".join(what[:5]), event_id(row))
 
 
 def _since(value: str) -> str:
@@ -110,7 +111,7 @@ def report(repo: Any, since: str, until: str | None = None) -> Report:
         if access.action == "operation" and row["detail"].startswith(GRANT_DETAIL):
             result.grants.append(Access(*(getattr(access, f) for f in ("when", "who", "kind", "organization",
                                           "purpose", "reason", "relation", "action", "patient", "denied")),
-                                        row["detail"][len(GRANT_DETAIL):].strip()))  # what: the expiry
+                                        row["detail"][len(GRANT_DETAIL):].strip(), access.id))  # what: the expiry
             continue
         if access.relation == "emergency":
             result.emergency.append(access)

@@ -29,6 +29,7 @@ from ehelse.portals.ui.static import install_static
 from ehelse.bulk.app import install as install_bulk
 from ehelse.portals.strategy.app import install as install_strategy
 from ehelse.portals.healthdata.app import install as install_healthdata
+from ehelse.portals.audit.app import install as install_audit
 from ehelse.web.fhir import FhirEndpoint
 from ehelse.web.metrics import Metrics
 from ehelse.web.hardening import Cors, SecurityHeaders
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None, repo: Any = None, router: Any =
     install_bulk(app)  # /bulk: Bulk Data export status and files, and the export worker (bulk/)
     install_strategy(app)  # /strategi: the strategy's goals, roadmap and live indicators (portals/strategy)
     install_healthdata(app)  # /helsedata: analysts run ViewDefinitions and download the result (portals/healthdata)
+    install_audit(app)  # /revisjon: the privacy officer's review (portals/audit)
     return app
 
 
