@@ -23,4 +23,6 @@ def test_analytics_bench_quick(tmp_path):
     report = json.loads(output.read_text())
     assert report["observations"] > 0
     assert report["duckdb_view_s"] > 0 and report["hand_written_duckdb_s"] > 0
-    assert report["ratio_duckdb_to_hand"] == round(report["duckdb_view_s"] / report["hand_written_duckdb_s"], 2)
+    # the report rounds seconds and ratio separately: the ratio agrees with them to rounding
+    assert report["ratio_duckdb_to_hand"] == pytest.approx(
+        report["duckdb_view_s"] / report["hand_written_duckdb_s"], rel=0.05)

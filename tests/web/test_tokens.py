@@ -62,11 +62,9 @@ def test_verification_is_cached_by_token_string(monkeypatch):
     service.verify(token)
     calls = []
     monkeypatch.setattr(service, "_verify", lambda *a: calls.append(a))
-    started = time.perf_counter()
     for _ in range(1000):
         assert service.verify(token).is_admin
-    per_request = (time.perf_counter() - started) / 1000
-    assert calls == [] and per_request < 50e-6  # a dict look-up, not an ES256 verification
+    assert calls == []  # a dict look-up, not an ES256 verification (its cost: bench/)
 
 
 @pytest.mark.parametrize("actor", ["root", "patient:", "practitioner", "practitioner:"])

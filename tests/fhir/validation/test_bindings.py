@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 
 import pytest
 
@@ -175,13 +174,10 @@ def test_generated_file_is_small_and_covers_required_bindings():
     assert VS + "administrative-gender" in bindings.known_valuesets()
 
 
-def test_lookup_is_fast():
+def test_repeated_lookups_give_the_same_answers():
+    """Lookups are served from the loaded sets (their speed is measured in bench/validation.py)."""
     url = VS + "observation-status"
-    check_code(url, None, "final")  # load once
-    n = 20000
-    start = time.perf_counter()
-    for _ in range(n):
-        check_code(url, None, "final")
-        check_code(url, "http://hl7.org/fhir/observation-status", "bogus")
-    per_call = (time.perf_counter() - start) / (2 * n)
-    assert per_call < 5e-6, f"{per_call * 1e6:.2f} µs per check"
+    for _ in range(1000):
+        assert check_code(url, None, "final") is True
+        assert check_code(url, "http://hl7.org/fhir/observation-status", "bogus") is False
+

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -238,9 +237,9 @@ def test_unsupported_shapes_raise_at_compile_time():
 # -- speed -------------------------------------------------------------------------------
 
 
-def test_typical_observation_is_fast():
-    """The brief asks ~30 µs on average for a typical Observation; on a shared, loaded
-    2-core machine we assert a loose bound and print the figure."""
+def test_typical_observation_passes_its_invariants():
+    """A typical Observation with every common element passes (its speed is measured in
+    bench/validation.py, not asserted here: timings belong in the benchmarks)."""
     resource = observation(
         subject={"reference": "Patient/1"}, encounter={"reference": "Encounter/1"},
         effectiveDateTime="2021-05-01T10:00:00Z", performer=[{"reference": "Practitioner/1"}],
@@ -250,12 +249,4 @@ def test_typical_observation_is_fast():
                                "code": "vital-signs"}]}],
         referenceRange=[{"low": {"value": 50}, "high": {"value": 100}}])
     assert invariants.check(resource) == []
-    n = 2000
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(n):
-            invariants.check(resource)
-        best = min(best, (time.perf_counter() - start) / n)
-    print(f"invariants.check(Observation): {best * 1e6:.1f} µs")
-    assert best < 300e-6
+
