@@ -30,6 +30,7 @@ from ehelse.oauth.sessions import SessionContext, current_session, set_cookie
 from ehelse.portals.audit.messages import MESSAGES
 from ehelse.portals.healthdata.app import is_admin
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming
+from ehelse.portals.ui.mounting import FullPath, LazySessions
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -111,26 +112,14 @@ def _endpoint(portal: AuditPortal, name: str):
     return endpoint
 
 
-class _LazySessions:
-    """The authorisation server's sessions (one login for the whole site), made on first use."""
-
-    def __init__(self, portal: AuditPortal):
-        self.portal = portal
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.portal.state.oauth.sessions, name)
-
-
 def install(app: Any) -> AuditPortal:
     """Mount /revisjon on the ehelse ASGI app (web/app.py)."""
     portal = AuditPortal(app.state)
     routes = [Route(PREFIX, _endpoint(portal, "overview")), Route(PREFIX + "/", _endpoint(portal, "overview")),
               Route(PREFIX + "/hendelse/{id}", _endpoint(portal, "record")),
               Route(PREFIX + "/logg-inn", _endpoint(portal, "login"))]
-    asgi = ServerTiming(SessionContext(Starlette(routes=routes), _LazySessions(portal)))
+    sessions = LazySessions(lambda: portal.state.oauth.sessions)
+    asgi = ServerTiming(SessionContext(Starlette(routes=routes), sessions))
 
-    async def full_path(scope: dict, receive: Any, send: Any) -> None:
-        await asgi({**scope, "root_path": ""}, receive, send)
-
-    app.mount(PREFIX, full_path)
+    app.mount(PREFIX, FullPath(asgi))
     return portal

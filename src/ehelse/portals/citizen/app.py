@@ -38,6 +38,7 @@ from ehelse.oauth.sessions import SessionContext, csrf_ok, current_session
 from ehelse.portals.citizen import context
 from ehelse.portals.citizen.messages import MESSAGES
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming, measure
+from ehelse.portals.ui.mounting import FullPath, LazySessions
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -205,29 +206,13 @@ def build(state: Any) -> tuple[CitizenPortal, Any]:
         Route(PREFIX, lambda request: RedirectResponse(PREFIX + "/", status_code=308)),
     ]
     starlette = Starlette(routes=routes)
-    return portal, ServerTiming(SessionContext(starlette, _LazySessions(portal)))
-
-
-class _LazySessions:
-    """The authorisation server's sessions (one login for the whole site), made on first use."""
-
-    def __init__(self, portal: CitizenPortal):
-        self.portal = portal
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.portal.sessions, name)
+    return portal, ServerTiming(SessionContext(starlette, LazySessions(lambda: portal.sessions)))
 
 
 def install(app: Any) -> CitizenPortal:
     """Mount the citizen portal at /innbygger on the ehelse ASGI app (web/app.py)."""
     portal, asgi = build(app.state)
-    app.mount(PREFIX, _FullPath(asgi))
+    app.mount(PREFIX, FullPath(asgi))
     return portal
 
 
-class _FullPath:
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        await self.app({**scope, "root_path": ""}, receive, send)

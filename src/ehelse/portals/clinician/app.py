@@ -36,6 +36,7 @@ from ehelse.oauth.sessions import SessionContext, clear_cookie, csrf_ok, current
 from ehelse.portals.clinician import context
 from ehelse.portals.clinician.messages import MESSAGES
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming, measure
+from ehelse.portals.ui.mounting import FullPath, LazySessions
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -202,29 +203,14 @@ def build(state: Any) -> tuple[ClinicianPortal, Any]:
         Route(PREFIX + "/timebok", p(schedule.schedule), methods=both),
         Route(PREFIX, lambda request: RedirectResponse(PREFIX + "/", status_code=308)),
     ]
-    return portal, ServerTiming(SessionContext(Starlette(routes=routes), _LazySessions(portal)))
-
-
-class _LazySessions:
-    """The authorisation server's sessions (one login for the whole site), made on first use."""
-
-    def __init__(self, portal: ClinicianPortal):
-        self.portal = portal
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.portal.sessions, name)
+    sessions = LazySessions(lambda: portal.sessions)
+    return portal, ServerTiming(SessionContext(Starlette(routes=routes), sessions))
 
 
 def install(app: Any) -> ClinicianPortal:
     """Mount the clinician workspace at /helsepersonell on the ehelse ASGI app (web/app.py)."""
     portal, asgi = build(app.state)
-    app.mount(PREFIX, _FullPath(asgi))
+    app.mount(PREFIX, FullPath(asgi))
     return portal
 
 
-class _FullPath:
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        await self.app({**scope, "root_path": ""}, receive, send)

@@ -31,6 +31,7 @@ from ehelse.oauth.sessions import SessionContext, csrf_ok, current_session, set_
 from ehelse.portals.healthdata import run
 from ehelse.portals.healthdata.messages import MESSAGES
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming
+from ehelse.portals.ui.mounting import FullPath, LazySessions
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -172,14 +173,6 @@ def _run(portal: HealthDataPortal, name: str, request: Request, form: dict[str, 
     return portal.form_page(request, form)
 
 
-class _LazySessions:
-    def __init__(self, portal: HealthDataPortal):
-        self.portal = portal
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.portal.sessions, name)
-
-
 def install(app: Any) -> HealthDataPortal:
     """Mount /helsedata on the ehelse ASGI app (web/app.py)."""
     portal = HealthDataPortal(app.state)
@@ -187,10 +180,7 @@ def install(app: Any) -> HealthDataPortal:
               Route(PREFIX + "/last-ned", _endpoint(portal, "download"), methods=["POST"]),
               Route(PREFIX + "/logg-inn", _endpoint(portal, "login", login=False), methods=["GET"]),
               Route(PREFIX, lambda request: RedirectResponse(PREFIX + "/", status_code=308))]
-    asgi = ServerTiming(SessionContext(Starlette(routes=routes), _LazySessions(portal)))
+    asgi = ServerTiming(SessionContext(Starlette(routes=routes), LazySessions(lambda: portal.sessions)))
 
-    async def full_path(scope: dict, receive: Any, send: Any) -> None:
-        await asgi({**scope, "root_path": ""}, receive, send)
-
-    app.mount(PREFIX, full_path)
+    app.mount(PREFIX, FullPath(asgi))
     return portal

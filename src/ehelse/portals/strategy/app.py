@@ -36,6 +36,7 @@ from ehelse.portals.strategy.indicators import DEFINITIONS, compute
 from ehelse.portals.strategy.messages import MESSAGES
 from ehelse.portals.strategy.plan import STATUSES, PlanStore
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming
+from ehelse.portals.ui.mounting import FullPath, LazySessions
 from ehelse.portals.ui.pages import flash
 from ehelse.portals.ui.chart import Series, line_chart
 from ehelse.portals.ui.i18n import language
@@ -165,16 +166,6 @@ def _endpoint(portal: StrategyPortal, name: str):
     return endpoint
 
 
-class _LazySessions:
-    """The authorisation server's sessions (one login for the whole site), made on first use."""
-
-    def __init__(self, portal: StrategyPortal):
-        self.portal = portal
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.portal.state.oauth.sessions, name)
-
-
 def install(app: Any) -> StrategyPortal:
     """Mount /strategi on the ehelse ASGI app (web/app.py)."""
     portal = StrategyPortal(app.state)
@@ -183,10 +174,8 @@ def install(app: Any) -> StrategyPortal:
               Route(PREFIX + "/indikator/{code}", _endpoint(portal, "indicator")),
               Route(PREFIX + "/rediger/{code}", _endpoint(portal, "edit"), methods=["GET", "POST"]),
               Route(PREFIX + "/logg-inn", _endpoint(portal, "login"))]
-    asgi = ServerTiming(SessionContext(Starlette(routes=routes), _LazySessions(portal)))
+    sessions = LazySessions(lambda: portal.state.oauth.sessions)
+    asgi = ServerTiming(SessionContext(Starlette(routes=routes), sessions))
 
-    async def full_path(scope: dict, receive: Any, send: Any) -> None:
-        await asgi({**scope, "root_path": ""}, receive, send)
-
-    app.mount(PREFIX, full_path)
+    app.mount(PREFIX, FullPath(asgi))
     return portal

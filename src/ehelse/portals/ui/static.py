@@ -19,6 +19,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from ehelse.portals.ui.mounting import FullPath
 
 HERE = Path(__file__).parent
 PACKAGES = {
@@ -55,14 +56,6 @@ def static_app() -> Starlette:
 
 def install_static(app: Any) -> None:
     """Mount /static on the ehelse ASGI app (web/app.py)."""
-    app.mount("/static", _FullPath(static_app()))
+    app.mount("/static", FullPath(static_app()))
 
 
-class _FullPath:
-    """EhelseApp.mount sets root_path to the prefix; our routes name full paths."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        await self.app({**scope, "root_path": ""}, receive, send)
