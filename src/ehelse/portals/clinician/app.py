@@ -32,10 +32,10 @@ from starlette.routing import Route
 
 from ehelse.access.policy import AccessPolicy
 from ehelse.errors import FhirError
-from ehelse.oauth.sessions import SessionContext, clear_cookie, csrf_ok, current_session, set_cookie
+from ehelse.oauth.sessions import SessionContext, csrf_ok, current_session
 from ehelse.portals.clinician import context
 from ehelse.portals.clinician.messages import MESSAGES
-from ehelse.portals.ui import Catalogue, Pages, ServerTiming, measure
+from ehelse.portals.ui import Catalogue, Pages, ServerTiming, front_door, measure
 from ehelse.portals.ui.mounting import FullPath, LazySessions
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
@@ -142,28 +142,11 @@ def _run(portal: ClinicianPortal, handler: Handler, request: Request, form: dict
 
 
 def login(portal: ClinicianPortal, request: Request, clinician: Any, form: dict[str, Any]) -> Response:
-    """The front door: a logged-in clinician goes on to their day; anyone else gets the login
-    button. The (anonymous) session remembers to come back here after the HelseID login."""
-    session = current_session(request)
-    if session is not None and session.kind == "personnel":
-        return RedirectResponse(portal.url("/"), status_code=303)
-    if session is None:
-        session = portal.sessions.start()
-        request.scope["ehelse.session"] = session
-    session.data["next"] = portal.url("/")
-    portal.sessions.save(session)
-    t = portal.pages.translator(request)
-    response = portal.render(request, "clinician/login.html", title=t("login_title"),
-                             login_url=portal.state.oauth.login_url("helseid"))
-    set_cookie(response, request, session)
-    return response
+    return front_door.login_page(portal, request, kind="personnel", template="clinician/login.html", login="helseid")
 
 
 def logout(portal: ClinicianPortal, request: Request, clinician: Any, form: dict[str, Any]) -> Response:
-    portal.sessions.end(current_session(request))
-    response = RedirectResponse(portal.url("/logg-inn"), status_code=303)
-    clear_cookie(response, request)
-    return response
+    return front_door.logout(portal, request)
 
 
 def shortcuts(portal: ClinicianPortal, request: Request, clinician: Any, form: dict[str, Any]) -> Response:
