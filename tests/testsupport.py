@@ -28,3 +28,23 @@ def schema_url(base: str, schema: str) -> str:
     """`base` with its search_path set to `schema` (libpq `options`, URL-encoded)."""
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}options={quote('-csearch_path=' + schema, safe='')}"
+
+
+def copy_db(source: Path, target_dir: Path) -> Path:
+    """A copy of a SQLite database (with its -wal and -shm files) in target_dir."""
+    import shutil
+
+    target = target_dir / source.name
+    for suffix in ("", "-wal", "-shm"):
+        if Path(str(source) + suffix).exists():
+            shutil.copy(str(source) + suffix, str(target) + suffix)
+    return target
+
+
+def free_port() -> int:
+    """A free TCP port on loopback for a server a test starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

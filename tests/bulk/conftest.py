@@ -5,8 +5,6 @@ any Bulk Data client would."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +13,7 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+from testsupport import copy_db, free_port
 
 SEED_PATIENTS = 20
 
@@ -31,20 +30,6 @@ def bulk_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         repo.close()
     return path
-
-
-def copy_db(source: Path, target_dir: Path) -> Path:
-    target = target_dir / source.name
-    for suffix in ("", "-wal", "-shm"):
-        if Path(str(source) + suffix).exists():
-            shutil.copy(str(source) + suffix, str(target) + suffix)
-    return target
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -67,7 +52,7 @@ class Server:
 
 
 def start_server(database_url: str, export_dir: Path, **env: str) -> Server:
-    port = _free_port()
+    port = free_port()
     environ = {**os.environ, "EHELSE_DATABASE_URL": database_url, "EHELSE_RATE_LIMIT": "0",
                "EHELSE_LOG_LEVEL": "warning", "EHELSE_EXPORT_DIR": str(export_dir), **env}
     process = subprocess.Popen(

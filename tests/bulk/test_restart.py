@@ -8,7 +8,8 @@ import time
 
 import httpx
 
-from bulk.conftest import copy_db, start_server, token
+from bulk.conftest import start_server, token
+from testsupport import copy_db
 
 
 def test_export_completes_after_the_server_is_killed(bulk_db, tmp_path):

@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ import httpx
 import pytest
 
 from portals import browser as browser_helpers
+from testsupport import copy_db, free_port
 
 SEED_PATIENTS = 20
 SEED = 1
@@ -42,20 +41,6 @@ def portal_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def copy_db(source: Path, target_dir: Path) -> Path:
-    target = target_dir / source.name
-    for suffix in ("", "-wal", "-shm"):
-        if Path(str(source) + suffix).exists():
-            shutil.copy(str(source) + suffix, str(target) + suffix)
-    return target
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
     def __init__(self, url: str, database_url: str, process: subprocess.Popen):
         self.url = url
@@ -69,7 +54,7 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_server(portal_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     path = copy_db(portal_db, tmp_path_factory.mktemp("portal-live"))
-    port = _free_port()
+    port = free_port()
     database_url = f"sqlite:///{path}"
     env = {**os.environ, "EHELSE_DATABASE_URL": database_url, "EHELSE_RATE_LIMIT": "0",
            "EHELSE_LOG_LEVEL": "warning"}

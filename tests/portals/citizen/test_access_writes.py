@@ -18,7 +18,7 @@ from ehelse.errors import Conflict, FhirError, Forbidden
 from ehelse.nobasis.seed import DEMO_CAST
 from ehelse.storage import open_repository
 
-from portals.conftest import copy_db
+from testsupport import copy_db
 
 FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
 

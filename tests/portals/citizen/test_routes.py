@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from ehelse.nobasis.seed import DEMO_CAST
 from ehelse.settings import get_settings
 
-from portals.conftest import copy_db
+from testsupport import copy_db
 
 PAGES = ["/innbygger/", "/innbygger/velg-person", "/innbygger/journal", "/innbygger/legemidler", "/innbygger/provesvar",
          "/innbygger/dokumenter", "/innbygger/meldinger", "/innbygger/timer", "/innbygger/egenmaling", "/innbygger/skjema",

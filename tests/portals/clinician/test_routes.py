@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from ehelse.nobasis.seed import DEMO_CAST
 from ehelse.settings import get_settings
 
-from portals.conftest import copy_db
+from testsupport import copy_db
 
 P = "/helsepersonell"
 

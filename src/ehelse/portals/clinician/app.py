@@ -36,7 +36,7 @@ from ehelse.oauth.sessions import SessionContext, csrf_ok, current_session
 from ehelse.portals.clinician import context
 from ehelse.portals.clinician.messages import MESSAGES
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming, front_door, measure
-from ehelse.portals.ui.mounting import FullPath, LazySessions
+from ehelse.portals.ui.mounting import FullPath, LazySessions, fhir_base_url
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -76,9 +76,7 @@ class ClinicianPortal:
         return PREFIX + path
 
     def base_url(self, request: Request) -> str:
-        if self.settings.base_url:
-            return self.settings.base_url.rstrip("/") + "/fhir"
-        return f"{request.url.scheme}://{request.url.netloc}/fhir"
+        return fhir_base_url(self.settings, request)
 
     def render(self, request: Request, template: str, clinician: Any = None, *, title: str, nav: str = "",
                status: int = 200, **values: Any) -> Response:

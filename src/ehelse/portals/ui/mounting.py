@@ -25,3 +25,11 @@ class LazySessions:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sessions(), name)
+
+
+def fhir_base_url(settings: Any, request: Any) -> str:
+    """The FHIR base the portal's router calls answer for (Location, fullUrl, SMART `iss`): the
+    configured public base URL, else the request's own."""
+    if settings.base_url:
+        return settings.base_url.rstrip("/") + "/fhir"
+    return f"{request.url.scheme}://{request.url.netloc}/fhir"
