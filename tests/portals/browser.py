@@ -90,3 +90,10 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def shows(page: Any, text: str, timeout_ms: int = 15_000) -> bool:
+    """True once `text` is on the page. Waits for it: after a click that submits a form, the
+    page may still be navigating, and reading page.content() then races the navigation."""
+    page.get_by_text(text).first.wait_for(state="attached", timeout=timeout_ms)
+    return True

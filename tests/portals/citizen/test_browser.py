@@ -10,7 +10,7 @@ import pytest
 
 from ehelse.nobasis.seed import DEMO_CAST
 
-from portals.browser import VIEWPORTS, assert_accessible, axe_violations, login, new_page, screenshot
+from portals.browser import VIEWPORTS, assert_accessible, axe_violations, login, new_page, screenshot, shows
 from portals.conftest import api_token
 
 ROUTES = ["/innbygger/", "/innbygger/velg-person", "/innbygger/journal", "/innbygger/legemidler",
@@ -62,7 +62,7 @@ def test_parent_sees_the_9_year_old_and_limited_14_year_old(browser, live_server
     page.goto(f"{live_server.url}/innbygger/velg-person")
     page.get_by_role("radio", name=re.compile("^Emma Nordmann")).check()
     page.get_by_role("button", name="Bytt").click()
-    assert "Du handler på vegne av Emma Nordmann" in page.content()
+    assert shows(page, "Du handler på vegne av Emma Nordmann")
     page.goto(f"{live_server.url}/innbygger/journal")
     screenshot(page, "kari-as-emma-record")
     page.goto(f"{live_server.url}/innbygger/velg-person")
@@ -84,7 +84,7 @@ def test_daughter_acts_for_her_mother_and_a_home_measurement_is_an_observation(b
     page.goto(f"{live_server.url}/innbygger/egenmaling")
     page.get_by_label("Vekt (kg)").fill("63,4")
     page.locator("form:has(#f-weight) button").click()
-    assert "Målingen er lagret" in page.content()
+    assert shows(page, "Målingen er lagret")
     screenshot(page, "liv-as-astrid-weight")
     import httpx
 
@@ -129,7 +129,7 @@ def test_keyboard_journey_login_switch_read_result_send_message(browser, live_se
     page.keyboard.press("Tab")  # send
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/innbygger/meldinger/**")
-    assert "Meldingen er sendt" in page.content()
+    assert shows(page, "Meldingen er sendt")
     screenshot(page, "keyboard-message-sent")
     import httpx
 
@@ -169,7 +169,7 @@ def test_the_parent_sees_nothing_of_a_neighbours_child(browser, live_server, por
     page.get_by_role("radio", name=re.compile("^Emma Nordmann")).evaluate("(el, id) => { el.value = id; el.checked = true; }",
                                                                            child["id"])
     page.get_by_role("button", name="Bytt").click()
-    assert "Du kan ikke handle for denne personen" in page.content()
+    assert shows(page, "Du kan ikke handle for denne personen")
     page.goto(f"{live_server.url}/innbygger/journal")
     assert name not in page.content() and "Du handler på vegne av" not in page.content()
     page.context.close()
@@ -213,7 +213,7 @@ def test_the_daughter_no_longer_acts_for_her_mother_after_the_fullmakt_expires(b
     page.goto(f"{live_server.url}/innbygger/velg-person")
     page.get_by_role("radio", name=re.compile("^Astrid Hansen")).check()
     page.get_by_role("button", name="Bytt").click()
-    assert "Du handler på vegne av Astrid Hansen" in page.content()
+    assert shows(page, "Du handler på vegne av Astrid Hansen")
     consent = next(c for c in find(portal_repo, "Consent", patient="Patient/demo-astrid")
                    if c.get("status") == "active" and any(cd.get("code") == "fullmakt" for cat in c.get("category", [])
                                                            for cd in cat.get("coding", [])))
@@ -226,7 +226,7 @@ def test_the_daughter_no_longer_acts_for_her_mother_after_the_fullmakt_expires(b
                          headers=admin).status_code == 200
         page.goto(f"{live_server.url}/innbygger/journal")
         assert "Du handler på vegne av" not in page.content()  # back to herself
-        assert "Du ser dine egne opplysninger" in page.content()
+        assert shows(page, "Du ser dine egne opplysninger")
         page.goto(f"{live_server.url}/innbygger/velg-person")
         assert "Astrid Hansen" not in page.content()
         screenshot(page, "liv-after-expiry")

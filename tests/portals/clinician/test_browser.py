@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ehelse.nobasis.seed import DEMO_CAST
-from portals.browser import assert_accessible, axe_violations, new_page, screenshot
+from portals.browser import assert_accessible, axe_violations, new_page, screenshot, shows
 from portals.conftest import api_token
 
 P = "/helsepersonell"
@@ -114,12 +114,12 @@ def test_gp_adds_a_note_and_a_blood_pressure_the_patient_then_reads(browser, liv
     page.fill("#f-title", "Kontroll blodtrykk")
     page.fill("#f-text", "Blodtrykket er fint. Ny kontroll om et år.")
     page.get_by_role("button", name="Lagre").click()
-    assert "Notatet er lagret" in page.content()
+    assert shows(page, "Notatet er lagret")
     page.get_by_role("link", name="Måling").click()
     page.fill("#f-systolic", "131")
     page.fill("#f-diastolic", "84")
     page.get_by_role("button", name="Lagre").click()
-    assert "131/84" in page.content()
+    assert shows(page, "131/84")
     screenshot(page, "clinician-after-documenting")
     kari = api_token(portal_repo, f"patient:{DEMO_CAST['kari'].fnr}")
     notes = fhir(live_server, kari, "DocumentReference", patient="Patient/demo-kari", _sort="-date")
@@ -138,7 +138,7 @@ def test_hospital_doctor_403_then_emergency_access_and_audit(browser, live_serve
     page.fill("#f-reason", "Innlagt akutt med brystsmerter")
     page.get_by_role("button", name="Åpne med akutt tilgang").click()
     page.wait_for_url(f"{live_server.url}{P}/pasient/demo-kari")
-    assert "Akutt tilgang (nødrett, ETREAT) er aktiv" in page.content()
+    assert shows(page, "Akutt tilgang (nødrett, ETREAT) er aktiv")
     screenshot(page, "clinician-emergency")
     admin = api_token(portal_repo, "admin")
     events = fhir(live_server, admin, "AuditEvent", entity="Patient/demo-kari", _count=500)
@@ -152,7 +152,7 @@ def test_blocked_practitioner_is_refused_even_with_emergency_access(browser, liv
     login(page, live_server.url, "hospital_doctor")
     response = page.goto(f"{live_server.url}{P}/pasient/demo-per")
     assert response.status == 403
-    assert "blokkert" in page.content()
+    assert shows(page, "blokkert")
     assert page.locator('input[name="purpose"]').count() == 0  # no emergency form is offered
     screenshot(page, "clinician-blocked")
 
@@ -164,7 +164,7 @@ def test_referral_from_the_gp_appears_in_the_departments_inbox(browser, live_ser
     page.select_option("#f-organization", f"Organization/{DEMO_CAST['hospital_doctor'].organization_id}")
     page.fill("#f-what", "Vurdering av hjertebank")
     page.get_by_role("button", name="Lagre").click()
-    assert "Henvisningen er sendt" in page.content()
+    assert shows(page, "Henvisningen er sendt")
     doctor = new_page(browser, "desktop")
     # no waiting: the referral's write dropped the server's cached care sets (access/care.py)
     login(doctor, live_server.url, "hospital_doctor")
@@ -182,7 +182,7 @@ def test_slot_opened_by_the_gp_is_booked_with_the_patients_token(browser, live_s
     page.fill("#f-date", day)
     page.fill("#f-time", "07:20")
     page.get_by_role("button", name="Åpne time").click()
-    assert "Timen er åpnet" in page.content()
+    assert shows(page, "Timen er åpnet")
     # the citizen portal's scopes (citizen/context.py PORTAL_SCOPES): book = create an Appointment
     kari = api_token(portal_repo, f"patient:{DEMO_CAST['kari'].fnr}", scope="openid fhirUser launch/patient patient/*.*")
     slots = fhir(live_server, kari, "Slot", start=f"{day}T07:20:00+01:00", status="free")
@@ -218,5 +218,5 @@ def test_keyboard_only_find_patient_open_summary_add_measurement(browser, live_s
     page.keyboard.type("88")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}{P}/pasient/demo-astrid")
-    assert "142/88" in page.content()
+    assert shows(page, "142/88")
     screenshot(page, "clinician-keyboard-journey")

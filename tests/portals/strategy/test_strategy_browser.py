@@ -8,7 +8,7 @@ import csv
 import io
 
 from ehelse.nobasis.seed import DEMO_CAST
-from portals.browser import assert_accessible, new_page, screenshot
+from portals.browser import assert_accessible, new_page, screenshot, shows
 
 
 def helseid_login(page, base: str, start: str, role: str) -> None:
@@ -61,7 +61,7 @@ def test_admin_edits_an_indicator(browser, live_server):
     page.get_by_label("Målår").fill("2030")
     page.get_by_role("button", name="Lagre").click()
     page.wait_for_url(f"{live_server.url}/strategi/indikator/I2")
-    assert "Endringen er lagret" in page.content()
+    assert shows(page, "Endringen er lagret")
     assert page.locator("table").first.get_by_text("2030").count() >= 1  # the target joins the chart's table
     screenshot(page, "strategy-indicator-edited")
 
@@ -75,7 +75,7 @@ def test_analyst_runs_a_view_and_downloads_csv(browser, live_server):
     page.get_by_label("Formål").fill("Dekningsgrad per kommune")
     page.get_by_role("button", name="Kjør").click()
     page.wait_for_selector("#result-heading")
-    assert "Pseudonymisert" in page.content()
+    assert shows(page, "Pseudonymisert")
     with page.expect_download() as info:
         page.get_by_role("button", name="Last ned CSV").click()
     download = info.value
