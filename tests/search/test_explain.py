@@ -103,3 +103,31 @@ def test_a_patient_scoped_query_starts_from_the_patient(planned):
         assert text.count("LIST SUBQUERY") == 1, text
     else:  # PostgreSQL starts from whichever index its statistics find most selective
         assert "Seq Scan" not in text, text
+
+
+def test_a_whole_compartment_is_read_by_primary_key(planned):
+    """`Patient/p7/$everything`: every type in the patient's compartment, under a page
+    snapshot. On SQLite the members must be looked up by primary key, not found by testing
+    every resource along the last_updated index (what a UNION ALL list made it do)."""
+    from ehelse.search.execute import where
+    from ehelse.storage.protocol import SearchQuery
+
+    backend, repo = planned
+    query = SearchQuery(compartment=("Patient", "p7"), snapshot="2999-01-01T00:00:00.000000Z")
+    conditions, args = where(None, query, condition_for, backend)
+    sql = (f"SELECT r.id FROM resource r WHERE {' AND '.join(conditions)}"
+           " ORDER BY +r.last_updated, r.type, r.id LIMIT 200" if backend == "sqlite" else
+           f"SELECT r.id FROM resource r WHERE {' AND '.join(conditions)}"
+           " ORDER BY r.last_updated, r.type, r.id LIMIT 200")
+    explain = "EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN "
+    with repo._reading() as conn:
+        text = "\n".join(str(row[-1]) for row in repo._exec(conn, explain + sql, args).fetchall())
+        found = {row[0] for row in repo._exec(conn, sql, args).fetchall()}
+    print(text)
+    assert found == {"p7", "o7"}
+    if backend == "sqlite":
+        assert "SCAN r" not in text and "resource_updated" not in text, text
+        assert "USING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)" in text, text
+        assert "reference_index_target" in text, text
+    else:
+        assert "Seq Scan on resource" not in text, text

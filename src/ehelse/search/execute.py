@@ -40,7 +40,8 @@ def _literal_list(values: list[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def compartment_condition(type: str | None, compartment: tuple[str, str]) -> tuple[str, list[Any]]:
+def compartment_condition(type: str | None, compartment: tuple[str, str],
+                          backend: str = "postgres") -> tuple[str, list[Any]]:
     """Resources in the compartment `Patient/123`: those whose compartment parameters (per
     the CompartmentDefinition) refer to it; for `*` (type None), of every type listed."""
     kind, id = compartment
@@ -60,12 +61,18 @@ def compartment_condition(type: str | None, compartment: tuple[str, str]) -> tup
         return sql, args
     by_type = " OR ".join(f"(ri.type = '{t}' AND ri.param IN ({_literal_list(p)}))"
                           for t, p in sorted(members.items()) if _SAFE.match(t))
+    members_sql = (f"SELECT ri.type, ri.id FROM reference_index ri"
+                   f" WHERE ri.target_id = ? AND ri.target_type = ? AND ({by_type})")
+    if backend == "sqlite":
+        # SQLite probes the primary key (type, id) with each row of a plain row-value IN
+        # list, but not with a compound (UNION ALL) one: that one it tests against every
+        # resource, walking the last_updated index (EXPLAIN QUERY PLAN: 400 ms for one
+        # patient's $everything at N=1,000 against 5 ms this way). An OR of two primary
+        # key lookups it runs as a MULTI-INDEX OR.
+        return f"((r.type, r.id) IN ({members_sql}) OR (r.type = ? AND r.id = ?))", [id, kind, kind, id]
     # The compartment's own resource joins by UNION ALL, not OR: PostgreSQL runs an OR
     # beside an IN as a filter over every resource.
-    sql = (f"(r.type, r.id) IN (SELECT ri.type, ri.id FROM reference_index ri"
-           f" WHERE ri.target_id = ? AND ri.target_type = ? AND ({by_type})"
-           f" UNION ALL SELECT ?, ?)")
-    return sql, [id, kind, kind, id]
+    return f"(r.type, r.id) IN ({members_sql} UNION ALL SELECT ?, ?)", [id, kind, kind, id]
 
 
 def _list_condition(param: SearchParam) -> tuple[str, list[Any]]:
@@ -89,7 +96,8 @@ def _some_type_with(param: SearchParam) -> str:
                      code="not-supported", expression=param.name)
 
 
-def where(type: str | None, query: SearchQuery, condition: Condition) -> tuple[list[str], list[Any]]:
+def where(type: str | None, query: SearchQuery, condition: Condition,
+          backend: str = "postgres") -> tuple[list[str], list[Any]]:
     """The WHERE conditions (ANDed) and their arguments for the query's selection."""
     conditions, args = ["NOT r.deleted"], []
     if type is not None:
@@ -102,7 +110,7 @@ def where(type: str | None, query: SearchQuery, condition: Condition) -> tuple[l
         conditions.append(f"r.type IN ({', '.join('?' * len(query.types))})")
         args += query.types
     if query.compartment is not None:
-        sql, more = compartment_condition(type, query.compartment)
+        sql, more = compartment_condition(type, query.compartment, backend)
         conditions.append(sql)
         args += more
     if query.access is not None:
@@ -164,7 +172,7 @@ def execute(run: Callable[[str, list[Any]], list[tuple]], backend: str, type: st
     """Run the search with `run(sql, args) -> rows` (one reading connection)."""
     if query.count < 0 or query.offset < 0:
         raise BadRequest("_count and the page offset cannot be negative", code="value")
-    conditions, args = where(type, query, condition)
+    conditions, args = where(type, query, condition, backend)
     page_conditions, page_args = list(conditions), list(args)
     if query.after is not None and not query.sort:
         page_conditions.append("(r.last_updated > ? OR (r.last_updated = ? AND (r.type > ? OR"
