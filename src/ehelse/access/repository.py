@@ -30,6 +30,7 @@ from ehelse.access.policy import AccessPolicy, PUBLIC_TYPES
 from ehelse.access.view import AccessView, compartment_params, owners
 from ehelse.audit import api as audit_api
 from ehelse.audit.events import audit_event
+from ehelse.audit.record import row_for
 from ehelse.audit.trail import AuditTrail, trail_for
 from ehelse.errors import Forbidden, Issue, NotFound
 from ehelse.fhir import jsoncodec
@@ -139,8 +140,9 @@ class SecuredRepository:
         outcome), recorded in one commit when the block ends, also when it ends in an error
         (a refusal is audited too). The caller must answer only after the block: the records
         are durable before any data leaves. Writes are audited at once, in their transaction.
-        With `into`, the events are appended there instead, for a caller on the event loop
-        that submits them itself and awaits their commit (web/fhir.py: AuditTrail.submit)."""
+        With `into`, their audit_log rows (audit/record.row_for: the same rows, without the
+        AuditEvent in between) are appended there instead, for a caller on the event loop
+        that awaits their commit itself (web/fhir.py: AuditTrail.durable)."""
         if self._batch is not None:
             yield
             return
@@ -149,11 +151,15 @@ class SecuredRepository:
             yield
         finally:
             batch, self._batch = self._batch, None
-            (into.extend if into is not None else self.audit.record)([
-                audit_event(self.actor, interaction=kinds[0] if len(set(kinds)) == 1 else "search",
-                            patient_id=patient, what=list(dict.fromkeys(refs)), denied=denied,
-                            query=" ; ".join(dict.fromkeys(queries)) or None, relation=self._relation(patient))
-                for (patient, denied), (kinds, refs, queries) in sorted(batch.items())])
+            make = audit_event if into is None else row_for
+            made = [make(self.actor, interaction=kinds[0] if len(set(kinds)) == 1 else "search",
+                         patient_id=patient, what=list(dict.fromkeys(refs)), denied=denied,
+                         query=" ; ".join(dict.fromkeys(queries)) or None, relation=self._relation(patient))
+                    for (patient, denied), (kinds, refs, queries) in sorted(batch.items())]
+            if into is None:
+                self.audit.record(made)
+            else:
+                into.extend(made)
 
     def _relation(self, patient_id: str) -> str:
         if self.actor.kind in ("admin", "system"):

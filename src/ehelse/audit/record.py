@@ -22,6 +22,7 @@ import orjson
 from ehelse.audit.events import (ACTIONS, AUDIT_TYPE, ENTITY_TYPE, INTERACTION, PURPOSE, REASON_URL,
                                  RELATION_URL, ROLE, SUBTYPES, reason_of, relation_of)
 from ehelse.nobasis.seed.vocabulary import ENH, FNR, HPR
+from ehelse.storage.stamp import now_instant
 
 # The columns of audit_log, in table order (hash last).
 COLUMNS = ("chain", "seq", "recorded", "actor_kind", "actor_id", "token_id", "on_behalf", "organization",
@@ -70,6 +71,33 @@ def row_of(event: dict[str, Any]) -> dict[str, Any]:
         "resource_type": refs[0].split("/")[0] if refs else "", "refs": " ".join(refs[:MAX_REFS]),
         "query": query, "patient": patient, "outcome": event.get("outcome", "0"),
         "detail": event.get("outcomeDesc", ""), "request_id": _request_id(),
+    }
+
+
+def row_for(actor: Any, *, interaction: str, patient_id: str, what: list[str] | None = None,
+            query: str | None = None, denied: bool = False, relation: str | None = None,
+            detail: str | None = None) -> dict[str, Any]:
+    """`row_of(audit_event(actor, ...))` without building the AuditEvent in between: the row
+    of one access, for the read path where the event dict is made only to be flattened again
+    (web/fhir.py reads by id; tests/audit/test_log.py checks both give the same row)."""
+    kind, subject = actor.kind, actor.subject
+    if kind in _SYSTEMS:
+        actor_id = subject
+    elif actor.organization:  # events.py overwrites who.display; row_of then keeps it whole
+        actor_id = f"HPR {subject}, org {actor.organization}"
+    else:
+        actor_id = subject
+    refs = [r for r in (what or [])[:MAX_REFS] if r]
+    return {
+        "recorded": now_instant(), "actor_kind": kind, "actor_id": actor_id,
+        "token_id": actor.token_id or "", "on_behalf": patient_id if kind == "patient" else "",
+        "organization": actor.organization or "", "purpose": actor.purpose or "",
+        "reason": actor.reason[:500] if actor.reason else "", "relation": relation or "none",
+        "interaction": interaction if interaction in SUBTYPES else "operation",
+        "resource_type": refs[0].split("/")[0] if refs else "", "refs": " ".join(refs),
+        "query": query.encode("utf-8")[:2000].decode("utf-8", "replace") if query else "",
+        "patient": patient_id, "outcome": "4" if denied else "0", "detail": detail or "",
+        "request_id": _request_id(),
     }
 
 

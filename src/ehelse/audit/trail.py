@@ -8,19 +8,29 @@ Changing a row breaks its hash; removing one leaves a gap; inserting one breaks 
 sequence or a `previous` (verify.py reports each).
 
 Durability before data (the issue: "no patient data leaves the server before its audit
-record is durable"): `record()` returns only after the rows are committed, and
-`submit()`'s future completes only then. Concurrent requests share commits (group commit):
-whoever flushes writes every row queued so far in one transaction, and the others find
-theirs done. `submit()` is for the event loop (web/fhir.py inline reads): a dedicated
-writer thread flushes, so the loop awaits the commit without blocking on it. Inside a write
-transaction (`transaction()`), rows join that transaction, so a write and its audit commit
-together or not at all.
+record is durable"): `record()` returns only after the rows are committed, `submit()`'s
+future and `durable()` complete only then. Concurrent requests share commits (group
+commit): whoever flushes writes every row queued so far in one transaction, and the others
+find theirs done. Inside a write transaction (`transaction()`), rows join that transaction,
+so a write and its audit commit together or not at all.
+
+The event loop (web/fhir.py, reads by id) uses `durable(rows)`: one writer, many waiting
+reads, one transaction. The rows of every read the loop runs wait in a list on the loop;
+while no commit of theirs is in flight, the next loop iteration hands all of them to the
+writer thread as one batch (so the reads that were ready together commit together), and
+while one is in flight, new rows gather for the next. The writer thread commits the batch
+(one BEGIN, one executemany, one COMMIT: one fsync where the backend makes one) and tells
+the loop once per batch (`call_soon_threadsafe`), which wakes every read of the batch. So
+a read costs the loop no thread hop and no wake-up of its own, and with 32 concurrent
+readers a commit holds tens of rows (tests/audit/test_loop_commit.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
+import weakref
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +61,10 @@ class AuditTrail:
     _wake: threading.Event = field(default_factory=threading.Event)
     _writer: threading.Thread | None = None
     _owner: int | None = None  # thread inside transaction()
+    # Per event loop: the rows waiting to be handed to the writer (durable()). Weak keys: a
+    # closed loop (a test's) takes its batcher with it.
+    _batchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatcher]" = field(
+        default_factory=weakref.WeakKeyDictionary)
 
     def record(self, events: list[dict[str, Any]]) -> list[str]:
         """Append the events; returns their AuditEvent ids once they are durable (or part
@@ -77,6 +91,18 @@ class AuditTrail:
         self._start_writer()
         self._wake.set()
         return item.future
+
+    async def durable(self, rows: list[dict[str, Any]]) -> None:
+        """For the event loop: returns once these log rows (record.row_of / row_for) are
+        committed; raises what the commit raised, and then the caller must not answer.
+        Rows of concurrent callers on this loop share one transaction (module docstring)."""
+        if not rows:
+            return
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            batcher = self._batchers.setdefault(loop, _LoopBatcher(self, loop))
+        await batcher.add(rows)
 
     def _enqueue(self, rows: list[dict[str, Any]]) -> _Pending:
         item = _Pending(rows)
@@ -149,6 +175,59 @@ class AuditTrail:
         except BaseException:
             self.seq, self.previous = seq, previous
             raise
+
+
+class _LoopBatcher:
+    """The loop's side of durable(): rows wait here (touched only on the loop's thread, so
+    no lock) until the writer thread takes them as one batch; at most one batch of this
+    loop is in flight, so everything that arrives meanwhile shares the next commit."""
+
+    def __init__(self, trail: AuditTrail, loop: asyncio.AbstractEventLoop):
+        self.trail = trail
+        self.loop = loop
+        self.waiting: list[tuple[list[dict[str, Any]], asyncio.Future]] = []
+        self.busy = False  # a batch is scheduled or being committed
+
+    def add(self, rows: list[dict[str, Any]]) -> asyncio.Future:
+        future = self.loop.create_future()
+        self.waiting.append((rows, future))
+        if not self.busy:
+            self.busy = True
+            # Not at once: the reads that are ready in this loop iteration run first and
+            # join the batch (call_soon runs after the iteration's ready callbacks).
+            self.loop.call_soon(self._hand_over)
+        return future
+
+    def _hand_over(self) -> None:
+        batch, self.waiting = self.waiting, []
+        if not batch:
+            self.busy = False
+            return
+        item = self.trail._enqueue([r for rows, _ in batch for r in rows])
+        item.future.add_done_callback(lambda done: self._call_loop(batch, done))
+        self.trail._start_writer()
+        self.trail._wake.set()
+
+    def _call_loop(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]], done: Future) -> None:
+        # On the writer thread: one wake-up of the loop for the whole batch.
+        try:
+            self.loop.call_soon_threadsafe(self._finish, batch, done)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    def _finish(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]], done: Future) -> None:
+        error = done.exception()
+        for _, future in batch:
+            if future.done():  # the request was cancelled (client gone): nothing to wake
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(None)
+        self.busy = False
+        if self.waiting:  # what gathered during this commit goes next, together
+            self.busy = True
+            self._hand_over()
 
 
 _TRAILS: dict[int, tuple[Any, AuditTrail]] = {}
