@@ -250,3 +250,76 @@ def test_typical_observation_passes_its_invariants():
         referenceRange=[{"low": {"value": 50}, "high": {"value": 100}}])
     assert invariants.check(resource) == []
 
+
+
+# -- validate() evaluates them on the structural walk ------------------------------------
+
+
+def collected(resource: dict) -> list | None:
+    """The invariant issues validate() finds: constraints collected by the structural walk
+    (invariants.attach, Walk.pending) and evaluated; None when the structure is invalid."""
+    from ehelse.fhir.validation.model import model
+    from ehelse.fhir.validation.profiles import extension_urls
+    from ehelse.fhir.validation.structure import Walk
+
+    invariants.attach(model())
+    walk = Walk(model(), extension_urls())
+    walk.resource(resource, None)
+    if any(issue.is_error for issue in walk.issues):
+        return None
+    return invariants.evaluate(walk.pending)
+
+
+def as_rows(issues) -> list[tuple[str, str, str]]:
+    return sorted((i.severity, i.diagnostics, i.expression) for i in issues)
+
+
+def test_the_structural_walk_finds_what_the_invariant_walk_finds_on_the_examples(examples):
+    compared = 0
+    for name, resource in examples:
+        found = collected(resource)
+        if found is not None:
+            assert as_rows(found) == as_rows(invariants.check(resource)), name
+            compared += 1
+    assert compared >= 690  # all but the twelve invalid examples (test_official_examples.py)
+
+
+TEXT = {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}
+VIOLATIONS = [
+    # (resource, the (key, expression) pairs check() reports)
+    (observation(valueString="x", dataAbsentReason={"text": "unknown"}), {("obs-6", "Observation")}),
+    (observation(referenceRange=[{"low": {"value": 1}}, {"appliesTo": [{"text": "adults"}]}]),
+     {("obs-3", "Observation.referenceRange[1]")}),
+    (observation(effectivePeriod={"start": "2021-05-02", "end": "2021-05-01"},
+                 performer=[{"reference": "Practitioner/1",
+                             "identifier": {"value": "x", "period": {"start": "2020", "end": "2019"}}}]),
+     {("per-1", "Observation.effectivePeriod"), ("per-1", "Observation.performer[0].identifier.period")}),
+    (observation(valueQuantity={"value": 1, "code": "kg"}), {("qty-3", "Observation.valueQuantity")}),
+    (observation(contained=[{"resourceType": "Patient", "id": "p1"}]), {("dom-3", "Observation")}),
+    # a contained resource without narrative: dom-6 is its container's business
+    (observation(contained=[{"resourceType": "Patient", "id": "p1"}], subject={"reference": "#p1"}), set()),
+    ({k: v for k, v in observation().items() if k != "text"}, {("dom-6", "Observation")}),
+    ({"resourceType": "Patient", "contact": [{"name": {"family": "A"}}, {"gender": "male"}], "text": TEXT},
+     {("pat-1", "Patient.contact[1]")}),
+    ({"resourceType": "Bundle", "type": "collection", "total": 1,
+      "entry": [{"fullUrl": "urn:uuid:1", "resource": observation(
+          effectivePeriod={"start": "2021-05-02", "end": "2021-05-01"},
+          contained=[{"resourceType": "Patient", "id": "p1",
+                      "contact": [{"gender": "male"}]}])}]},
+     {("bdl-1", "Bundle"), ("per-1", "Bundle.entry[0].resource.effectivePeriod"),
+      ("dom-3", "Bundle.entry[0].resource"), ("pat-1", "Bundle.entry[0].resource.contained[0].contact[0]")}),
+    ({"resourceType": "Questionnaire", "status": "draft", "text": TEXT,
+      "item": [{"linkId": "1", "type": "group", "item": [
+          {"linkId": "1.1", "type": "display", "required": True}, {"linkId": "1.2", "type": "group"}]}]},
+     {("que-6", "Questionnaire.item[0].item[0]"), ("que-1", "Questionnaire.item[0].item[1]")}),
+    (observation(_valueString={"extension": [{"url": "http://x", "valueCode": "y"}]},
+                 dataAbsentReason={"text": "asked"}), {("obs-6", "Observation")}),
+]
+
+
+@pytest.mark.parametrize(("resource", "expected"), VIOLATIONS)
+def test_the_structural_walk_finds_what_the_invariant_walk_finds_on_violations(resource, expected):
+    found = collected(resource)
+    assert found is not None  # structurally valid: only the invariants are broken
+    assert keyed(invariants.check(resource)) == expected
+    assert as_rows(found) == as_rows(invariants.check(resource))

@@ -4,7 +4,8 @@ Three passes, each only when the one before found no errors (a FHIRPath invarian
 profile on a malformed structure would report noise, not facts):
   1. structure.py   element names, JSON shapes, types, cardinality, primitives, references,
                     bindings -- one walk against tables compiled from the R4 definitions
-  2. invariants.py  the core constraints (FHIRPath), per resource
+  2. invariants.py  the core constraints (FHIRPath), per resource: the walk of pass 1
+                    collects where they apply, so the resource is walked once
   3. profiles.py    meta.profile, the `profiles` argument and known extension definitions
 docs/validation.md lists what is checked and what is not.
 """
@@ -19,26 +20,24 @@ from ehelse.fhir.validation.model import model
 from ehelse.fhir.validation.profiles import register_profile
 from ehelse.fhir.validation.structure import Walk
 
-try:  # the invariants module lands in parallel (issue 3, invariants part)
-    from ehelse.fhir.validation.invariants import check as _check_invariants
-except ImportError:  # pragma: no cover - only before invariants.py exists
-    _check_invariants = None
+from ehelse.fhir.validation import invariants as _invariants
 
 __all__ = ["validate", "register_profile"]
 
 
 def validate(resource: Any, *, profiles: list[str] | None = None) -> list[Issue]:
     """All issues found in `resource` (errors, warnings); empty when it is valid."""
-    walk = Walk(model(), _profiles.extension_urls())
+    tables = model()
+    _invariants.attach(tables)  # once: the walk below collects where invariants apply
+    walk = Walk(tables, _profiles.extension_urls())
     walk.resource(resource, None)
     issues = walk.issues
     if any(issue.is_error for issue in issues):
         return issues
-    if _check_invariants is not None:
-        try:
-            issues.extend(_check_invariants(resource))
-        except Exception as exc:  # noqa: BLE001 - a fault in one invariant must not become a 500
-            issues.append(Issue("warning", "exception",
-                                f"invariants could not be evaluated: {type(exc).__name__}: {exc}"))
+    try:
+        issues.extend(_invariants.evaluate(walk.pending))
+    except Exception as exc:  # noqa: BLE001 - a fault in one invariant must not become a 500
+        issues.append(Issue("warning", "exception",
+                            f"invariants could not be evaluated: {type(exc).__name__}: {exc}"))
     issues.extend(_profiles.check(resource, profiles, walk.extensions, walk.profiled))
     return issues

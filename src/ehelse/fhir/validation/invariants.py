@@ -379,6 +379,72 @@ def _child(item: Any, type_name: str, slot: tuple, location: Any, env: dict, iss
         _walk(item, kind, kind, location, env, issues)
 
 
+# -- riding on the structural walk ---------------------------------------------------------
+#
+# validate() does not walk the resource a second time: invariants are attached to the
+# structural tables (`attach`), the structural walk (structure.Walk) collects each occurrence
+# that has constraints while it checks the structure anyway, and `evaluate` runs them once
+# the structure is known to be valid. The plan mirrors `_walk` above (the same constraints,
+# on the same occurrences, with the same context and expression paths);
+# tests/fhir/validation/test_invariants.py compares the two on every official example.
+
+_ATTACHED: list = []  # the Model the constraints are attached to
+
+
+def attach(model: Any) -> None:
+    """Put each constraint on the structural model: `Rule.invariants` = (constraints on the
+    element, its type for FHIRPath, constraints on the object it holds, that object's type),
+    and `Table.invariants` on resource types = its root constraints, in four variants by
+    (has `contained`, is itself contained): dom-2..dom-5 are about `contained` and hold
+    vacuously without it, and dom-6 (narrative) is not asked of a contained resource."""
+    if _ATTACHED and _ATTACHED[0] is model:
+        return
+    _load()
+    for type_name, (at, slots_by_path) in _TYPES.items():
+        for path, slots in slots_by_path.items():
+            table = model.tables.get(path) or model._paths.get(path)
+            if table is None:
+                continue
+            for key, (child_path, kind, on_child) in slots.items():
+                rule = table.get(key)
+                if rule is None:
+                    continue
+                if kind == "":
+                    on_object, object_base = at.get(child_path), child_path
+                elif kind in ("-", "Resource"):
+                    on_object, object_base = None, None
+                else:
+                    on_object, object_base = _TYPES[kind][0].get(kind), kind
+                child_base = kind if kind not in ("-", "Resource") else child_path
+                if on_child or on_object:
+                    rule.invariants = (on_child or None, child_base, on_object or None, object_base)
+        table = model.tables.get(type_name)
+        root = at.get(type_name)
+        if table is not None and table.is_resource_root and root:
+            without = [c for c in root if c.key not in GUARDED_BY_CONTAINED and c.key != "dom-3"]
+            table.invariants = (
+                without or None,                                          # no contained, top
+                [c for c in without if c.key != "dom-6"] or None,         # no contained, contained
+                root,                                                     # contained, top
+                [c for c in root if c.key != "dom-6"] or None,            # (a contained one has none)
+            )
+    _ATTACHED[:] = [model]
+
+
+def evaluate(pending: list[tuple]) -> list[Issue]:
+    """Evaluate the occurrences the structural walk collected: each is (constraints, node,
+    FHIRPath type, (parent path, key, index), env)."""
+    issues: list[Issue] = []
+    for constraints, node, base, where, env in pending:
+        for constraint in constraints:
+            if constraint.holds(node, base, env) is False:
+                parent, key, index = where
+                issues.append(Issue(constraint.severity, "invariant", constraint.diagnostics,
+                                    parent if key is None else
+                                    f"{parent}.{key}" if index is None else f"{parent}.{key}[{index}]"))
+    return issues
+
+
 def constraints() -> list[Constraint]:
     """Every core invariant this module knows (ele-1 and ext-1 are left to the structure pass)."""
     return list(_load())

@@ -31,7 +31,8 @@ class Rule:
     """How one JSON property of one object type is validated."""
 
     __slots__ = ("name", "code", "check", "table", "min", "max", "array", "choice",
-                 "binding", "targets", "profiles", "is_resource", "is_primitive", "shape", "plain")
+                 "binding", "targets", "profiles", "is_resource", "is_primitive", "shape", "plain",
+                 "invariants")
 
     def __init__(self, name: str, code: str, min_: int, max_: int, array: bool, choice: str | None,
                  binding: tuple[str, str] | None, targets: frozenset[str] | None,
@@ -55,6 +56,9 @@ class Rule:
         # plain: a data type or backbone element checked by its table alone (no reference,
         # extension, binding or resource rules); set in Model.finish once tables are linked
         self.plain = False
+        # the core invariants on this element and on the object it holds, set by
+        # invariants.attach: (on the element, its FHIRPath type, on the object, its type) or None
+        self.invariants: tuple | None = None
 
     def finish(self) -> None:
         self.plain = (not self.is_primitive and not self.is_resource and self.table is not None
@@ -68,7 +72,7 @@ class Rule:
 class Table(dict):
     """JSON property name -> Rule, plus what must be present (min >= 1)."""
 
-    __slots__ = ("type_name", "required", "is_resource_root")
+    __slots__ = ("type_name", "required", "is_resource_root", "invariants")
 
     def __init__(self, type_name: str):
         super().__init__()
@@ -77,6 +81,8 @@ class Table(dict):
         # ("status", ("status", "_status")).
         self.required: list[tuple[str, tuple[str, ...]]] = []
         self.is_resource_root = False
+        # for a resource type: its root invariants, set by invariants.attach (4 lists, see there)
+        self.invariants: tuple | None = None
 
 
 def _max(value: str) -> int:

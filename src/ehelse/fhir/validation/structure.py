@@ -25,7 +25,8 @@ from ehelse.fhir.validation.terminology import check_binding
 class Walk:
     """State of validating one top-level resource."""
 
-    __slots__ = ("model", "issues", "extensions", "element_table", "extension_urls", "profiled")
+    __slots__ = ("model", "issues", "extensions", "element_table", "extension_urls", "profiled",
+                 "pending", "env")
 
     def __init__(self, model: Model, extension_urls: frozenset[str] | set[str]):
         self.model = model
@@ -36,6 +37,12 @@ class Walk:
         self.extension_urls = extension_urls
         # (resource, its path) for nested resources (entries, contained) that claim a profile
         self.profiled: list[tuple[dict, str]] = []
+        # occurrences with core invariants, for invariants.evaluate once the structure is
+        # valid: (constraints, node, FHIRPath type, (parent path, key, index), env); the
+        # tables carry the constraints when invariants.attach has run
+        self.pending: list[tuple] = []
+        # the FHIRPath variables of the resource being walked (fhirpath.html#variables)
+        self.env: dict | None = None
 
     def error(self, code: str, message: str, path: str) -> None:
         self.issues.append(Issue("error", code, message, path))
@@ -71,7 +78,17 @@ class Walk:
             self.error("structure", "a contained resource must not itself contain resources",
                        f"{here}.contained")
         local_refs: list[tuple[str, str]] = container_refs if contained else []
+        # %resource is this resource; %rootResource its container for a contained one
+        outer = self.env
+        env = self.env = {"resource": resource, "rootResource": outer["rootResource"] if contained else resource,
+                          "context": resource}
+        plan = table.invariants
+        if plan is not None:
+            constraints = plan[(2 if "contained" in resource else 0) + (1 if contained else 0)]
+            if constraints:
+                self.pending.append((constraints, resource, resource_type, (here, None, None), env))
         self.object(resource, table, here, local_refs)
+        self.env = outer
         if local_refs and not contained:
             self._check_local_refs(resource, local_refs)
         if "contained" in resource and not contained:
@@ -127,6 +144,8 @@ class Walk:
                     self.error("structure", f"unknown element {key!r}: R4 {table.type_name} has no such element",
                                f"{path}.{key}")
                 continue
+            if rule.invariants is not None:
+                self._invariants(rule.invariants, key, value, path)
             if rule.choice is not None:
                 if choices is None:
                     choices = {}
@@ -186,6 +205,18 @@ class Walk:
                 # a choice is named without [x] in FHIRPath: Observation.effective
                 self.error("required", f"{label} is required (minimum cardinality 1)",
                            f"{path}.{label[:-3] if label.endswith('[x]') else label}")
+
+    def _invariants(self, plan: tuple, key: str, value: Any, path: str) -> None:
+        """Collect the occurrences of `key` for the invariants pass (the order of
+        invariants._child: constraints on the element, then those on the object in it)."""
+        on_element, element_base, on_object, object_base = plan
+        pending, env = self.pending, self.env
+        for index, item in enumerate(value) if type(value) is list else ((None, value),):
+            where = (path, key, index)
+            if on_element:
+                pending.append((on_element, item, element_base, where, env))
+            if on_object and type(item) is dict:
+                pending.append((on_object, item, object_base, where, env))
 
     def _primitive_items(self, rule: Rule, key: str, value: list, obj: dict, path: str) -> None:
         check = rule.check
