@@ -132,7 +132,13 @@ def _run(portal: CitizenPortal, handler: Handler, request: Request, form: dict[s
         if request.method == "POST" and not csrf_ok(request, form):
             t = portal.pages.translator(request)
             return portal.error(request, 403, t("csrf_text"), citizen)
-        return handler(portal, request, citizen, form)
+        if citizen is None:
+            return handler(portal, request, citizen, form)
+        # One AuditEvent per person and outcome for the whole page instead of one per search
+        # (a page makes 5-8): written in one commit when the block ends, so it is durable
+        # before the page is sent (access/repository.py audit_batch; issue 7's speed target).
+        with citizen.repo.audit_batch():
+            return handler(portal, request, citizen, form)
     except FhirError as error:
         if error.status >= 500:
             log.exception("citizen portal: server error on %s", request.url.path)

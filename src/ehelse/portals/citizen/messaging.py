@@ -24,10 +24,12 @@ MAX_ATTACHMENT = 2 * 1024 * 1024
 MAX_TEXT = 5000
 
 
-def _messages(citizen: Any, request: Request) -> list[dict[str, Any]]:
+def _messages(citizen: Any, request: Request, *, exact: bool = False) -> list[dict[str, Any]]:
+    """The person's messages, newest first. `exact`: for a thread, whose messages are written
+    back when opened (mark_read)."""
     with measure(request.scope, "fhir"):
         # sorted here, not by _sort (see overview.py)
-        return sorted(citizen.search("Communication", subject=citizen.subject, _count=500),
+        return sorted(citizen.search("Communication", subject=citizen.subject, _count=500, exact=exact),
                       key=lambda m: m.get("sent") or "", reverse=True)
 
 
@@ -69,9 +71,9 @@ def recipients(citizen: Any) -> list[dict[str, str]]:
         org = episode.get("managingOrganization")
         if org and org.get("reference"):
             found[org["reference"]] = citizen.reference_display(org)
-    encounters = citizen.search("Encounter", patient=citizen.subject, _count=500)
+    encounters = citizen.search("Encounter", patient=citizen.subject, _sort="-date", _count=20)  # the 20 newest
     encounters.sort(key=lambda e: (e.get("period") or {}).get("start") or "", reverse=True)
-    for encounter in encounters[:20]:
+    for encounter in encounters:
         org = encounter.get("serviceProvider")
         if org and org.get("reference"):
             found.setdefault(org["reference"], citizen.reference_display(org))
@@ -112,7 +114,7 @@ def _root(message: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> str:
 def thread(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) -> Response:
     t = portal.pages.translator(request)
     root_id = request.path_params["id"]
-    messages = _messages(citizen, request)
+    messages = _messages(citizen, request, exact=True)
     by_id = {m["id"]: m for m in messages}
     if root_id not in by_id:
         raise NotFound("no such message")

@@ -32,7 +32,7 @@ def _may_manage(citizen: Any) -> None:
 
 
 def _consents(citizen: Any) -> list[dict[str, Any]]:
-    return citizen.search("Consent", patient=citizen.subject, _count=200)
+    return citizen.search("Consent", patient=citizen.subject, _count=200, exact=True)  # written back (_notice)
 
 
 def _category(consent: dict[str, Any]) -> str:

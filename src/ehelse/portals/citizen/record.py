@@ -18,6 +18,7 @@ from ehelse.portals.ui import Series, line_chart, measure
 BLOOD_PRESSURE = "85354-9"  # LOINC panel; systolic 8480-6, diastolic 8462-4 as components
 SYSTOLIC, DIASTOLIC = "8480-6", "8462-4"
 LOINC = "http://loinc.org"
+VISITS = 50  # visits shown in the record
 
 
 def record(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) -> Response:
@@ -29,9 +30,10 @@ def record(portal: Any, request: Request, citizen: Any, form: dict[str, Any]) ->
         allergies = citizen.search("AllergyIntolerance", patient=s, _count=100)
         flags = citizen.search("Flag", patient=s, _count=50)
         vaccines = fhirtext.newest_first(citizen.search("Immunization", patient=s, _count=200), "occurrenceDateTime")
-        # sorted here, not by _sort (see overview.py)
-        visits = sorted(citizen.search("Encounter", patient=s, _count=500),
-                        key=lambda e: (e.get("period") or {}).get("start") or "", reverse=True)[:50]
+        # The 50 newest visits only (a record may hold hundreds), sorted by the database;
+        # shown by start (a descending date sort orders a Period by its end, search.html#_sort).
+        visits = sorted(citizen.search("Encounter", patient=s, _sort="-date", _count=VISITS),
+                        key=lambda e: (e.get("period") or {}).get("start") or "", reverse=True)
     active = [c for c in conditions if fhirtext.status_code(c.get("clinicalStatus")) in ("active", "recurrence", "relapse")]
     earlier = [c for c in conditions if c not in active]
     return portal.render(request, "citizen/record.html", citizen, title=t("record_title"), nav="record",
