@@ -8,10 +8,16 @@ header the workspace sends (portals/ui/timing.py), i.e. the server's own time pe
 Summaries open random patients on the GP's list; type-ahead types 3-6 letter prefixes of their
 names, full FNRs and their first six digits (the htmx fragment, `hx-request: true`).
 
+By default the workspace is served as in production, `ehelse serve --workers 2` on a copy of
+the seeded database, and the users are HTTP clients in this process (bench/portal_serve.py);
+`--in-process` drives the app through Starlette's TestClient in this process instead (the
+users' threads then share one GIL). The server's CPU per request is reported in served mode.
+
 The seeded SQLite file is shared with bench/search_bench.py (bench/.cache/search-n<N>-s<seed>,
 made once); the run works on a copy, since every page writes AuditEvents and sessions.
 
-    .venv/bin/python -m bench.clinician_bench [--patients 10000] [--seconds 20] [--users 8]
+    .venv/bin/python -m bench.clinician_bench [--patients 10000] [--seconds 20] [--users 8] [--workers 2]
+    .venv/bin/python -m bench.clinician_bench --in-process ...
     .venv/bin/python -m bench.clinician_bench --quick     # 30 patients, a few seconds: the smoke test
 """
 
@@ -27,10 +33,14 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from bench.cpu import CpuMeter
+from bench.portal_serve import http_client, serve
 
 TARGETS = {"summary": 150.0, "typeahead": 50.0}  # ms, p95 of Server-Timing app;dur
 P = "/helsepersonell"
@@ -62,13 +72,17 @@ def database(patients: int, seed: int, quick: bool, tmp: Path) -> Path:
     return target
 
 
-def login(app: Any) -> Any:
-    from starlette.testclient import TestClient
-
+def login(target: Any) -> Any:
+    """The demo GP logged in: `target` is the ASGI app (in process) or the served base URL."""
     from ehelse.nobasis.seed import DEMO_CAST
 
     gp = DEMO_CAST["gp"]
-    client = TestClient(app, follow_redirects=False)
+    if isinstance(target, str):
+        client = http_client(target)
+    else:
+        from starlette.testclient import TestClient
+
+        client = TestClient(target, follow_redirects=False)
     client.get(P + "/logg-inn")
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login/helseid").text).group(1)
     client.post("/login/helseid", data={"hpr": gp.hpr, "orgnr": gp.orgnr, "role": "lege", "purpose": "TREAT",
@@ -99,11 +113,11 @@ def workload(repo: Any) -> tuple[list[str], list[str]]:
     return ids, texts
 
 
-def run(app: Any, kind: str, targets: list[str], users: int, seconds: float) -> list[float]:
+def run(app: Any, kind: str, targets: list[str], users: int, seconds: float, meter: Any = None) -> list[float]:
     timings: list[float] = []
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
     clients = [login(app) for _ in range(users)]
+    deadline = time.monotonic() + seconds
 
     def user(index: int) -> None:
         rng = random.Random(index)
@@ -119,10 +133,11 @@ def run(app: Any, kind: str, targets: list[str], users: int, seconds: float) -> 
             timings.extend(mine)
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with meter or nullcontext():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     return timings
 
 
@@ -132,6 +147,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0, help="per workload")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (`ehelse serve --workers`)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="drive the app in this process (TestClient) instead of serving it")
     parser.add_argument("--quick", action="store_true", help="30 patients, 2 s per workload (the smoke test)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
     args = parser.parse_args(argv)
@@ -140,27 +158,48 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from ehelse.settings import get_settings
     from ehelse.web.app import create_app
 
-    with tempfile.TemporaryDirectory(prefix="clinician-bench-") as tmp:
+    workers = 0 if args.in_process else args.workers
+    with tempfile.TemporaryDirectory(prefix="clinician-bench-") as tmp, ExitStack() as stack:
         path = database(args.patients, args.seed, args.quick, Path(tmp))
-        app = create_app(get_settings(database_url=f"sqlite:///{path}", rate_limit=0, log_level="warning"))
-        app.state.repo.upgrade()  # a cached database from before a migration: bring the copy up to date
-        ids, texts = workload(app.state.repo)
-        warm = login(app)  # warm caches: templates, care set, search plans
-        for target in ids[:5]:
-            warm.get(f"{P}/pasient/{target}")
+        server, app = None, None
+        if workers:  # served (serve() upgrades the copy); this process only reads the workload from it
+            from ehelse.storage.sqlite import SqliteRepository
+
+            server = stack.enter_context(serve(path, workers))
+            target: Any = server.base_url
+            repo = SqliteRepository(f"sqlite:///{path}")
+            ids, texts = workload(repo)
+            repo.close()
+        else:
+            app = create_app(get_settings(database_url=f"sqlite:///{path}", rate_limit=0, log_level="warning"))
+            app.state.repo.upgrade()  # a cached database from before a migration: bring the copy up to date
+            ids, texts = workload(app.state.repo)
+            target = app
+        warm = login(target)  # warm caches: templates, care set, search plans
+        for patient in ids[:5]:
+            warm.get(f"{P}/pasient/{patient}")
         result: dict[str, Any] = {"patients": args.patients, "users": args.users, "seconds": args.seconds,
-                                  "gp_list": len(ids), "workloads": {}}
+                                  "gp_list": len(ids), "workloads": {},
+                                  "served": f"ehelse serve --workers {workers}" if workers else "in process (TestClient)"}
         for kind, targets in (("summary", ids), ("typeahead", texts)):
-            timings = run(app, kind, targets, args.users, args.seconds)
+            meter = CpuMeter(server.process_group) if server is not None else None
+            timings = run(target, kind, targets, args.users, args.seconds, meter)
             figures = {"n": len(timings), "p50": round(statistics.median(timings), 1),
                        "p95": round(percentile(timings, 95), 1), "p99": round(percentile(timings, 99), 1),
                        "target_p95": TARGETS[kind]}
             figures["met"] = figures["p95"] <= TARGETS[kind]
+            if meter is not None:  # the server's CPU per request: independent of the machine's other load
+                figures["server_cpu_ms"] = round(meter.result["server_cpu_s"] * 1000 / max(len(timings), 1), 1)
+                figures["cpu"] = meter.result
             result["workloads"][kind] = figures
+            cpu = (f"; server CPU {figures['server_cpu_ms']} ms per request, machine shares server "
+                   f"{meter.result['server_share']:.0%} bench {meter.result['bench_share']:.0%} "
+                   f"others {meter.result['other_share']:.0%}") if meter is not None else ""
             print(f"{kind:10s} n={figures['n']:5d} p50={figures['p50']:7.1f} ms p95={figures['p95']:7.1f} ms "
                   f"p99={figures['p99']:7.1f} ms (target p95 <= {TARGETS[kind]:.0f} ms: "
-                  f"{'met' if figures['met'] else 'NOT met'})", file=sys.stderr)
-        app.state.repo.close()
+                  f"{'met' if figures['met'] else 'NOT met'}){cpu}", file=sys.stderr)
+        if app is not None:
+            app.state.repo.close()
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
     return result

@@ -3,14 +3,20 @@ reports for the overview, record, results and messages pages, with USERS citizen
 cast browsing at once (one thread each, its own logged-in session), on a seeded population.
 Target: p95 <= 100 ms per page.
 
-The app is the served one (web/app.py create_app) driven in process through Starlette's
-TestClient, so the figure is the server's own time for the page (access rules, FHIR searches
-through the router, audit records, templates), measured the way a browser's developer tools
-would read it, without network or client time. The seeded database is shared with
-bench/search_bench.py: bench/.cache/search-n{N}-s{seed}.sqlite, made once per N and seed;
-the run works on a copy.
+By default the portal is served as in production: `ehelse serve --workers 2` (granian) on a
+copy of the seeded database, and the users are HTTP clients in this process
+(bench/portal_serve.py). `--in-process` drives the app through Starlette's TestClient instead
+(one Python process: the users' threads share its GIL, so the figure grows with the number of
+users). Either way the figure is the server's own time for the page (access rules, FHIR
+searches through the router, audit records, templates), as a browser's developer tools read
+it, without network or client time. The server's CPU per page (served mode) is reported too:
+it does not depend on what else the shared machine runs.
 
-    .venv/bin/python -m bench.portal_bench [--patients 10000] [--seconds 20] [--users 8]
+The seeded database is shared with bench/search_bench.py: bench/.cache/search-n{N}-s{seed}.sqlite,
+made once per N and seed; the run works on a copy.
+
+    .venv/bin/python -m bench.portal_bench [--patients 10000] [--seconds 20] [--users 8] [--workers 2]
+    .venv/bin/python -m bench.portal_bench --in-process ...
     .venv/bin/python -m bench.portal_bench --quick        # 30 patients, a few seconds, no cache
 """
 
@@ -23,12 +29,15 @@ import statistics
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench.cpu import CpuMeter
+from bench.portal_serve import http_client, serve
 from bench.search_bench import RESULTS, sqlite_cache
 
 TARGET_MS = 100.0
@@ -40,12 +49,16 @@ USERS = [("kari", None), ("ola", "demo-emma"), ("astrid", None), ("liv", "demo-a
 _TIMING = re.compile(r"app;dur=([0-9.]+)")
 
 
-def _client(app: Any, key: str, acting_for: str | None) -> Any:
-    from starlette.testclient import TestClient
-
+def _client(target: Any, key: str, acting_for: str | None) -> Any:
+    """A logged-in citizen: `target` is the ASGI app (in process) or the served base URL."""
     from ehelse.nobasis.seed import DEMO_CAST
 
-    client = TestClient(app, follow_redirects=False)
+    if isinstance(target, str):
+        client = http_client(target)
+    else:
+        from starlette.testclient import TestClient
+
+        client = TestClient(target, follow_redirects=False)
     page = client.get("/login/idporten")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     answer = client.post("/login/idporten", data={"pid": DEMO_CAST[key].fnr, "csrf_token": token})
@@ -73,13 +86,29 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-def run(database_url: str, *, users: int, seconds: float) -> dict[str, Any]:
+def run(database: Path, *, users: int, seconds: float, workers: int = 0) -> dict[str, Any]:
+    """Browse for `seconds`; `workers` 0: in process, else `ehelse serve --workers N`."""
+    if workers:
+        with serve(database, workers) as server:
+            meter = CpuMeter(server.process_group)
+            result = _run(server.base_url, users=users, seconds=seconds, meter=meter)
+        requests = sum(p["requests"] for p in result["pages"].values())
+        result["cpu"] = meter.result
+        # the server's CPU per page while the users browsed: what a page costs the server,
+        # whatever else the shared machine does meanwhile
+        result["server_cpu_ms_per_page"] = round(meter.result["server_cpu_s"] * 1000 / max(requests, 1), 1)
+        return result
     from ehelse.settings import get_settings
     from ehelse.web.app import create_app
 
-    app = create_app(get_settings(database_url=database_url, rate_limit=0))
+    app = create_app(get_settings(database_url=f"sqlite:///{database}", rate_limit=0))
+    app.state.repo.upgrade()  # a cached database from before a migration: bring the copy up to date
+    return _run(app, users=users, seconds=seconds)
+
+
+def _run(target: Any, *, users: int, seconds: float, meter: Any = None) -> dict[str, Any]:
     cast = [USERS[i % len(USERS)] for i in range(users)]
-    clients = [_client(app, key, acting) for key, acting in cast]
+    clients = [_client(target, key, acting) for key, acting in cast]
     for client in clients:  # warm: templates, prepared statements, the access caches
         for path in PAGES.values():
             client.get(path)
@@ -87,10 +116,11 @@ def run(database_url: str, *, users: int, seconds: float) -> dict[str, Any]:
     errors: list[str] = []
     until = time.perf_counter() + seconds
     threads = [threading.Thread(target=_browse, args=(c, until, s, errors)) for c, s in zip(clients, samples)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with meter or nullcontext():
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     pages = {}
     for name in PAGES:
         values = [v for s in samples for v in s[name]]
@@ -108,6 +138,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--users", type=int, default=8, help="concurrent citizens (threads)")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (`ehelse serve --workers`)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="drive the app in this process (TestClient) instead of serving it")
     parser.add_argument("--quick", action="store_true", help="30 patients, 3 seconds, no cache")
     parser.add_argument("--output", type=Path, help="write the result as JSON here")
     args = parser.parse_args(argv)
@@ -120,14 +153,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             shutil.copy(path, copy)
             path = copy
         prepared = time.perf_counter() - started
-        result = run(f"sqlite:///{path}", users=args.users, seconds=seconds)
+        workers = 0 if args.in_process else args.workers
+        result = run(path, users=args.users, seconds=seconds, workers=workers)
     result.update({"patients": patients, "seed": args.seed, "backend": "sqlite", "prepare_s": round(prepared, 1),
+                   "served": f"ehelse serve --workers {workers}" if workers else "in process (TestClient)",
                    "when": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-    print(f"citizen portal, {patients} patients, {args.users} users, {seconds:.0f} s (server time, Server-Timing app)")
+    print(f"citizen portal, {patients} patients, {args.users} users, {seconds:.0f} s, {result['served']} "
+          "(server time, Server-Timing app)")
     print(f"{'page':<10} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, figures in result["pages"].items():
         print(f"{name:<10} {figures['requests']:>8} {figures['p50_ms']!s:>8} {figures['p95_ms']!s:>8} {figures['max_ms']!s:>8}")
     print(f"target p95 <= {TARGET_MS:.0f} ms: {'met' if result['meets_target'] else 'NOT met'}")
+    if "cpu" in result:
+        cpu = result["cpu"]
+        print(f"server CPU {result['server_cpu_ms_per_page']} ms per page; CPU shares of the machine: server "
+              f"{cpu['server_share']:.0%}, bench (clients) {cpu['bench_share']:.0%}, others {cpu['other_share']:.0%}")
     if result["errors"]:
         print("errors:", *result["errors"], sep="\n  ")
     output = args.output or (None if args.quick else RESULTS / f"portal-{time.strftime('%Y%m%d-%H%M%S')}.json")
