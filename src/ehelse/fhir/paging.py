@@ -92,9 +92,12 @@ def search_links(request: FhirRequest, path: str, applied: list[tuple[str, str]]
     kept = [(k, v) for k, v in applied if k not in ("_count", "_offset", "_page")]
     target = f"{request.base_url}/{path}" if path else request.base_url
 
+    # The applied parameters are encoded once for the up to five links; `_count` is digits
+    # and a page token URL-safe base64, which urlencode would leave as they are.
+    head = f"{target}?{urlencode(kept)}&_count={count}" if kept else f"{target}?_count={count}"
+
     def url(page: str | None) -> str:
-        params = [*kept, ("_count", str(count))] + ([("_page", page)] if page else [])
-        return f"{target}?{urlencode(params)}"
+        return f"{head}&_page={page}" if page else head
 
     links = [{"relation": "self", "url": url(encode_page(snapshot, offset, None) if offset else None)},
              {"relation": "first", "url": url(None)}]

@@ -107,6 +107,10 @@ class SearchRegistry:
                     if own and base in ("Resource", "DomainResource") and own.startswith(base + "."):
                         own = type + own[len(base):]  # Resource.meta.tag -> Patient.meta.tag
                     self._by_type[type][raw["code"]] = self._make(raw, type, own)
+        # Asked on every search request (what is supported): made once per type, since the
+        # registry does not change after loading.
+        self._searchable = {t: {code: p for code, p in params.items() if p.strategy != "unsupported"}
+                            for t, params in self._by_type.items()}
 
     def _make(self, raw: dict, type: str, expression: str | None) -> SearchParameterDef:
         components = []
@@ -133,7 +137,7 @@ class SearchRegistry:
 
     def searchable(self, type: str) -> dict[str, SearchParameterDef]:
         """The parameters this server evaluates for the type (strategy not 'unsupported')."""
-        return {code: p for code, p in self._by_type.get(type, {}).items() if p.strategy != "unsupported"}
+        return dict(self._searchable.get(type, {}))
 
     def common(self, code: str) -> SearchParameterDef | None:
         """A parameter that applies to all types (`_id`, `_lastUpdated`, `_tag`, ...), as for
