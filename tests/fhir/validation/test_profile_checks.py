@@ -192,3 +192,36 @@ def test_extension_context_inside_a_bundle_is_relative_to_the_entry():
                    "extension": [{"url": BIRTH_TIME, "valueDateTime": "1980-01-01T10:00:00+01:00"}]}
     bundle["entry"].append({"resource": observation})
     assert [e for e, _ in errors(bundle)] == ["Bundle.entry[1].resource.extension[0]"]
+
+
+def test_elements_a_profile_leaves_as_the_base_are_skipped_but_its_narrowings_are_checked():
+    """Profile.prune leaves out elements that cannot report anything after the structural
+    pass; a maximum below the base's deep under such elements, and a minimum the structure
+    counts differently (`_gender` alone), are still checked."""
+    url = "http://example.org/StructureDefinition/one-given-name"
+    register_profile({
+        "resourceType": "StructureDefinition", "url": url, "name": "OneGivenName", "status": "draft",
+        "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
+        "snapshot": {"element": [
+            {"id": "Patient", "path": "Patient", "min": 0, "max": "*"},
+            {"id": "Patient.id", "path": "Patient.id", "min": 0, "max": "1", "type": [{"code": "id"}]},
+            {"id": "Patient.name", "path": "Patient.name", "min": 0, "max": "*", "type": [{"code": "HumanName"}]},
+            {"id": "Patient.name.family", "path": "Patient.name.family", "min": 0, "max": "1",
+             "type": [{"code": "string"}]},
+            {"id": "Patient.name.given", "path": "Patient.name.given", "min": 0, "max": "1",
+             "type": [{"code": "string"}]},
+            {"id": "Patient.gender", "path": "Patient.gender", "min": 1, "max": "1", "type": [{"code": "code"}]},
+        ]},
+    })
+    from ehelse.fhir.validation.profiles import REGISTRY
+
+    root = REGISTRY.get(url).root
+    assert [name for name, _, _ in root.checked] == ["name", "gender"]  # id: as the base
+    assert [name for name, _, _ in root.children["name"].checked] == ["given"]
+    good = {"resourceType": "Patient", "name": [{"family": "N", "given": ["Kari"]}], "gender": "female"}
+    assert errors(good, [url]) == []
+    two = {**good, "name": [{"family": "N", "given": ["Kari", "Anne"]}]}
+    assert [e for e, _ in errors(two, [url])] == ["Patient.name[0].given"]
+    absent = {"resourceType": "Patient", "_gender": {"extension": [
+        {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}}
+    assert [e for e, _ in errors(absent, [url])] == ["Patient.gender"]

@@ -18,34 +18,58 @@ _OWN = re.compile(r"\.(?:extension|modifierExtension)\[\d+\]$")
 _STEP = re.compile(r"([^.\[\]]+)(?:\[(\d+)\])?")
 
 
+# element_names for paths that cross no nested resource depend on the path alone (indices
+# aside): kept per index-free path. Bounded like primitives' known values.
+_NAMES: dict[str, set[str] | None] = {}
+_NAMES_LIMIT = 10_000
+_INDEX = re.compile(r"\[\d+\]")
+
+
 def element_names(model: Model, resource: dict, extension_path: str) -> set[str] | None:
     """The names the element holding this extension answers to, or None when unknown.
 
     The path is followed through the tables and, in step, through the resource itself, so
     that a nested resource (Bundle.entry.resource, contained) restarts at its own type:
     contexts are relative to the resource the extension is in."""
+    key = _INDEX.sub("", extension_path)
+    try:
+        return _NAMES[key]
+    except KeyError:
+        pass
+    names, crossed = _element_names(model, resource, extension_path)
+    if not crossed:
+        if len(_NAMES) >= _NAMES_LIMIT:
+            _NAMES.clear()
+        _NAMES[key] = names
+    return names
+
+
+def _element_names(model: Model, resource: dict, extension_path: str) -> tuple[set[str] | None, bool]:
+    """(element_names, whether the path went through a nested resource)."""
     parent, found = _OWN.subn("", extension_path)
     if not found:
-        return None
+        return None, False
     steps = _STEP.findall(parent)
     root = steps[0][0]
     if root not in model.resource_types:
-        return None
+        return None, False
     table, owner, rule, obj = model.tables[root], None, None, resource
+    crossed = False
     names_path = [root]
     for name, index in steps[1:]:
         if table is None:
-            return None
+            return None, crossed
         rule = table.get(name)
         if rule is None:
-            return None
+            return None, crossed
         value = obj.get(name) if type(obj) is dict else None
         if index and type(value) is list:
             value = value[int(index)] if int(index) < len(value) else None
         if rule.is_resource:
+            crossed = True
             kind = value.get("resourceType") if type(value) is dict else None
             if kind not in model.resource_types:
-                return None
+                return None, crossed
             table, owner, rule, obj = model.tables[kind], None, None, value
             names_path = [kind]
             continue
@@ -53,7 +77,7 @@ def element_names(model: Model, resource: dict, extension_path: str) -> set[str]
         names_path.append(name)
     names = {"Element", names_path[0]}
     if rule is None:  # the extension is on a resource itself
-        return names | {"Resource", "DomainResource"}
+        return names | {"Resource", "DomainResource"}, crossed
     names.add(".".join(names_path))
     names.add(f"{owner.type_name}.{names_path[-1]}")  # HumanName.family, Questionnaire.item.item
     names.add(rule.code)
@@ -65,7 +89,7 @@ def element_names(model: Model, resource: dict, extension_path: str) -> set[str]
         names.add(table.type_name)  # a backbone element answers to its definition path too
     if rule.code == "BackboneElement":
         names.add("BackboneElement")
-    return names
+    return names, crossed
 
 
 def allowed(model: Model, contexts: list[list[str]], resource: dict, extension_path: str) -> bool | None:

@@ -45,6 +45,8 @@ def matches_pattern(value: Any, pattern: Any) -> bool:
 
 
 def _same_scalar(value: Any, expected: Any) -> bool:
+    if type(expected) is str and type(value) is str:  # codes, systems, urls: the common case
+        return value == expected
     if type(value) is bool or type(expected) is bool:
         return value is expected
     a, b = _number(value), _number(expected)

@@ -181,9 +181,12 @@ class Checker:
         for item, path in items:
             if type(item) is not dict:
                 continue
-            for name, child in node.children.items():
+            checked = node.checked
+            if checked is None:  # not pruned (a node built outside Profile)
+                checked = [(name, child, name.replace("[x]", "")) for name, child in node.children.items()]
+            for name, child, bare in checked:
                 values = _child_values(item, name, path, child, self)
-                self.element(child, values, f"{path}.{name.replace('[x]', '')}")
+                self.element(child, values, f"{path}.{bare}")
 
     def element(self, node: Constraint, values: list[tuple[Any, str]], where: str) -> None:
         count = len(values)
@@ -192,7 +195,7 @@ class Checker:
             self.error("required", f"{label} needs at least {node.min} value(s), found {count}", where)
         elif 0 <= node.max < count:
             self.error("structure", f"{label} allows at most {node.max} value(s), found {count}", where)
-        for value, path in values:
+        for value, path in values if node.per_value else ():
             if node.fixed is not None and not matches_fixed(value, node.fixed):
                 self.error("value", f"value must be exactly {node.fixed!r}", path)
             if node.pattern is not None and not matches_pattern(value, node.pattern):
@@ -265,7 +268,7 @@ def _child_values(item: dict, name: str, path: str, node: Constraint,
         values = []
         for key, value in found:
             code = key[len(base):]
-            if node.types and code not in {t[0].upper() + t[1:] for t in node.types}:
+            if node.types and code not in node.forms:
                 checker.error("structure", f"{key}: the profile allows {base}[x] only as "
                               f"{', '.join(node.types)}", f"{path}.{key}")
             values.append((value, f"{path}.{key}"))

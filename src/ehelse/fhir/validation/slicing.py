@@ -24,6 +24,12 @@ def slice_matches(value: Any, path: str, name: str, slice_: Constraint,
             expected = _expected(slice_, path)
             if expected is None:
                 return None
+            if type(expected) is str and type(value) is dict and type(value.get(path)) is str:
+                # a string at a plain key (`url` of an extension slice): what get_path and
+                # matches_pattern below would compare, without building the list
+                if value[path] != expected:
+                    return False
+                continue
             actual = get_path(value, path)
             if not any(matches_pattern(a, expected) for a in actual):
                 return False
@@ -39,7 +45,7 @@ def slice_matches(value: Any, path: str, name: str, slice_: Constraint,
             if not slice_.types:
                 return None
             form = where.rsplit(".", 1)[-1][len(name) - 3:]
-            if form not in {t[0].upper() + t[1:] for t in slice_.types}:
+            if form not in slice_.forms:
                 return False
         else:
             return None  # profile discriminators need a second validation per item
@@ -57,7 +63,16 @@ def _node_at(node: Constraint, path: str) -> Constraint | None:
 
 
 def _expected(node: Constraint, path: str) -> Any:
-    """The fixed or pattern value a slice requires at `path` (profiling.html#discriminator)."""
+    """The fixed or pattern value a slice requires at `path` (profiling.html#discriminator),
+    found once per slice and path."""
+    try:
+        return node.expected[path]
+    except KeyError:
+        found = node.expected[path] = _find_expected(node, path)
+        return found
+
+
+def _find_expected(node: Constraint, path: str) -> Any:
     if path == "url" and "url" not in node.children and node.type_profiles:
         return node.type_profiles[0]  # an extension slice: its definition's url
     return _expected_at(node, [] if path == "$this" else path.split("."))
