@@ -50,6 +50,22 @@ def test_sort_on_several_parameters_and_directions(sql_repo):
     assert client.get("Patient", query=[("_sort", "nonsense")]).status == 400
 
 
+def test_resources_without_a_value_sort_last_in_both_directions(sql_repo):
+    """search.html#sort leaves missing values to the server; here they come last either way."""
+    patients(sql_repo, 6)
+    for i in range(2):
+        sql_repo.update({"resourceType": "Patient", "id": f"nobirth{i}", "gender": "other"})
+    client = RouterClient(sql_repo)
+    for order in ("birthdate", "-birthdate"):
+        ids = bundle_ids(client.get("Patient", query=[("_sort", order)]))
+        assert len(ids) == 8 and ids[-2:] == ["nobirth0", "nobirth1"], (order, ids)
+        dated = ids[:-2]
+        births = {v.id: v.content for v in sql_repo.iter_current("Patient")}
+        import json
+        values = [json.loads(births[i])["birthDate"] for i in dated]
+        assert values == sorted(values, reverse=order.startswith("-")), (order, values)
+
+
 def test_paging_visits_every_match_once(sql_repo):
     ids = patients(sql_repo, 23)
     client = RouterClient(sql_repo)

@@ -51,9 +51,10 @@ def order_by(type: str | None, sort: list[tuple[str, bool]], alias: str = "r") -
         function, column = ("max", descending_column) if descending else ("min", ascending_column)
         value = (f"(SELECT {function}(x.{column}) FROM {table} x WHERE x.type = {alias}.type"
                  f" AND x.id = {alias}.id AND x.param = '{code}')")
-        # missing values last in both directions, on SQLite and PostgreSQL alike
-        keys.append(f"{value} IS NULL")
-        keys.append(f"{value}{direction}")
+        # missing values last in both directions, on SQLite (3.30+) and PostgreSQL alike; one
+        # NULLS LAST key, not `value IS NULL, value`: SQLite evaluated the correlated
+        # subquery twice per candidate row
+        keys.append(f"{value}{direction} NULLS LAST")
     keys += [f"{alias}.last_updated", f"{alias}.type", f"{alias}.id"] if not sort else \
         [f"{alias}.type", f"{alias}.id"]
     return ", ".join(keys)
