@@ -129,3 +129,21 @@ def test_elements_and_summary_on_results(sql_repo):
 def test_forged_page_token_is_400(sql_repo, token):
     response = RouterClient(sql_repo).get("Patient", query=[("_page", token)])
     assert response.status == 400 and outcome_of(response)
+
+
+def test_link_query_text_is_urlencode():
+    """fhir/paging.py writes a link's parameters without quoting what needs none: the text
+    must be urlencode's for any parameters (Norwegian letters, reserved characters, spaces)."""
+    import random
+    import string
+    from urllib.parse import urlencode
+
+    from ehelse.fhir.paging import _query
+
+    rng = random.Random(5)
+    alphabet = string.printable + "æøåÆØÅé€ "
+    for _ in range(3000):
+        params = [("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))),
+                   "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))) for _ in range(rng.randint(1, 4))]
+        assert _query(params) == urlencode(params), params
+    assert _query([("family", "østby"), ("_id", "a-b_c.d~e")]) == "family=%C3%B8stby&_id=a-b_c.d~e"

@@ -13,8 +13,9 @@ A search URL with `_offset` still works (without the snapshot).
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import orjson
 
@@ -84,6 +85,16 @@ def decode_page(token: str) -> tuple[str, int, tuple[str, str, str] | None]:
     return snapshot, offset, (tuple(after) if after else None)  # type: ignore[return-value]
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _query(params: list[tuple[str, str]]) -> str:
+    """urlencode(params), with the quoting skipped for text quote_plus leaves unchanged
+    (codes and ids mostly are: it is the larger part of making a search's links)."""
+    return "&".join(f"{k if _UNRESERVED.fullmatch(k) else quote_plus(k)}="
+                    f"{v if _UNRESERVED.fullmatch(v) else quote_plus(v)}" for k, v in params)
+
+
 def search_links(request: FhirRequest, path: str, applied: list[tuple[str, str]], *, count: int, offset: int,
                  snapshot: str, last: ResourceVersion | None, keyset: bool, returned: int,
                  total: int | None) -> list[dict[str, str]]:
@@ -94,7 +105,7 @@ def search_links(request: FhirRequest, path: str, applied: list[tuple[str, str]]
 
     # The applied parameters are encoded once for the up to five links; `_count` is digits
     # and a page token URL-safe base64, which urlencode would leave as they are.
-    head = f"{target}?{urlencode(kept)}&_count={count}" if kept else f"{target}?_count={count}"
+    head = f"{target}?{_query(kept)}&_count={count}" if kept else f"{target}?_count={count}"
 
     def url(page: str | None) -> str:
         return f"{head}&_page={page}" if page else head
