@@ -94,7 +94,9 @@ def _rows(spark: Any, sql: str, columns: list[str], json_columns: set[str], work
     from ehelse.analytics.viewdefinition import InvalidView
 
     try:
-        for row in spark.sql(sql).toLocalIterator():
+        # One partition at a time keeps memory bounded; prefetching the next one while this
+        # one is read keeps a second core busy (without it, local[2] ran one task at a time).
+        for row in spark.sql(sql).toLocalIterator(prefetchPartitions=True):
             yield {name: (_decode(row[name]) if name in json_columns else _plain(row[name])) for name in columns}
     except InvalidView:
         raise

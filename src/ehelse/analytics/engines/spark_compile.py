@@ -12,7 +12,7 @@ with the Spark dialect (VARIANT values).
 from __future__ import annotations
 
 from ehelse.analytics.engines.fhirpath_parse import Unsupported, parse
-from ehelse.analytics.engines.sql_compile import CompiledView, Compiler, Expr
+from ehelse.analytics.engines.sql_compile import CompiledView, Compiler, Expr, _flat
 from ehelse.analytics.viewdefinition import InvalidView, Select
 
 
@@ -20,7 +20,6 @@ class SparkCompiler(Compiler):
     def compile(self) -> CompiledView:
         d, view = self.d, self.view
         root = Expr("s.r", ftype=view.resource, base=view.resource)
-        rows = self.rows(view.select, root, "0")
         conditions = [d.resource_type_is("s.r", view.resource)]
         for path in view.where:
             expr = self.expr(parse(path), root, root, "0")
@@ -28,6 +27,13 @@ class SparkCompiler(Compiler):
                 raise InvalidView(f"where path {path!r} must evaluate to a boolean, not {expr.ftype}")
             conditions.append(f"({self.truth(expr)}) IS TRUE")
         names = view.column_names()
+        if _flat(view.select):
+            # No forEach, unionAll or repeat anywhere: one row per resource, so plain columns
+            # (as the DuckDB form), without building an array of structs to explode.
+            columns = [f"{self.column_sql(c, root, root, '0')} AS {d.quote(c.name)}" for c in view.columns()]
+            return CompiledView(f"SELECT {', '.join(columns)} FROM {self.source} AS s WHERE {' AND '.join(conditions)}",
+                                names, self.json_columns)
+        rows = self.rows(view.select, root, "0")
         sql = (f"SELECT {', '.join(f'e.v.{d.quote(n)} AS {d.quote(n)}' for n in names)} FROM "
                f"(SELECT explode({rows}) AS v FROM {self.source} AS s WHERE {' AND '.join(conditions)}) AS e")
         return CompiledView(sql, names, self.json_columns)
