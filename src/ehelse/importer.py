@@ -14,13 +14,24 @@ else POST Type.
 
 The summary counts created and updated resources by type and lists each rejection with
 where it was (file, line or entry) and why (the OperationOutcome's diagnostics).
+
+Two cores at work: with more than one file, a helper process (forked, so it starts with this
+process's loaded definitions) prepares the next transaction Bundle -- parse, reference
+rewriting, validation (fhir/bundle.prepare_transaction), about half of an import's CPU --
+while this process writes the current one (bundle.commit_transaction: the lookups only the
+database can answer, the writes and their index rows, in one transaction). Files are still
+written one after the other, in order, so a Bundle sees everything the files before it
+stored (Synthea's patient Bundles refer to the hospital's by conditional references).
 """
 
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import os
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -77,20 +88,72 @@ class Importer:
     called with the number of bytes of input just handled, for a progress bar."""
 
     def __init__(self, repo: Any, settings: Any, router: Any = None,
-                 progress: Callable[[int], None] | None = None):
-        if router is None:
-            from ehelse.fhir.router import Router
+                 progress: Callable[[int], None] | None = None, prepare_processes: int | None = None):
+        from ehelse.fhir.router import Router
 
+        if router is None:
             router = Router(settings)
         self.repo = repo
         self.router = router
+        self.settings = settings
         self.progress = progress or (lambda n: None)
         self.summary = ImportSummary()
+        if prepare_processes is None:  # one helper when there is a second core to run it
+            prepare_processes = 1 if (os.cpu_count() or 1) > 1 else 0
+        # Only the FHIR router can take a prepared Bundle; fork keeps the helper's start cheap.
+        if type(router) is not Router or "fork" not in multiprocessing.get_all_start_methods():
+            prepare_processes = 0
+        self.prepare_processes = prepare_processes
 
     def run(self, paths: Iterable[str | os.PathLike]) -> ImportSummary:
-        for path in find_files(paths):
-            self.import_file(path)
+        files = find_files(paths)
+        if self.prepare_processes < 1 or len(files) < 2:
+            for path in files:
+                self.import_file(path)
+            return self.summary
+        # The settings reach the helper by fork (initargs are not pickled with fork).
+        pool = ProcessPoolExecutor(self.prepare_processes, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_helper_init, initargs=(self.settings,))
+        try:
+            self._run_pipelined(files, pool)
+        finally:
+            pool.shutdown(cancel_futures=True)
         return self.summary
+
+    def _run_pipelined(self, files: list[Path], pool: ProcessPoolExecutor) -> None:
+        """Write file n while the helper prepares files n+1.. (at most one ahead per helper)."""
+        waiting = iter(files)
+        ahead: deque[tuple[Path, Future | None]] = deque()
+        broken = False
+
+        def fill() -> None:
+            while len(ahead) <= self.prepare_processes:
+                path = next(waiting, None)
+                if path is None:
+                    return
+                bundle_like = not broken and path.name.endswith((".json", ".json.gz"))
+                ahead.append((path, pool.submit(_prepare_file, str(path)) if bundle_like else None))
+
+        fill()
+        while ahead:
+            path, future = ahead.popleft()
+            fill()
+            try:
+                prepared = future.result() if future is not None else None
+            except BrokenProcessPool:  # the helper died (killed, out of memory): go on alone
+                broken, prepared = True, None
+            if prepared is None or prepared[0] == "plain":
+                self.import_file(path)
+                continue
+            kind, outline, result = prepared
+            self.summary.files += 1
+            if kind == "error":
+                status, outcome = result
+                self._reject_response(str(path), FhirResponse(status, resource=outcome))
+            else:
+                response = self._handle(self._request("POST", "", b""), result)
+                self._count_transaction(path, response, outline)
+            self.progress(path.stat().st_size)
 
     def import_file(self, path: Path) -> None:
         self.summary.files += 1
@@ -152,7 +215,9 @@ class Importer:
         (self.summary.created if response.status == 201 else self.summary.updated)[type_] += 1
 
     def _import_transaction(self, path: Path, data: bytes, bundle: dict[str, Any]) -> None:
-        response = self._handle(self._request("POST", "", data))
+        self._count_transaction(path, self._handle(self._request("POST", "", data)), bundle)
+
+    def _count_transaction(self, path: Path, response: FhirResponse, bundle: dict[str, Any]) -> None:
         if response.status >= 400:  # a transaction failed as a whole: nothing of it was stored
             self._reject_response(str(path), response)
             return
@@ -169,10 +234,12 @@ class Importer:
                 reasons = [i.get("diagnostics", "") for i in outcome.get("issue") or []]
                 self.summary.rejected.append(Rejection(f"{path}#{index}", f"{status}: {'; '.join(reasons)}".strip()))
 
-    def _handle(self, request: FhirRequest) -> FhirResponse:
+    def _handle(self, request: FhirRequest, prepared: Any = None) -> FhirResponse:
         # The router answers errors as OperationOutcome responses; a FhirError raised by a
         # simpler router is turned into the same.
         try:
+            if prepared is not None:
+                return self.router.handle(request, self.repo, prepared=prepared)
             return self.router.handle(request, self.repo)
         except FhirError as exc:
             return FhirResponse(exc.status, resource=exc.outcome(), interaction="error")
@@ -207,6 +274,58 @@ def _entry_type(entry: dict[str, Any], sent: dict[str, Any]) -> str:
         return str(resource["resourceType"])
     url = str((sent.get("request") or {}).get("url", "")) if isinstance(sent, dict) else ""
     return url.split("/")[0].split("?")[0] or "unknown"
+
+
+_helper_settings: Any = None
+
+
+def _helper_init(settings: Any) -> None:
+    global _helper_settings
+    _helper_settings = settings
+
+
+def _prepare_file(path: str) -> tuple[str, Any, Any]:
+    """In the helper process: a transaction Bundle file made ready for its database phase,
+    as the router would (fhir/router.py _system, bundle.py), without touching the database.
+    ("prepared", outline, PreparedTransaction) | ("error", outline, (status, outcome)) |
+    ("plain", None, None): not a transaction Bundle, or something the router itself should
+    answer (the importer then handles the file in-process, as without a helper)."""
+    from ehelse.fhir.body import parse_resource
+    from ehelse.fhir.bundle import prepare_transaction
+    from ehelse.fhir.headers import check_format
+
+    settings = _helper_settings
+    data = _read(Path(path))
+    outline = _transaction_outline(data)
+    if outline is None or outline.get("type") != "transaction":
+        return ("plain", None, None)
+    slim = {"entry": [_slim_entry(e) for e in outline.get("entry") or []]}
+    request = Importer._request("POST", "", data)
+    try:
+        check_format(request)
+        bundle = parse_resource(request, settings, "Bundle")
+        entries = bundle.get("entry") or []
+        if bundle.get("type") != "transaction" or not isinstance(entries, list):
+            return ("plain", None, None)
+        return ("prepared", slim, prepare_transaction(settings, IMPORT_BASE, entries))
+    except FhirError as exc:
+        return ("error", slim, (exc.status, exc.outcome()))
+    except Exception:  # a bug: let the router in the importer's process report it (500)
+        return ("plain", None, None)
+
+
+def _slim_entry(entry: Any) -> dict[str, Any]:
+    """What counting the response needs of a sent entry (_entry_type): its resource's type
+    and its request url; the rest need not travel back from the helper."""
+    if type(entry) is not dict:
+        return {}
+    resource, request = entry.get("resource"), entry.get("request")
+    slim: dict[str, Any] = {}
+    if type(resource) is dict:
+        slim["resource"] = {"resourceType": resource.get("resourceType")}
+    if type(request) is dict:
+        slim["request"] = {"url": request.get("url")}
+    return slim
 
 
 def _transaction_outline(data: bytes) -> dict[str, Any] | None:

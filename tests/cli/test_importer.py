@@ -116,3 +116,41 @@ def test_transaction_keeps_decimals_exact_and_bad_json_is_rejected(importer, tmp
     assert b"24.960" in (content if isinstance(content, bytes) else content.encode())
     assert len(summary.rejected) == 1 and summary.rejected[0].where.endswith("b.json")
     assert summary.rejected[0].reason.startswith("400: Malformed JSON")
+
+
+def test_helper_process_keeps_file_order_and_results(tmp_path, monkeypatch):
+    """With a helper process preparing the next Bundle (importer.py), files are still written
+    in order: a later Bundle's conditional reference finds what an earlier file stored, an
+    invalid Bundle is rejected alone, and the outcome equals an import without the helper."""
+    org = {"resourceType": "Organization", "identifier": [{"system": "urn:ehelse:test", "value": "org-1"}]}
+    _write(tmp_path / "a.json", _bundle("transaction", [_post(org)]))
+    _write(tmp_path / "b.json", _bundle("transaction", [
+        _post({"resourceType": "Patient", "managingOrganization":
+               {"reference": "Organization?identifier=urn:ehelse:test|org-1"}}, "urn:uuid:b1"),
+        _post({"resourceType": "Observation", "status": "final", "code": {"text": "puls"},
+               "subject": {"reference": "urn:uuid:b1"},
+               "performer": [{"reference": "Organization?identifier=urn:ehelse:test|org-1"}]}),
+    ]))
+    _write(tmp_path / "c.json", _bundle("transaction", [_post({"resourceType": "Patient", "gender": "robot"})]))
+    (tmp_path / "d.ndjson").write_bytes(b'{"resourceType": "Patient", "gender": "male"}\n')
+    outcomes = []
+    original = Importer.import_file
+    for processes in (0, 1):
+        in_process = []
+        monkeypatch.setattr(Importer, "import_file", lambda self, path: (in_process.append(path.name),
+                                                                         original(self, path))[1])
+        importer = Importer(MemoryRepository(), Settings.from_env({}), prepare_processes=processes)
+        summary = importer.run([tmp_path])
+        org_id = next(importer.repo.iter_current("Organization")).id
+        patients = [orjson.loads(v.content) for v in importer.repo.iter_current("Patient")]
+        managed = [p["managingOrganization"]["reference"] for p in patients if "managingOrganization" in p]
+        assert managed == [f"Organization/{org_id}"]
+        observation = orjson.loads(next(importer.repo.iter_current("Observation")).content)
+        assert observation["performer"][0]["reference"] == f"Organization/{org_id}"
+        assert observation["subject"]["reference"].startswith("Patient/")
+        assert [r.where.rsplit("/", 1)[-1] for r in summary.rejected] == ["c.json"]
+        assert "robot" in summary.rejected[0].reason
+        outcomes.append((dict(summary.created), dict(summary.updated), summary.files))
+        # without the helper every file goes through import_file; with it only the NDJSON
+        assert in_process == (["a.json", "b.json", "c.json", "d.ndjson"] if processes == 0 else ["d.ndjson"])
+    assert outcomes[0] == outcomes[1] == ({"Organization": 1, "Patient": 2, "Observation": 1}, {}, 4)

@@ -8,6 +8,7 @@ import json
 from router_client import outcome_of, patient
 
 SYSTEM = "urn:oid:2.16.578.1.12.4.1.4.1"
+LOCAL = "urn:ehelse:test"  # no Norwegian identifier rules on its values
 
 
 def tx(*entries, kind="transaction"):
@@ -126,6 +127,42 @@ def test_unresolvable_conditional_reference_fails_transaction(client):
     client.create(patient(identifier=[{"system": SYSTEM, "value": "twin"}]))
     client.create(patient(identifier=[{"system": SYSTEM, "value": "twin"}]))
     assert client.post("", tx(post(observation(f"Patient?identifier={SYSTEM}|twin")))).status == 412
+
+
+def test_conditional_targets_are_validated_with_their_type(repo):
+    """Entries are validated before the database decides conditional targets (bundle.py
+    prepare_transaction): a target still to be looked up must be judged by its type all the
+    same. Observation.subject may not refer to an Organization."""
+    from router_client import RouterClient
+
+    client = RouterClient(repo, validate=True)
+    client.create({"resourceType": "Organization", "identifier": [{"system": LOCAL, "value": "org"}]})
+    stored = client.post("", tx(post(observation(f"Organization?identifier={LOCAL}|org"))))
+    assert stored.status == 422 and "Organization" in str(outcome_of(stored))
+    in_bundle = client.post("", tx(
+        post({"resourceType": "Organization", "identifier": [{"system": LOCAL, "value": "new"}]}, "urn:uuid:o",
+             ifNoneExist=f"identifier={LOCAL}|new"),
+        post(observation("urn:uuid:o"))))
+    assert in_bundle.status == 422
+    assert client.get("Observation").parsed()["total"] == 0
+
+
+def test_conditional_create_that_finds_its_match_writes_nothing_and_validates_nothing(repo):
+    """If-None-Exist with a match answers 200 with the match: the entry's body is not stored,
+    so its validation verdict does not apply (as without a transaction, conditional.py)."""
+    from router_client import RouterClient
+
+    client = RouterClient(repo, validate=True)
+    existing = client.create(patient(identifier=[{"system": LOCAL, "value": "kept"}]))["id"]
+    bundle = tx(post({**patient(identifier=[{"system": LOCAL, "value": "kept"}]), "gender": "robot"},
+                     "urn:uuid:k", ifNoneExist=f"identifier={LOCAL}|kept"),
+                post(observation("urn:uuid:k")))
+    result = client.post("", bundle)
+    assert result.status == 200, outcome_of(result)
+    entries = result.parsed()["entry"]
+    assert entries[0]["response"]["status"] == "200 OK"
+    stored = client.get(entries[1]["response"]["location"].split("/_history")[0]).parsed()
+    assert stored["subject"]["reference"] == f"Patient/{existing}"
 
 
 def test_two_entries_changing_one_resource_fail(client):

@@ -80,6 +80,13 @@ def _check_strings(value: Any, path: str) -> None:
 def validate_write(resource: dict[str, Any], settings: Settings) -> list[Issue]:
     """Validate what is about to be stored (when settings.validate); raise on any error-severity
     issue with all issues found. Returns the warnings, if any."""
+    return raise_on_errors(validation_issues(resource, settings))
+
+
+def validation_issues(resource: dict[str, Any], settings: Settings) -> list[Issue]:
+    """Every issue validation finds in the resource ([] when settings.validate is off), without
+    raising: a transaction Bundle validates its entries before it takes the database's write
+    lock (fhir/bundle.py), and raises an entry's errors only when that entry is written."""
     if not settings.validate:
         return []
     from ehelse.fhir.validation import validate  # the validator is large: import on first write
@@ -93,6 +100,12 @@ def validate_write(resource: dict[str, Any], settings: Settings) -> list[Issue]:
 
         issues += check_resource_identifiers(resource)
         issues += required_profile_issues(resource, settings)
+    return issues
+
+
+def raise_on_errors(issues: list[Issue]) -> list[Issue]:
+    """The warnings when no issue is an error; else 400 (structure) or 422 with all issues
+    (http.html#2.21.0.17.1)."""
     errors = [issue for issue in issues if issue.is_error]
     if not errors:
         return issues

@@ -11,10 +11,13 @@ reported in that entry's response; no references between entries are resolved (s
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ehelse.errors import BadRequest, FhirError, Issue, PreconditionFailed, operation_outcome
 from ehelse.fhir import conditional, interactions
+from ehelse.fhir.body import validation_issues
 from ehelse.fhir.bundle_entry import PROCESSING_ORDER, BundleEntry, parse_entry
 from ehelse.fhir.headers import parse_http_date, prefer_return
 from ehelse.fhir.interactions import Context
@@ -54,15 +57,17 @@ def _entry_context(ctx: Context, entry: BundleEntry) -> Context:
     return Context(ctx.settings, ctx.repo, request)
 
 
-def _execute(ctx: Context, entry: BundleEntry, dispatch: Dispatch, plan: dict[int, Any]) -> FhirResponse:
-    """One entry's interaction. `plan` holds what a transaction decided beforehand per entry."""
+def _execute(ctx: Context, entry: BundleEntry, dispatch: Dispatch, plan: dict[int, Any],
+             issues: list[Issue] | None = None) -> FhirResponse:
+    """One entry's interaction. `plan` holds what a transaction decided beforehand per entry,
+    `issues` what validating its resource found (None: validate it now)."""
     sub = _entry_context(ctx, entry)
     decided = plan.get(entry.index)
     if entry.method == "POST":
         if decided is not None and decided[0] == "existing":
             return conditional.existing_response(sub, decided[1])
         if decided is not None:
-            return interactions.create(sub, entry.type, entry.resource, id=decided[1])
+            return interactions.create(sub, entry.type, entry.resource, id=decided[1], issues=issues)
         if "if-none-exist" in entry.headers:
             return conditional.conditional_create(sub, entry.type, entry.resource,
                                                   entry.headers["if-none-exist"].lstrip("?"))
@@ -70,9 +75,9 @@ def _execute(ctx: Context, entry: BundleEntry, dispatch: Dispatch, plan: dict[in
     if entry.method == "PUT":
         if decided is not None:  # a conditional update resolved to this id
             entry.resource["id"] = decided[1]
-            return interactions.update(sub, entry.type, decided[1], entry.resource)
+            return interactions.update(sub, entry.type, decided[1], entry.resource, issues=issues)
         if entry.id is not None:
-            return interactions.update(sub, entry.type, entry.id, entry.resource)
+            return interactions.update(sub, entry.type, entry.id, entry.resource, issues=issues)
         return conditional.conditional_update(sub, entry.type, entry.resource, entry.criteria)
     if entry.method == "PATCH":
         if entry.id is not None:
@@ -148,53 +153,90 @@ def batch(ctx: Context, raw_entries: list[Any], dispatch: Dispatch) -> FhirRespo
 
 
 def transaction(ctx: Context, raw_entries: list[Any], dispatch: Dispatch) -> FhirResponse:
+    return commit_transaction(ctx, prepare_transaction(ctx.settings, ctx.base_url, raw_entries), dispatch)
+
+
+class _Targets(dict):
+    """fullUrl or criteria -> `Type/id` target, remembering whether a lookup answered with a
+    placeholder (a target only the database can decide), so only the entries that hold one
+    are walked again once it is decided."""
+
+    __slots__ = ("placeholders", "hit")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.placeholders: set[str] = set()
+        self.hit = False
+
+    def __getitem__(self, key: str) -> str:
+        target = dict.__getitem__(self, key)
+        if target in self.placeholders:
+            self.hit = True
+        return target
+
+    def get(self, key: str, default: Any = None) -> Any:  # narrative links (references.py)
+        return self[key] if key in self else default
+
+
+@dataclass(slots=True)
+class PreparedTransaction:
+    """A transaction Bundle checked, rewritten and validated without the database, so that
+    the write transaction (commit_transaction) holds the write lock only for the lookups and
+    writes, and an importer can prepare the next Bundle in another process meanwhile.
+
+    What only the database can decide -- the targets of conditional creates and updates
+    (If-None-Exist, PUT Type?criteria) and of conditional references -- is written as a
+    placeholder `Type/<id>` (a fresh random id of the same type, so validation judges the
+    reference's type exactly as it will be stored) and replaced in commit_transaction."""
+
+    entries: list[BundleEntry]
+    plan: dict[int, Any]  # entry index -> ("create", new id) for plain POSTs
+    lookups: list[tuple[int, str]]  # (entry index, placeholder target) of conditional POST/PUT
+    references: dict[str, tuple[str, int]]  # conditional reference -> (placeholder, first entry)
+    marked: set[int]  # entries that hold a placeholder
+    body_ids: dict[int, Any]  # conditional PUT: the body's id as sent
+    issues: dict[int, list[Issue]]  # entry index -> validation issues (raised when written)
+
+
+def prepare_transaction(settings: Any, base_url: str, raw_entries: list[Any]) -> PreparedTransaction:
+    """Phase one of a transaction (http.html#trules), no database: parse the entries, give
+    every plain POST its id, rewrite references (placeholders where the database decides)
+    and validate each resource to be written."""
     entries = []
     for index, raw in enumerate(raw_entries):
         try:
-            entries.append(parse_entry(index, raw, ctx.base_url))
+            entries.append(parse_entry(index, raw, base_url))
         except FhirError as error:
             raise _located(error, f"Bundle.entry[{index}]")
-    order = sorted(entries, key=lambda e: PROCESSING_ORDER[e.method])
-    responses: dict[int, FhirResponse] = {}
-    current: BundleEntry | None = None
-    try:
-        with ctx.repo.transaction():
-            for current in (e for e in order if e.method == "DELETE"):
-                responses[current.index] = _execute(ctx, current, dispatch, {})
-            current = None
-            plan = _resolve(ctx, entries)
-            _check_overlap(entries, plan)
-            for current in (e for e in order if e.method != "DELETE"):
-                responses[current.index] = _execute(ctx, current, dispatch, plan)
-    except FhirError as error:
-        raise _located(error, current.where) if current is not None else error
-    return _respond(ctx, "transaction-response", [_response_entry(ctx, e, responses[e.index]) for e in entries])
+    stem = "p" + uuid.uuid4().hex + "-"
+    count = 0
 
+    def placeholder(type: str) -> str:
+        nonlocal count
+        count += 1
+        target = f"{type}/{stem}{count}"
+        mapping.placeholders.add(target)
+        return target
 
-def _resolve(ctx: Context, entries: list[BundleEntry]) -> dict[int, Any]:
-    """Decide every new or matched identity, then rewrite references to them (http.html#trules)."""
+    mapping = _Targets()
     plan: dict[int, Any] = {}
-    mapping: dict[str, str] = {}  # fullUrl or conditional reference -> Type/id
+    lookups: list[tuple[int, str]] = []
+    body_ids: dict[int, Any] = {}
     for entry in entries:
-        sub = None
         try:
             if entry.method == "POST":
-                sub = _entry_context(ctx, entry)
                 criteria = entry.headers.get("if-none-exist")
-                found = conditional.one_or_none(sub, entry.type, criteria.lstrip("?"), "ifNoneExist") if criteria else None
-                plan[entry.index] = ("existing", found) if found else ("create", new_id())
-                target = f"{entry.type}/{found.id if found else plan[entry.index][1]}"
                 if criteria:
+                    target = placeholder(entry.type)
+                    lookups.append((entry.index, target))
                     mapping[_criteria_key(entry.type, criteria.lstrip("?"))] = target
+                else:
+                    plan[entry.index] = ("create", new_id())
+                    target = f"{entry.type}/{plan[entry.index][1]}"
             elif entry.method == "PUT" and entry.id is None:
-                sub = _entry_context(ctx, entry)
-                found = conditional.one_or_none(sub, entry.type, entry.criteria, "Conditional update")
-                body_id = entry.resource.get("id")
-                if found is not None and body_id is not None and body_id != found.id:
-                    raise BadRequest(f"Body id {str(body_id)[:80]!r} differs from the matching {entry.type}/{found.id}",
-                                     code="invalid")
-                plan[entry.index] = ("update", found.id if found else interactions.check_id(str(body_id)) if body_id else new_id())
-                target = f"{entry.type}/{plan[entry.index][1]}"
+                target = placeholder(entry.type)
+                lookups.append((entry.index, target))
+                body_ids[entry.index] = entry.resource.get("id")
                 mapping[_criteria_key(entry.type, _query_text(entry))] = target
             elif entry.method in ("PUT", "PATCH", "DELETE") and entry.id is not None:
                 target = f"{entry.type}/{entry.id}"
@@ -204,30 +246,101 @@ def _resolve(ctx: Context, entries: list[BundleEntry]) -> dict[int, Any]:
             raise _located(error, entry.where)
         if entry.full_url:
             mapping[entry.full_url] = target
-    resolved: dict[str, str] = {}
+    references: dict[str, tuple[str, int]] = {}
+    marked: set[int] = set()
+    current: list[int] = [0]
 
-    def resolve_conditional(reference: str) -> str:
-        """`Type?criteria` -> `Type/id`: an entry of this Bundle with the same criteria, else
-        exactly one match in the store (none or several fail the transaction)."""
-        if reference not in resolved:
-            type, _, criteria = reference.partition("?")
-            key = _criteria_key(type, criteria)
-            if key in mapping:
-                resolved[reference] = mapping[key]
-            else:
-                found = conditional.matches(ctx, type, criteria)
-                if len(found) != 1:
-                    raise PreconditionFailed(
-                        f"Conditional reference {reference[:120]!r} matches {'no' if not found else 'more than one'} "
-                        "resource", code="not-found" if not found else "multiple-matches")
-                resolved[reference] = f"{type}/{found[0].id}"
-        return resolved[reference]
+    def conditional_reference(reference: str) -> str:
+        """`Type?criteria`: an entry of this Bundle with the same criteria, else a placeholder
+        for the one match in the store (looked up in commit_transaction)."""
+        type, _, criteria = reference.partition("?")
+        key = _criteria_key(type, criteria)
+        if key in mapping:
+            return mapping[key]
+        if reference not in references:
+            references[reference] = (placeholder(type), current[0])
+        mapping.hit = True
+        return references[reference][0]
 
+    issues: dict[int, list[Issue]] = {}
     for entry in entries:
+        current[0] = entry.index
+        mapping.hit = False
         try:
-            rewrite(entry.resource if entry.resource is not None else entry.patch, mapping, resolve_conditional)
+            rewrite(entry.resource if entry.resource is not None else entry.patch, mapping, conditional_reference)
         except FhirError as error:
             raise _located(error, entry.where)
+        if mapping.hit:
+            marked.add(entry.index)
+        if entry.method == "POST":
+            entry.resource.pop("id", None)  # create ignores it (interactions.create)
+        if entry.method in ("POST", "PUT"):
+            issues[entry.index] = validation_issues(entry.resource, settings)
+    return PreparedTransaction(entries, plan, lookups, references, marked, body_ids, issues)
+
+
+def commit_transaction(ctx: Context, prepared: PreparedTransaction, dispatch: Dispatch) -> FhirResponse:
+    """Phase two, in ONE repository transaction: DELETEs, then the lookups that decide the
+    placeholders, then POST, PUT/PATCH and GET in that order (http.html#trules); any failure
+    rolls everything back."""
+    entries = prepared.entries
+    order = sorted(entries, key=lambda e: PROCESSING_ORDER[e.method])
+    responses: dict[int, FhirResponse] = {}
+    current: BundleEntry | None = None
+    try:
+        with ctx.repo.transaction():
+            for current in (e for e in order if e.method == "DELETE"):
+                responses[current.index] = _execute(ctx, current, dispatch, {})
+            current = None
+            plan = _resolve(ctx, prepared)
+            _check_overlap(entries, plan)
+            for current in (e for e in order if e.method != "DELETE"):
+                responses[current.index] = _execute(ctx, current, dispatch, plan,
+                                                    prepared.issues.get(current.index))
+    except FhirError as error:
+        raise _located(error, current.where) if current is not None else error
+    return _respond(ctx, "transaction-response", [_response_entry(ctx, e, responses[e.index]) for e in entries])
+
+
+def _resolve(ctx: Context, prepared: PreparedTransaction) -> dict[int, Any]:
+    """Decide the identities only the store can (conditional creates and updates, in entry
+    order, then conditional references), and put them where the placeholders are."""
+    plan = dict(prepared.plan)
+    decided: dict[str, str] = {}  # placeholder -> Type/id
+    entries = prepared.entries
+    for index, placeholder in prepared.lookups:
+        entry = entries[index]
+        try:
+            sub = _entry_context(ctx, entry)
+            if entry.method == "POST":
+                criteria = entry.headers["if-none-exist"].lstrip("?")
+                found = conditional.one_or_none(sub, entry.type, criteria, "ifNoneExist")
+                plan[index] = ("existing", found) if found else ("create", new_id())
+                decided[placeholder] = f"{entry.type}/{found.id if found else plan[index][1]}"
+            else:
+                found = conditional.one_or_none(sub, entry.type, entry.criteria, "Conditional update")
+                body_id = prepared.body_ids.get(index)
+                if found is not None and body_id is not None and body_id != found.id:
+                    raise BadRequest(f"Body id {str(body_id)[:80]!r} differs from the matching {entry.type}/{found.id}",
+                                     code="invalid")
+                plan[index] = ("update", found.id if found else interactions.check_id(str(body_id)) if body_id else new_id())
+                decided[placeholder] = f"{entry.type}/{plan[index][1]}"
+        except FhirError as error:
+            raise _located(error, entry.where)
+    for reference, (placeholder, index) in prepared.references.items():
+        type, _, criteria = reference.partition("?")
+        try:
+            found = conditional.matches(ctx, type, criteria)
+            if len(found) != 1:
+                raise PreconditionFailed(
+                    f"Conditional reference {reference[:120]!r} matches {'no' if not found else 'more than one'} "
+                    "resource", code="not-found" if not found else "multiple-matches")
+        except FhirError as error:
+            raise _located(error, entries[index].where)
+        decided[placeholder] = f"{type}/{found[0].id}"
+    for index in sorted(prepared.marked):
+        entry = entries[index]
+        rewrite(entry.resource if entry.resource is not None else entry.patch, decided)
     return plan
 
 

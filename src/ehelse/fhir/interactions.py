@@ -12,7 +12,7 @@ from typing import Any
 
 from ehelse.errors import BadRequest, Gone, Issue, NotFound, PreconditionFailed, operation_outcome
 from ehelse.fhir import jsoncodec
-from ehelse.fhir.body import validate_write
+from ehelse.fhir.body import raise_on_errors, validate_write
 from ehelse.fhir.headers import etag, parse_etag, parse_http_date, prefer_return, version_headers
 from ehelse.fhir.patch import apply_json_patch
 from ehelse.fhir.request import FhirRequest, FhirResponse
@@ -108,15 +108,25 @@ def written(ctx: Context, version: ResourceVersion, status: int, interaction: st
     return FhirResponse(status, body=version.content, headers=headers, interaction=interaction)
 
 
-def create(ctx: Context, type: str, resource: dict[str, Any], *, id: str | None = None) -> FhirResponse:
+def _validated(ctx: Context, resource: dict[str, Any], issues: list[Issue] | None) -> list[Issue]:
+    """The warnings of the resource; `issues`: validation already ran (a transaction Bundle
+    validates its entries before the write lock, fhir/bundle.py), only its verdict applies."""
+    if issues is not None:
+        return raise_on_errors(issues)
+    return validate_write(resource, ctx.settings)
+
+
+def create(ctx: Context, type: str, resource: dict[str, Any], *, id: str | None = None,
+           issues: list[Issue] | None = None) -> FhirResponse:
     """http.html#create: the server assigns the id; an id in the body is ignored."""
     resource.pop("id", None)
-    warnings = validate_write(resource, ctx.settings)
+    warnings = _validated(ctx, resource, issues)
     version = ctx.repo.create(resource, id=id)
     return written(ctx, version, 201, "create", warnings)
 
 
-def update(ctx: Context, type: str, id: str, resource: dict[str, Any]) -> FhirResponse:
+def update(ctx: Context, type: str, id: str, resource: dict[str, Any], *,
+           issues: list[Issue] | None = None) -> FhirResponse:
     """http.html#update: body id must equal the URL id (400); If-Match guards against lost
     updates (412); an unknown id is created (update-as-create, 201)."""
     check_id(id)
@@ -128,7 +138,7 @@ def update(ctx: Context, type: str, id: str, resource: dict[str, Any]) -> FhirRe
         raise BadRequest(f"Body id {str(body_id)[:80]!r} does not match the URL id {id!r}", code="invalid",
                          expression=f"{type}.id")
     if_match = parse_etag(ctx.request.header("if-match"))
-    warnings = validate_write(resource, ctx.settings)
+    warnings = _validated(ctx, resource, issues)
     version, created = ctx.repo.update(resource, if_match=if_match, method="PUT")
     return written(ctx, version, 201 if created else 200, "update", warnings)
 

@@ -10,6 +10,7 @@ anything unexpected becomes a 500 OperationOutcome that says nothing about the i
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import parse_qsl
 
 from ehelse.errors import BadRequest, FhirError, Issue, MethodNotAllowed, NotFound, operation_outcome
@@ -34,11 +35,19 @@ class Router:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
 
-    def handle(self, request: FhirRequest, repo: Repository) -> FhirResponse:
-        """Answer one request; never raises."""
+    def handle(self, request: FhirRequest, repo: Repository, prepared: Any = None) -> FhirResponse:
+        """Answer one request; never raises. `prepared`: the request is a transaction Bundle
+        already made ready by bundle.prepare_transaction (the importer does that in another
+        process), so only its database phase is left."""
         try:
             check_format(request)
-            response = self.dispatch(Context(self.settings, repo, request))
+            ctx = Context(self.settings, repo, request)
+            if prepared is not None:
+                from ehelse.fhir.bundle import commit_transaction
+
+                response = commit_transaction(ctx, prepared, self.dispatch)
+            else:
+                response = self.dispatch(ctx)
             if request.method == "HEAD":
                 response.body, response.resource = None, None
             elif request.param("_pretty") == "true" and (response.body or response.resource):
