@@ -64,8 +64,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 def line_chart(series: Sequence[Series], *, title: str, unit: str, t: Any, lang: str = "nb",
                reference: tuple[float | None, float | None] | None = None) -> Markup:
-    plotted = [(s, sorted(((_day(w), float(v), w) for w, v in s.points if _day(w) is not None and v is not None),
-                          key=lambda p: p[0])) for s in series]
+    plotted = [(s, sorted(((day, float(v), w) for w, v in s.points if v is not None
+                           for day in (_day(w),) if day is not None), key=lambda p: p[0])) for s in series]
     plotted = [(s, pts) for s, pts in plotted if pts]
     if not plotted:
         return Markup(f'<p class="chart-empty">{escape(t("chart_no_data"))}</p>')
