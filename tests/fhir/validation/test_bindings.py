@@ -181,3 +181,38 @@ def test_repeated_lookups_give_the_same_answers():
         assert check_code(url, None, "final") is True
         assert check_code(url, "http://hl7.org/fhir/observation-status", "bogus") is False
 
+
+
+def test_codes_remembered_as_valid_are_forgotten_when_value_sets_change():
+    """terminology.check_binding remembers codes (and codings) that raised no issue; a value
+    set registered later must be applied to them again, and a remembered good coding next to
+    a bad one still satisfies a CodeableConcept (one coding in the set is enough)."""
+    from ehelse.fhir.validation import validate
+
+    def observation(status: str, *codings: tuple[str, str]) -> dict:
+        return {"resourceType": "Observation", "status": status, "code": {"text": "x"},
+                "category": [{"coding": [{"system": s, "code": c} for s, c in codings]}]}
+
+    def coded(resource: dict) -> list[tuple[str, str]]:
+        return [(i.severity, i.expression) for i in validate(resource) if i.code == "code-invalid"]
+
+    category = "http://terminology.hl7.org/CodeSystem/observation-category"
+    assert coded(observation("final", (category, "vital-signs"))) == []
+    assert coded(observation("final", (category, "vital-signs"))) == []  # now remembered
+    # extensible binding: a code outside it is a warning, with or without a remembered one beside it
+    assert coded(observation("final", (category, "nope"))) == [("warning", "Observation.category[0].coding[0].code")]
+    assert coded(observation("final", (category, "nope"), (category, "vital-signs"))) == []
+    assert coded(observation("done")) == [("error", "Observation.status")]
+    status_vs = "http://hl7.org/fhir/ValueSet/observation-status"
+    original = bindings._EXTRA.get(status_vs)
+    try:
+        bindings.register_valuesets({status_vs: {"c": {"http://hl7.org/fhir/observation-status": ["done"]}}})
+        assert coded(observation("final")) == [("error", "Observation.status")]
+        assert coded(observation("done")) == []
+    finally:
+        if original is None:
+            bindings._EXTRA.pop(status_vs, None)
+        else:
+            bindings._EXTRA[status_vs] = original
+        bindings.register_valuesets({})
+    assert coded(observation("final")) == []

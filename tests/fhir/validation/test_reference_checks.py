@@ -72,3 +72,23 @@ def test_contained_reference_must_resolve():
     assert errors(resource) == []
     resource["subject"]["reference"] = "#q"
     assert [e for e, _ in errors(resource)] == ["Observation.subject.reference"]
+
+
+def test_parsed_references_are_remembered_only_when_well_formed():
+    """references.parse keeps well-formed references (a write refers to the same patient
+    again and again); the answers are the same the second time, malformed ones are parsed
+    (and rejected) every time, and clear_known forgets them."""
+    from ehelse.fhir.validation import references
+    from ehelse.fhir.validation.model import model
+    from ehelse.fhir.validation.primitives import clear_known
+
+    types = model().resource_types
+    cases = ["Patient/1", "urn:uuid:6c5d9ca9-54d7-42f5-bfae-a7c19cd217f2", "#p1",
+             "http://example.org/fhir/Observation/2/_history/3", "Foo/1", "urn:uuid:NOT-A-UUID", "#a b"]
+    first = [references.parse(c, types) for c in cases]
+    assert [message is None for message, _, _ in first] == [True, True, True, True, False, False, False]
+    assert [references.parse(c, types) for c in cases] == first
+    assert set(references._KNOWN) >= set(cases[:4]) and not set(references._KNOWN) & set(cases[4:])
+    clear_known()
+    assert references._KNOWN == {}
+    assert [references.parse(c, types) for c in cases] == first

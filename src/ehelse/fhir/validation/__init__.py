@@ -32,12 +32,21 @@ def validate(resource: Any, *, profiles: list[str] | None = None) -> list[Issue]
     walk = Walk(tables, _profiles.extension_urls())
     walk.resource(resource, None)
     issues = walk.issues
-    if any(issue.is_error for issue in issues):
-        return issues
+    for issue in issues:
+        if issue.is_error:
+            return issues
     try:
         issues.extend(_invariants.evaluate(walk.pending))
     except Exception as exc:  # noqa: BLE001 - a fault in one invariant must not become a 500
         issues.append(Issue("warning", "exception",
                             f"invariants could not be evaluated: {type(exc).__name__}: {exc}"))
-    issues.extend(_profiles.check(resource, profiles, walk.extensions, walk.profiled))
+    if profiles or walk.extensions or walk.profiled or _claims_profile(resource):
+        issues.extend(_profiles.check(resource, profiles, walk.extensions, walk.profiled))
     return issues
+
+
+def _claims_profile(resource: dict) -> bool:
+    """Whether `meta.profile` names any profile (the profile pass has nothing to do if not,
+    no profile being asked for and no extension with a known definition found)."""
+    meta = resource.get("meta")
+    return type(meta) is dict and bool(meta.get("profile"))

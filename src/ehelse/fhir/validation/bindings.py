@@ -146,6 +146,9 @@ def register_valuesets(entries: dict[str, dict]) -> None:
     global _INDEX
     _EXTRA.update(entries)
     _INDEX = None  # drop cached indexes (and cached "unknown" answers)
+    from ehelse.fhir.validation.primitives import clear_known
+
+    clear_known()  # and codes remembered as raising no binding issue (terminology.check_binding)
 
 
 def has_valueset(url: str) -> bool:

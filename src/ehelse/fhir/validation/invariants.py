@@ -51,7 +51,8 @@ def unsupported_reason(expression: str) -> str | None:
 class Constraint:
     """One invariant, compiled on first use."""
 
-    __slots__ = ("key", "severity", "human", "expression", "diagnostics", "_fn", "_fallback", "reason")
+    __slots__ = ("key", "severity", "human", "expression", "diagnostics", "_fn", "_fallback", "reason",
+                 "_short", "_inner")
 
     def __init__(self, key: str, severity: str, human: str, expression: str):
         self.key, self.severity, self.human, self.expression = key, severity, human, expression
@@ -59,6 +60,10 @@ class Constraint:
         self._fn: Callable | None | bool = False  # False: not compiled yet
         self._fallback: Any = None
         self.reason: str | None = None  # set when it cannot be evaluated at all
+        # when _fn is a shortcut wrapper (shortcuts.shortcut): the shortcut and the rule it
+        # wraps, which evaluate() calls itself (one call less per constraint); set by prepare
+        self._short: Callable | None = None
+        self._inner: Callable | None = None
 
     def prepare(self) -> None:
         if self._fn is not False:
@@ -80,6 +85,8 @@ class Constraint:
                 self._fn = shortcuts.shortcut(self.key, self._fn)
         except Unsupported:
             self._fn = None
+        self._short = getattr(self._fn, "shortcut", None)
+        self._inner = getattr(self._fn, "rule", None)
         try:
             self._fallback = _fhirpathpy_parse(self.expression)
         except Exception as exc:  # noqa: BLE001 - any parser failure means "cannot evaluate"
@@ -437,7 +444,25 @@ def evaluate(pending: list[tuple]) -> list[Issue]:
     issues: list[Issue] = []
     for constraints, node, base, where, env in pending:
         for constraint in constraints:
-            if constraint.holds(node, base, env) is False:
+            # Constraint.holds, inlined: this runs for every constraint on every write
+            fn = constraint._fn
+            if fn is False:
+                constraint.prepare()
+                fn = constraint._fn
+            short = constraint._short
+            result = None
+            if short is not None and type(node) is dict:  # as shortcuts.shortcut's wrapper does
+                result = short(node, env)
+                fn = constraint._inner
+            if result is None:
+                try:
+                    if fn is None:
+                        raise Unsupported
+                    result = fn(node, env)
+                except Unsupported:
+                    fallback = constraint._fallback
+                    result = None if fallback is None else _fhirpathpy_eval(fallback, node, base, env)
+            if result is False:
                 parent, key, index = where
                 issues.append(Issue(constraint.severity, "invariant", constraint.diagnostics,
                                     parent if key is None else

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ehelse.fhir.definitions import load
-from ehelse.fhir.validation.primitives import CHECKERS
+from ehelse.fhir.validation.primitives import CHECKERS, known_set
 from ehelse.fhir.validation.terminology import CHECKED_STRENGTHS
 
 # Rule.shape: how the JSON value must look (json.html: arrays for max != 1)
@@ -32,7 +32,7 @@ class Rule:
 
     __slots__ = ("name", "code", "check", "table", "min", "max", "array", "choice",
                  "binding", "targets", "profiles", "is_resource", "is_primitive", "shape", "plain",
-                 "invariants")
+                 "invariants", "known")
 
     def __init__(self, name: str, code: str, min_: int, max_: int, array: bool, choice: str | None,
                  binding: tuple[str, str] | None, targets: frozenset[str] | None,
@@ -59,6 +59,9 @@ class Rule:
         # the core invariants on this element and on the object it holds, set by
         # invariants.attach: (on the element, its FHIRPath type, on the object, its type) or None
         self.invariants: tuple | None = None
+        # values already found to raise no binding issue: codes, or (system, code) of codings
+        # (terminology.check_binding); emptied by primitives.clear_known
+        self.known: set | None = known_set() if binding is not None else None
 
     def finish(self) -> None:
         self.plain = (not self.is_primitive and not self.is_resource and self.table is not None

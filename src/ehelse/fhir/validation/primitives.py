@@ -75,13 +75,28 @@ def _string(value: Any) -> str | None:
 # Bounded: when full it is emptied (common values come straight back), so neither hostile
 # input nor a stream of unique ids can grow it without limit; only valid values enter.
 _KNOWN_LIMIT = 20_000
-_KNOWN_SETS: list[set[str]] = []
+KNOWN_LIMIT = _KNOWN_LIMIT
+_KNOWN_SETS: list[set | dict] = []
 
 
 def clear_known() -> None:
-    """Forget the known-valid values (for benchmarks that must start cold)."""
+    """Forget the known-valid values (for benchmarks that must start cold, and when the
+    value sets change: bindings.register_valuesets)."""
     for known in _KNOWN_SETS:
         known.clear()
+
+
+def known_set() -> set:
+    """A new set of known-valid values, emptied by clear_known (the caller bounds it by
+    KNOWN_LIMIT, as the checkers here do)."""
+    known: set = set()
+    _KNOWN_SETS.append(known)
+    return known
+
+
+def register_known(cache: set | dict) -> None:
+    """Have clear_known empty another cache of known-valid values too."""
+    _KNOWN_SETS.append(cache)
 
 
 def _pattern(name: str, expected: str) -> Callable[[Any], str | None]:

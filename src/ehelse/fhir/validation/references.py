@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ehelse.fhir.validation.primitives import REGEX
+from ehelse.fhir.validation.primitives import KNOWN_LIMIT, REGEX, register_known
 
 _ID = r"[A-Za-z0-9\-\.]{1,64}"
 _RELATIVE = re.compile(r"([A-Z][A-Za-z]+)/(" + _ID + r")(/_history/" + _ID + r")?").fullmatch
@@ -23,8 +23,30 @@ _CONDITIONAL = re.compile(r"([A-Z][A-Za-z]+)\?\S+").fullmatch
 _LOCAL = re.compile(r"#(" + _ID + r")?").fullmatch
 
 
+# Well-formed references already parsed: reference -> (target type, local id). A write refers
+# to the same patient and encounter again and again; a dict lookup is far cheaper than the
+# regexes. Bounded and emptied with primitives' known-valid values (clear_known); one set
+# of resource types (the R4 model's) is assumed, and checked.
+_KNOWN: dict[str, tuple[str | None, str | None]] = {}
+_KNOWN_TYPES: list = [None]
+register_known(_KNOWN)
+
+
 def parse(reference: str, resource_types: frozenset[str]) -> tuple[str | None, str | None, str | None]:
     """(error message or None, the target type when the reference names it, local id for `#id`)."""
+    known = _KNOWN.get(reference)
+    if known is not None and _KNOWN_TYPES[0] is resource_types:
+        return None, known[0], known[1]
+    message, target, local_id = _parse(reference, resource_types)
+    if message is None:
+        if _KNOWN_TYPES[0] is not resource_types or len(_KNOWN) >= KNOWN_LIMIT:
+            _KNOWN.clear()
+            _KNOWN_TYPES[0] = resource_types
+        _KNOWN[reference] = (target, local_id)
+    return message, target, local_id
+
+
+def _parse(reference: str, resource_types: frozenset[str]) -> tuple[str | None, str | None, str | None]:
     if reference.startswith("#"):
         if _LOCAL(reference) is None:
             return f"{reference!r} is not a valid contained reference: expected #id", None, None

@@ -34,11 +34,11 @@ def _has_choice(node: dict, name: str) -> bool:
     """Whether choice element `name[x]` is present: any key `nameType` / `_nameType` whose
     suffix starts with a capital (a type name), as fhirpath.html#paths resolves `value`."""
     size = len(name)
-    for key, value in node.items():
-        bare = key[1:] if key[:1] == "_" else key
-        if (value is not None and len(bare) > size and bare.startswith(name)
-                and bare[size].isupper()):
-            return True
+    for key in node:
+        if name in key:  # a substring test in C first: most keys are not candidates
+            bare = key[1:] if key[0] == "_" else key
+            if len(bare) > size and bare.startswith(name) and bare[size].isupper() and node[key] is not None:
+                return True
     return False
 
 
@@ -53,8 +53,10 @@ def _codings(concept: Any) -> list:
 def _has_coding(concept: Any, system: str, codes: tuple[str, ...]) -> bool:
     """`coding.where(system = S and code in codes).exists()`: a coding whose system and code
     both have values that match (a missing one makes `=` empty, which `where` drops)."""
-    return any(type(c) is dict and c.get("system") == system and c.get("code") in codes
-               for c in _codings(concept))
+    for c in _codings(concept):  # a loop, not any(generator): this runs on every Condition
+        if type(c) is dict and c.get("system") == system and c.get("code") in codes:
+            return True
+    return False
 
 
 # -- the shortcuts (each: True / False when certain, None to defer to the compiled rule) ---
@@ -144,4 +146,5 @@ def shortcut(key: str, rule: Rule) -> Rule:
                 return answer
         return rule(node, env)
     shortened.shortcut = fast  # type: ignore[attr-defined] - the tests compare it alone
+    shortened.rule = rule  # type: ignore[attr-defined] - invariants.evaluate calls the two itself
     return shortened

@@ -162,7 +162,7 @@ class Walk:
                     self.error("structure" if value is None or type(value) is list else "value",
                                message if type(value) is not list else
                                f"{key} must be a single value, not an array", f"{path}.{key}")
-                elif rule.binding is not None:
+                elif rule.binding is not None and (type(value) is not str or value not in rule.known):
                     check_binding(self, rule, None, value, f"{path}.{key}")
             elif shape == SINGLE_COMPLEX:
                 if rule.plain and type(value) is dict:
@@ -211,7 +211,14 @@ class Walk:
         invariants._child: constraints on the element, then those on the object in it)."""
         on_element, element_base, on_object, object_base = plan
         pending, env = self.pending, self.env
-        for index, item in enumerate(value) if type(value) is list else ((None, value),):
+        if type(value) is not list:
+            where = (path, key, None)
+            if on_element:
+                pending.append((on_element, value, element_base, where, env))
+            if on_object and type(value) is dict:
+                pending.append((on_object, value, object_base, where, env))
+            return
+        for index, item in enumerate(value):
             where = (path, key, index)
             if on_element:
                 pending.append((on_element, item, element_base, where, env))
@@ -280,7 +287,11 @@ class Walk:
 
     def _extension(self, value: dict, path: str) -> None:
         # ext-1: an extension has either a value[x] or nested extensions, never both (extensibility.html)
-        has_value = any(key.startswith("value") for key in value)
+        has_value = False
+        for key in value:  # a loop, not any(generator): every extension passes here
+            if key.startswith("value"):
+                has_value = True
+                break
         if has_value == ("extension" in value):
             self.error("structure", "an extension must have either a value[x] or nested extensions, "
                        "not both and not neither (ext-1)", path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from ehelse.errors import Issue
+from ehelse.fhir.validation.primitives import KNOWN_LIMIT
 
 try:  # the terminology module lands in parallel (issue 3, bindings part)
     from ehelse.fhir.validation.bindings import check_code as _check_code
@@ -31,19 +32,41 @@ check_code: Callable[[str, str | None, str], bool | None] | None = _check_code
 
 
 def check_binding(walk: "Walk", rule: "Rule", code_type: str | None, value: Any, path: str) -> None:
-    """Check `value` (a code string, Coding or CodeableConcept dict) against rule.binding."""
-    check_value(walk.issues, rule.binding, code_type, value, path)
+    """Check `value` (a code string, Coding or CodeableConcept dict) against rule.binding.
+
+    Real data repeats its codes: a code (or a coding's system and code) once found to raise
+    no issue under this binding is remembered in rule.known (bounded; emptied with the other
+    known-valid values, and when value sets are registered), so it costs a set lookup."""
+    known = rule.known
+    if code_type is None:
+        if type(value) is str and value in known:
+            return
+    else:
+        codings = [value] if code_type == "Coding" else value.get("coding")
+        if type(codings) is list:
+            for coding in codings:
+                # the codings check_value reads: a string code, a string or absent system
+                if type(coding) is dict:
+                    code, system = coding.get("code"), coding.get("system")
+                    if type(code) is str and (system is None or type(system) is str) and (system, code) in known:
+                        return  # check_value would stop at this coding (or earlier) with no issue
+    if len(known) >= KNOWN_LIMIT:
+        known.clear()
+    check_value(walk.issues, rule.binding, code_type, value, path, known)
 
 
 def check_value(issues: list[Issue], binding: tuple[str, str], code_type: str | None, value: Any,
-                path: str) -> None:
-    """Append an issue to `issues` when `value` is outside the (strength, value set) binding."""
+                path: str, known: set | None = None) -> None:
+    """Append an issue to `issues` when `value` is outside the (strength, value set) binding;
+    add what raised none to `known` (the code, or the (system, code) that was found)."""
     strength, valueset = binding
     if check_code is None or strength not in CHECKED_STRENGTHS:
         return
     if code_type is None:  # a `code` primitive: the value set implies the system
         if check_code(valueset, None, value) is False:
             _report(issues, strength, valueset, f"{value!r}", path)
+        elif known is not None and type(value) is str:
+            known.add(value)
         return
     codings = [value] if code_type == "Coding" else value.get("coding")
     if type(codings) is not list:
@@ -57,6 +80,8 @@ def check_value(issues: list[Issue], binding: tuple[str, str], code_type: str | 
             continue  # malformed, and already reported by the structural pass
         result = check_code(valueset, system, coding["code"])
         if result is not False:
+            if known is not None:
+                known.add((system, coding["code"]))
             return  # in the value set, or cannot be checked
         missed.append((index, coding))
     if not missed:
