@@ -194,7 +194,7 @@ def execute(run: Callable[[str, list[Any]], list[tuple]], backend: str, type: st
                    f" ORDER BY {order} LIMIT ? OFFSET ?", [*page_args, query.count, offset])
     entries = [ResourceVersion(*row) for row in rows]
     total = _total(run, backend, query, conditions, args, entries)
-    extra = includes.included(run, entries, query.include) if query.include else []
+    extra = includes.included(run, entries, query.include, backend=backend) if query.include else []
     return Page(entries, total, extra)
 
 
