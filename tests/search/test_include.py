@@ -55,6 +55,19 @@ def test_revinclude(sql_repo):
     assert included(patients) == ["Observation/ob1", "Observation/ob3", "Provenance/prov1"]
 
 
+def test_a_page_of_several_types_includes_and_revincludes(sql_repo):
+    """A page that mixes types (a system search, `$everything`): on PostgreSQL its index rows
+    are found with one `(type, id) IN (VALUES ...)` statement, on SQLite per type."""
+    world(sql_repo)
+    client = RouterClient(sql_repo)
+    forward = client.get("", query=[("_type", "Observation,Encounter"), ("_id", "ob1,ob3,e1"), ("_include", "*")])
+    assert sorted(bundle_ids(forward)) == ["e1", "ob1", "ob3"]
+    assert included(forward) == ["Patient/p1", "Practitioner/pr1"]
+    reverse = client.get("", query=[("_type", "Observation,Patient"), ("_id", "ob1,p2"), ("_revinclude", "*")])
+    assert sorted(bundle_ids(reverse)) == ["ob1", "p2"]
+    assert included(reverse) == ["List/l1", "Observation/ob2", "Provenance/prov1"]
+
+
 def test_a_match_is_never_also_included(sql_repo):
     world(sql_repo)
     client = RouterClient(sql_repo)
