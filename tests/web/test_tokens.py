@@ -76,3 +76,46 @@ def test_bad_actor(actor):
 def test_claims_without_actor_are_rejected():
     with pytest.raises(Unauthorized):
         actor_from_claims({"sub": "x", "exp": time.time() + 60})
+
+
+def test_cached_token_is_checked_for_the_audience_of_each_request():
+    service = _service(token_audience="urn:other")
+    token = service.issue("admin", audience="http://a.example/fhir")
+    assert service.verify(token, "http://a.example/fhir").is_admin  # verified, now cached
+    with pytest.raises(Unauthorized, match="audience"):
+        service.verify(token, "http://b.example/fhir")  # the cache does not widen the audience
+    assert service.verify(token, "http://a.example/fhir").is_admin
+
+
+def test_cached_token_dies_with_its_exp(monkeypatch):
+    service = _service()
+    token = service.issue("admin", lifetime=60)
+    assert service.verify(token).is_admin
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(Unauthorized, match="expired"):
+        service.verify(token)
+    assert token not in service._cache
+
+
+def test_a_token_that_failed_verification_is_never_cached():
+    service = _service()
+    token = service.issue("admin")
+    header, claims, signature = token.split(".")
+    forged = f"{header}.{claims}.{signature[:-4]}AAAA"
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            service.verify(forged)
+    assert forged not in service._cache
+    assert service.verify(token).is_admin
+
+
+def test_cache_is_bounded_and_drops_the_oldest(monkeypatch):
+    import ehelse.access.tokens as tokens
+
+    monkeypatch.setattr(tokens, "_CACHE_LIMIT", 3)
+    service = _service()
+    issued = [service.issue("admin") for _ in range(5)]
+    for token in issued:
+        service.verify(token)
+    assert list(service._cache) == issued[2:]

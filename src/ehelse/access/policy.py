@@ -68,6 +68,7 @@ CITIZEN_WRITES = {
 READ_INTERACTIONS = frozenset({"read", "vread", "search", "history", "operation"})
 WRITE_INTERACTIONS = frozenset({"create", "update", "patch", "delete"})
 EMERGENCY_PURPOSES = frozenset({"ETREAT", "BTG"})
+_TOKEN_VIEWS = 1024  # admin/system views kept per process (AccessPolicy.view)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +120,30 @@ class AccessPolicy:
         self.facts = CareFacts()
         self.grants = EmergencyGrants()
         self._today = today  # a date, a callable returning one, or None for the real date
+        # Admins and system clients: the view is made of the token alone (kind and scopes;
+        # no facts, no date, nothing a request changes in it), so one per actor is reused.
+        # Expiry and revocation are checked per request before (access/tokens.py verify).
+        self._token_views: dict[Any, Any] = {}
 
     def today(self) -> date:
         if self._today is None:
             return date.today()
         return self._today() if callable(self._today) else self._today
 
-    def view(self, repo: Any, actor: Any) -> Any:
+    def view(self, repo: Any, actor: Any, *, facts_version: int | None = None) -> Any:
+        """The actor's AccessView for one request. `facts_version`: the facts marker when the
+        caller has read it already in this request (web/reads.py fetches it with the row)."""
         from ehelse.access import freshness
         from ehelse.access.view import AccessView
 
+        if actor.kind in ("admin", "system"):
+            view = self._token_views.get(actor)
+            if view is None:
+                if len(self._token_views) >= _TOKEN_VIEWS:
+                    self._token_views.pop(next(iter(self._token_views)))  # the oldest goes
+                view = self._token_views[actor] = AccessView.build(repo, actor, today=self.today(),
+                                                                   facts=self.facts, grants=self.grants)
+            return view
         if actor.kind in ("patient", "practitioner"):  # the kinds whose view uses cached facts
-            self.facts.sync(freshness.current(repo))
+            self.facts.sync(freshness.current(repo) if facts_version is None else facts_version)
         return AccessView.build(repo, actor, today=self.today(), facts=self.facts, grants=self.grants)

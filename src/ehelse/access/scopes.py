@@ -11,6 +11,7 @@ we do not evaluate them, so such a scope grants nothing rather than too much.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 CONTEXTS = ("patient", "user", "system")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
@@ -61,10 +62,16 @@ def _parse_own(text: str) -> Scope | None:
 
 
 class Scopes:
-    """A token's scopes, ready for `allows(type, interaction)`."""
+    """A token's scopes, ready for `allows(type, interaction)`. Immutable once made, so
+    `Scopes.of(texts)` shares one per distinct scope string set (parsed once, not per request)."""
 
     def __init__(self, texts: tuple[str, ...] | list[str]):
         self.scopes = tuple(s for s in (parse_scope(t) for t in texts) if s is not None)
+
+    @staticmethod
+    @lru_cache(maxsize=1024)
+    def of(texts: tuple[str, ...]) -> "Scopes":
+        return Scopes(texts)
 
     def allows(self, type: str, interaction: str, *, contexts: tuple[str, ...] = CONTEXTS) -> bool:
         letter = INTERACTION_PERMISSION.get(interaction)

@@ -101,7 +101,7 @@ class TokenService:
         self._keys: dict[str, ECKey | RSAKey] = {}
         self._newest: str | None = None
         self._loaded_at = 0.0
-        self._cache: dict[str, Actor] = {}
+        self._cache: dict[str, tuple[Actor, frozenset]] = {}  # token -> (actor, its audiences)
         self._lock = threading.Lock()
         self._revocations: Any = None  # oauth.store.RevocationList, made on first use
 
@@ -193,16 +193,29 @@ class TokenService:
     def verify(self, token: str, request_audience: str | None = None) -> Actor:
         """The Actor a bearer token speaks for; Unauthorized (401) for anything not right.
         `request_audience` is the FHIR base URL the request came to, also accepted as aud."""
-        actor = self._cache.get(token)
-        if actor is not None:
+        # The cache holds only tokens whose signature, issuer and expiry were verified here,
+        # keyed by the exact token string (any other string, even one byte off, is verified
+        # afresh); each entry dies with its token's `exp`. The audience is checked on every
+        # use, since it depends on the URL the request came to.
+        hit = self._cache.get(token)
+        if hit is not None:
+            actor, audiences = hit
             if actor.claims["exp"] <= time.time():
                 self._cache.pop(token, None)
                 raise _invalid("token expired")
+            if self.audience not in audiences and request_audience not in audiences:
+                raise _invalid("wrong audience")
         else:
             actor = self._verify(token, request_audience)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()  # crude but bounded; a miss costs one verification
-            self._cache[token] = actor
+            audiences = actor.claims.get("aud")
+            audiences = frozenset(audiences if isinstance(audiences, list) else [audiences])
+            with self._lock:
+                while len(self._cache) >= _CACHE_LIMIT:  # bounded: the oldest entry goes
+                    try:
+                        self._cache.pop(next(iter(self._cache)), None)
+                    except (RuntimeError, StopIteration):  # an expired entry left meanwhile
+                        break
+                self._cache[token] = (actor, audiences)
         # Revoked (RFC 7009) before it expired: a set lookup, refreshed from the database
         # every few seconds (oauth/store.RevocationList), so the bound holds for all processes.
         if self.revocations.is_revoked(actor.token_id):

@@ -90,7 +90,7 @@ class AccessView:
 
     @classmethod
     def build(cls, repo: Any, actor: Any, *, today: date, facts: CareFacts, grants: EmergencyGrants) -> "AccessView":
-        scopes = Scopes(actor.scopes)
+        scopes = Scopes.of(tuple(actor.scopes))
         if actor.kind in ("admin", "system"):
             return cls(actor, actor.kind, scopes)
         if actor.kind == "patient":

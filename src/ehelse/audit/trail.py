@@ -184,18 +184,19 @@ class _LoopBatcher:
 
     def __init__(self, trail: AuditTrail, loop: asyncio.AbstractEventLoop):
         self.trail = trail
-        self.loop = loop
+        self._loop = weakref.ref(loop)  # the trail holds loops weakly: no cycle back to it
         self.waiting: list[tuple[list[dict[str, Any]], asyncio.Future]] = []
         self.busy = False  # a batch is scheduled or being committed
 
     def add(self, rows: list[dict[str, Any]]) -> asyncio.Future:
-        future = self.loop.create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self.waiting.append((rows, future))
         if not self.busy:
             self.busy = True
             # Not at once: the reads that are ready in this loop iteration run first and
             # join the batch (call_soon runs after the iteration's ready callbacks).
-            self.loop.call_soon(self._hand_over)
+            loop.call_soon(self._hand_over)
         return future
 
     def _hand_over(self) -> None:
@@ -210,8 +211,10 @@ class _LoopBatcher:
 
     def _call_loop(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]], done: Future) -> None:
         # On the writer thread: one wake-up of the loop for the whole batch.
+        loop = self._loop()
         try:
-            self.loop.call_soon_threadsafe(self._finish, batch, done)
+            if loop is not None:
+                loop.call_soon_threadsafe(self._finish, batch, done)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 

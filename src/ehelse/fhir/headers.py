@@ -7,7 +7,7 @@ If-Modified-Since), #ops (Prefer: return=...), #mime (media types and `_format`)
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
 from ehelse.errors import BadRequest, NotAcceptable, UnsupportedMediaType
@@ -28,8 +28,20 @@ def etag(version: ResourceVersion) -> str:
     return f'W/"{version.version_id}"'
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_UTC_INSTANT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?Z")
+
+
 def http_date(instant: str) -> str:
-    """A FHIR instant (UTC, `...Z`) as an HTTP-date for Last-Modified."""
+    """A FHIR instant as an HTTP-date for Last-Modified (RFC 9110 section 5.6.7, IMF-fixdate).
+    The server's own stamps are UTC with `Z` (storage/stamp.py): written straight from the
+    text, on every read; any other offset goes through datetime."""
+    match = _UTC_INSTANT.fullmatch(instant)
+    if match:
+        year, month, day, clock = match.groups()
+        weekday = date(int(year), int(month), int(day)).weekday()
+        return f"{_DAYS[weekday]}, {day} {_MONTHS[int(month) - 1]} {year} {clock} GMT"
     moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
     return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
 

@@ -9,6 +9,7 @@ the response headers.
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,6 +21,9 @@ from ehelse.errors import (BadRequest, FhirError, NotAcceptable, UnsupportedMedi
 from ehelse.fhir.router import error_response
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.access.tokens import missing_token
+from ehelse.audit.trail import trail_for
+from ehelse.fhir.resource_types import is_resource_type, is_valid_id
+from ehelse.web.reads import Prefetched, batcher_for
 from ehelse.web.responses import FHIR_JSON, send_bytes, send_error
 
 # http://hl7.org/fhir/R4/http.html#mime-type: JSON only here. `_format` may also say "json".
@@ -45,8 +49,13 @@ class FhirEndpoint:
         # to a thread (bench/web_stack.py: 2.2x the reads/s). Everything else runs in a
         # worker thread, so a slow search or a write waiting on the database lock never
         # stalls other requests.
+        # On PostgreSQL a read is a round trip: reads by id are fetched together off the loop
+        # (web/reads.py) and then run on the loop from the fetched row.
         self.inline_reads = inline_reads
         self.policy = AccessPolicy()  # the access rules' process-wide caches (access/policy.py)
+        self._batchers: Any = weakref.WeakKeyDictionary()  # event loop -> web/reads.ReadBatcher (PostgreSQL)
+        self._trail: tuple[Any, Any] = (None, None)  # (repository, its audit trail)
+        self._base_urls: dict[tuple[str, str, str], str] = {}  # (scheme, host, root) -> base URL
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         head = scope["method"] == "HEAD"
@@ -80,10 +89,16 @@ class FhirEndpoint:
         if configured:
             return configured.rstrip("/") + "/fhir"
         host = headers.get("host", "")
+        key = (scope.get("scheme", "http"), host, scope.get("root_path", ""))
+        found = self._base_urls.get(key)
+        if found is not None:
+            return found
         if not _HOST.fullmatch(host):  # it ends up in Location headers and links
             server = scope.get("server") or ("localhost", None)
             host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
-        return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}/fhir"
+        elif len(self._base_urls) < 64:  # only well-formed hosts are kept, and few of them
+            self._base_urls[key] = f"{key[0]}://{host}{key[2]}/fhir"
+        return f"{key[0]}://{host}{key[2]}/fhir"
 
     def _authenticate(self, authorization: str | None, base_url: str) -> Any:
         if not authorization:
@@ -102,12 +117,31 @@ class FhirEndpoint:
         if self.inline_reads and _is_read(request):
             if request.actor is None:
                 return self._run(request)
-            return await self._run_audited_inline(request)
+            repo = self.state.repo
+            if getattr(repo, "backend", "") != "postgres":
+                return await self._run_audited_inline(request, repo)
+            parts = request.path.split("/")
+            if len(parts) == 2 and is_resource_type(parts[0]) and is_valid_id(parts[1]):
+                try:
+                    fetched = await batcher_for(self._batchers, repo).read(parts[0], parts[1])
+                except Exception:  # the database: the router's own path answers (and logs) it
+                    return await anyio.to_thread.run_sync(self._run, request)
+                return await self._run_audited_inline(request, Prefetched(repo, parts[0], parts[1], fetched.version),
+                                                      fetched.facts_version)
         return await anyio.to_thread.run_sync(self._run, request)
 
-    async def _run_audited_inline(self, request: FhirRequest) -> FhirResponse:
+    def _audit_trail(self, repo: Any) -> Any:
+        known, trail = self._trail
+        if known is not repo:
+            trail = trail_for(repo)
+            self._trail = (repo, trail)
+        return trail
+
+    async def _run_audited_inline(self, request: FhirRequest, repo: Any, facts_version: int | None = None) -> FhirResponse:
+        inner = getattr(repo, "_inner", repo)  # the real repository behind a Prefetched one
         try:
-            repo = SecuredRepository(self.state.repo, request.actor, self.policy)
+            repo = SecuredRepository(repo, request.actor, self.policy, self._audit_trail(inner),
+                                     facts_version=facts_version)
         except FhirError as error:
             return error_response(error)
         rows: list[dict[str, Any]] = []

@@ -1,0 +1,131 @@
+"""Reads by id through the whole app (real router, access layer and audit trail), on SQLite
+and PostgreSQL: the stored bytes go out as they are, concurrent reads share audit commits
+(each still durable before its answer), PostgreSQL's batched fetch (web/reads.py) gives the
+same answers as the router alone, and bad input in one read does not harm the others."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from ehelse.audit import log
+from ehelse.audit.trail import trail_for
+from ehelse.audit.verify import verify
+from ehelse.fhir.headers import http_date
+from ehelse.nobasis.seed.vocabulary import FNR
+from ehelse.settings import Settings
+from ehelse.storage import open_repository
+from ehelse.web.app import create_app
+
+pytestmark = pytest.mark.anyio
+
+
+def _fnr(tag: int, i: int) -> str:
+    return f"{(tag * 100 + i) % 10**11:011d}"  # unique per test: the PostgreSQL schema is shared
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'read.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    repo = open_repository(url)
+    repo.upgrade()
+    tag = random.randrange(10**9)  # pg_url is one schema per module: ids of this test only
+    ids = []
+    for i in range(40):
+        ids.append(repo.update({"resourceType": "Patient", "id": f"p{tag}-{i}", "gender": "female",
+                                "identifier": [{"system": FNR, "value": _fnr(tag, i)}],
+                                "name": [{"family": f"Navn{i}", "text": "æøå \u2028 \"q\""}]})[0].id)
+    repo.update({"resourceType": "Observation", "id": f"o{tag}", "status": "final", "code": {"text": "x"},
+                 "valueQuantity": {"value": 1.5, "unit": "kg"}, "subject": {"reference": f"Patient/{ids[0]}"}})
+    repo.update({"resourceType": "Patient", "id": f"gone{tag}"})
+    repo.delete("Patient", f"gone{tag}")
+    app = create_app(Settings.from_env({}, log_level="warning", export_worker=False), repo)
+    yield app, repo, ids, tag
+    repo.close()
+
+
+async def _client(app):
+    token = app.state.tokens.issue("admin")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                             headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_concurrent_reads_send_stored_bytes_and_share_audit_commits(served):
+    app, repo, ids, tag = served
+    trail = trail_for(repo)
+    commits, seq = trail.commits, trail.seq
+    async with await _client(app) as client:
+        responses = await asyncio.gather(*(client.get(f"/fhir/Patient/{ids[i % 40]}") for i in range(96)))
+    for i, response in enumerate(responses):
+        stored = repo.read("Patient", ids[i % 40])
+        assert response.status_code == 200
+        assert response.content == bytes(stored.content)  # not parsed and written again
+        assert response.headers["etag"] == f'W/"{stored.version_id}"'
+        assert response.headers["last-modified"] == http_date(stored.last_updated)
+        assert response.headers["content-type"].startswith("application/fhir+json")
+    assert trail.seq - seq == 96  # one record per read
+    assert trail.commits - commits < 96  # and they shared commits
+    rows = log.select(repo, log.LogQuery(chain=trail.chain_id, newest_first=False))
+    assert {r["patient"] for r in rows[-96:]} == set(ids)
+    assert verify(repo).ok
+
+
+async def test_answers_match_the_router_for_what_is_not_a_plain_read(served):
+    app, repo, ids, tag = served
+    async with await _client(app) as client:
+        obs = await client.get(f"/fhir/Observation/o{tag}")
+        assert obs.status_code == 200 and obs.content == bytes(repo.read("Observation", f"o{tag}").content)
+        assert (await client.get(f"/fhir/Patient/nope{tag}")).status_code == 404
+        gone = await client.get(f"/fhir/Patient/gone{tag}")
+        assert gone.status_code == 410 and gone.json()["resourceType"] == "OperationOutcome"
+        assert (await client.get(f"/fhir/Patient/{ids[1]}/_history/1")).status_code == 200
+        assert (await client.get(f"/fhir/NotAType/{ids[1]}")).status_code == 404
+        summary = await client.get(f"/fhir/Patient/{ids[1]}", params={"_elements": "gender"})
+        assert summary.status_code == 200 and "name" not in summary.json()
+        cached = await client.get(f"/fhir/Patient/{ids[1]}", headers={"If-None-Match": 'W/"1"'})
+        assert cached.status_code == 304
+
+
+async def test_bad_ids_get_4xx_and_do_not_harm_reads_in_the_same_batch(served):
+    app, repo, ids, tag = served
+    bad = ["a_b", "x" * 65, "%00", "a%00b", "%C3%28", "%E2%80%A8", "a%2Fb", "%27%3B--"]
+    async with await _client(app) as client:
+        paths = [f"/fhir/Patient/{ids[i]}" for i in range(20)] + [f"/fhir/Patient/{b}" for b in bad]
+        random.shuffle(paths)
+        responses = await asyncio.gather(*(client.get(p) for p in paths))
+    for path, response in zip(paths, responses):
+        if path.rsplit("/", 1)[1] in ids:
+            assert response.status_code == 200, (path, response.text)
+        else:
+            assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
+            assert response.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_citizen_reads_own_record_and_gets_404_for_another(served):
+    app, repo, ids, tag = served
+    token = app.state.tokens.issue(f"patient:{_fnr(tag, 0)}")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        own, other = await asyncio.gather(client.get(f"/fhir/Patient/{ids[0]}"), client.get(f"/fhir/Patient/{ids[1]}"))
+    assert own.status_code == 200 and own.json()["id"] == ids[0]
+    assert other.status_code == 404
+    refused = log.select(repo, log.LogQuery(patients=[ids[1]], outcomes=["4"]))
+    assert refused and refused[0]["actor_id"] == _fnr(tag, 0)
+
+
+def test_http_date_is_the_email_utils_date():
+    rng = random.Random(7)
+    for _ in range(2000):
+        moment = datetime(1971, 1, 1, tzinfo=timezone.utc) + timedelta(
+            seconds=rng.randrange(2**31), microseconds=rng.randrange(10**6))
+        for instant in (moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), moment.strftime("%Y-%m-%dT%H:%M:%SZ")):
+            assert http_date(instant) == format_datetime(moment.replace(microsecond=0), usegmt=True)
+    assert http_date("2026-11-27T10:00:00+02:00") == "Fri, 27 Nov 2026 08:00:00 GMT"
