@@ -65,8 +65,29 @@ def test_chart_escapes_names():
 def test_catalogue_nb_and_en_have_the_same_keys():
     catalogue = Catalogue(MESSAGES)
     assert catalogue.missing("en") == set()
-    assert catalogue.translator("nn")("footer_about") == MESSAGES["nb"]["footer_about"]  # nynorsk falls back
     assert catalogue.translator("en")("acting_for", name="Emma") == "You are acting on behalf of Emma"
+
+
+def test_a_word_missing_in_nynorsk_falls_back_to_bokmal_and_nynorsk_is_then_not_offered():
+    catalogue = Catalogue({"nb": {"a": "bokmål", "b": "berre bokmål"}, "nn": {"a": "nynorsk"}, "en": {"a": "en", "b": "b"}})
+    assert catalogue.translator("nn")("a") == "nynorsk"
+    assert catalogue.translator("nn")("b") == "berre bokmål"  # never a raw key
+    assert catalogue.missing("nn") == {"b"}
+    assert catalogue.complete() == ("nb", "en")
+
+
+def test_the_citizen_portal_speaks_nynorsk_the_clinician_workspace_does_not_yet():
+    from ehelse.portals.citizen.messages import MESSAGES as CITIZEN
+    from ehelse.portals.clinician.messages import MESSAGES as CLINICIAN
+
+    citizen = Catalogue(MESSAGES, CITIZEN)
+    assert citizen.missing("nn") == set() and citizen.missing("en") == set()
+    assert citizen.complete() == ("nb", "nn", "en")
+    # every placeholder of a bokmål text is in its nynorsk text too (no KeyError when filled in)
+    for key, text in citizen.texts["nb"].items():
+        assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", citizen.texts["nn"][key])), key
+    assert citizen.translator("nn")("nav_messages") == "Meldingar"
+    assert "nn" not in Catalogue(MESSAGES, CLINICIAN).complete()
 
 
 @pytest.mark.skipif(not (node_modules() / "@digdir/designsystemet-css").exists(), reason="npm ci has not run")

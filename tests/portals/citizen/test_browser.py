@@ -1,5 +1,5 @@
-"""End to end in Debian's chromium as the demo cast, with axe-core on every route in both
-languages at desktop and phone width, and one journey with the keyboard alone."""
+"""End to end in Debian's chromium as the demo cast, with axe-core on every route in every
+language (bokmål, nynorsk, English) at desktop and phone width, and one journey with the keyboard alone."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ SHOTS = {"/innbygger/": "overview", "/innbygger/provesvar/85354-9": "bloodpressu
          "/innbygger/personvern": "privacy", "/innbygger/fullmakt": "fullmakt", "/innbygger/timer": "appointments"}
 
 
-@pytest.mark.parametrize("lang", ["nb", "en"])
+@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
 def test_axe_on_every_route_at_desktop_and_phone_width(browser, live_server, lang):
     """Each route is loaded once per language; axe runs at desktop width, then at phone
     width on the same page (axe stays injected), so both widths cost one page load."""

@@ -53,10 +53,10 @@ def test_anonymous_visitors_go_to_the_login_page(app):
     assert client.get("/innbygger/tilgjengelighet").status_code == 200
 
 
-def test_every_page_renders_with_server_timing_in_both_languages(app):
+def test_every_page_renders_with_server_timing_in_every_language(app):
     client = login(app, "astrid")
     for path in PAGES:
-        for lang in ("nb", "en"):
+        for lang in ("nb", "nn", "en"):
             response = client.get(f"{path}?lang={lang}")
             assert response.status_code == 200, (path, lang)
             assert response.headers["server-timing"].startswith("app;dur=")
@@ -121,3 +121,18 @@ def test_message_with_attachment_type_and_size_limits(app):
     attachment = re.search(r'href="(/innbygger/meldinger/[^"]+/vedlegg/\d+)"', thread).group(1)
     download = client.get(attachment)
     assert download.content == b"hello" and download.headers["content-disposition"].startswith("attachment")
+
+
+def test_nynorsk_is_offered_and_remembered(app):
+    """Issue 7, "nynorsk welcome": the switch offers bokmål, nynorsk and English on every
+    page; nynorsk is then the page's language (html lang, words) until changed."""
+    client = login(app, "kari")
+    page = client.get("/innbygger/").text
+    assert 'hreflang="nn"' in page and 'hreflang="en"' in page
+    nn = client.get("/innbygger/journal?lang=nn")
+    assert nn.headers["content-language"] == "nn" and client.cookies.get("lang") == "nn"
+    assert '<html lang="nn">' in nn.text and "Aktive diagnosar" in nn.text and "Aktive diagnoser" not in nn.text
+    remembered = client.get("/innbygger/meldinger").text
+    assert '<html lang="nn">' in remembered and "Ny melding" in remembered and "Meldingar" in remembered
+    act_for(client, "demo-emma")
+    assert "Du handlar på vegner av Emma Nordmann" in client.get("/innbygger/").text

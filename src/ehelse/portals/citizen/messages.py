@@ -1,4 +1,7 @@
-"""The citizen portal's words: bokmål first, English second (a test checks both have every key)."""
+"""The citizen portal's words: bokmål first, English second, nynorsk in messages_nn.py (a test
+checks that all three have every key)."""
+
+from ehelse.portals.citizen.messages_nn import NN
 
 _NB = {
     "portal_name": "ehelse – innbygger", "back_to_overview": "Tilbake til forsiden",
@@ -90,7 +93,7 @@ _NB = {
     "summary_title": "Sammendrag for {name}", "summary_intro": "Alt som er registrert, gruppert etter type.",
     "a11y_title": "Tilgjengelighetserklæring",
     "a11y_intro": "ehelse skal kunne brukes av alle. Denne erklæringen gjelder innbyggerportalen.",
-    "a11y_status_heading": "Status", "a11y_status": "Vi tester alle sidene mot WCAG 2.1 nivå A og AA med axe-core, på bokmål og engelsk, i full skjermbredde og på mobil, og en hel brukerreise med bare tastatur.",
+    "a11y_status_heading": "Status", "a11y_status": "Vi tester alle sidene mot WCAG 2.1 nivå A og AA med axe-core, på bokmål, nynorsk og engelsk, i full skjermbredde og på mobil, og en hel brukerreise med bare tastatur.",
     "a11y_how_heading": "Slik er løsningen laget", "a11y_how_1": "Alle sider kan brukes med tastatur, og en lenke øverst hopper til hovedinnholdet.",
     "a11y_how_2": "Grafer har en tabell med de samme tallene og en tekstbeskrivelse.",
     "a11y_how_3": "Farger er ikke den eneste måten informasjon vises på.", "a11y_how_4": "Sidene virker uten JavaScript.",
@@ -189,7 +192,7 @@ _EN = {
     "summary_title": "Summary for {name}", "summary_intro": "Everything registered, grouped by kind.",
     "a11y_title": "Accessibility statement",
     "a11y_intro": "ehelse shall be usable by everyone. This statement covers the citizen portal.",
-    "a11y_status_heading": "Status", "a11y_status": "Every page is tested against WCAG 2.1 levels A and AA with axe-core, in Norwegian and English, at desktop and phone width, and one whole journey is done with the keyboard alone.",
+    "a11y_status_heading": "Status", "a11y_status": "Every page is tested against WCAG 2.1 levels A and AA with axe-core, in Norwegian (bokmål and nynorsk) and English, at desktop and phone width, and one whole journey is done with the keyboard alone.",
     "a11y_how_heading": "How it is made", "a11y_how_1": "Every page works with the keyboard, and a link at the top skips to the main content.",
     "a11y_how_2": "Charts come with a table of the same values and a text description.",
     "a11y_how_3": "Colour is never the only way information is shown.", "a11y_how_4": "The pages work without JavaScript.",
@@ -222,4 +225,4 @@ _EN.update({
     "read": "read", "unread": "unread", "download_pdf": "Summary as a PDF (to keep or print)",
 })
 
-MESSAGES = {"nb": _NB, "en": _EN}
+MESSAGES = {"nb": _NB, "nn": NN, "en": _EN}

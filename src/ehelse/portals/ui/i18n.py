@@ -55,6 +55,10 @@ class Catalogue:
     def translator(self, lang: str) -> Translator:
         return self._translators.get(lang, self._translators[DEFAULT])
 
+    def complete(self) -> tuple[str, ...]:
+        """The languages with every word of bokmål (offered in the language switch)."""
+        return tuple(lang for lang in LANGUAGES if not self.missing(lang))
+
     def missing(self, lang: str) -> set[str]:
         """Keys that bokmål has and `lang` lacks (the test of the catalogues uses it)."""
         return set(self.texts[DEFAULT]) - set(self.texts.get(lang, {}))

@@ -32,7 +32,9 @@ class Pages:
         self.catalogue = catalogue
         self.env = Environment(loader=FileSystemLoader([*template_dirs, UI_TEMPLATES]),
                                autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self.env.globals.update(languages=LANGUAGES, language_names=NAMES,
+        # The language switch offers the languages this portal's catalogue has every word of
+        # (bokmål and English everywhere; nynorsk where a portal has it, the citizen portal).
+        self.env.globals.update(languages=LANGUAGES, offered=catalogue.complete(), language_names=NAMES,
                                 static=lambda path: f"/static/{path}?v={static_version}")
 
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
