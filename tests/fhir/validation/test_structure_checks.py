@@ -171,3 +171,29 @@ def test_a_choice_with_a_primitive_extension_is_still_one_form():
     assert errors(obs(_valueString=ext)) == []
     assert expressions(obs(valueBoolean=True, _valueString=ext)) == ["Observation._valueString"]
     assert expressions(obs(_valueString=ext, valueBoolean=True)) == ["Observation.valueBoolean"]
+
+
+def test_flat_objects_remembered_as_valid_are_only_ever_the_same_strings():
+    """Walk.object remembers flat objects (a Coding of strings) found valid; an object that
+    compares equal only through Python's 1 == True must still be checked, and so must the
+    same keys with another value, and a table's objects after clear_known."""
+    from ehelse.fhir.validation.model import model
+    from ehelse.fhir.validation.primitives import clear_known
+
+    def category(**coding):
+        return {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                "category": [{"coding": [{"system": "http://example.org/cs", **coding}]}]}
+
+    def errors(resource):
+        return [i.expression for i in validate(resource) if i.is_error]
+
+    assert errors(category(code="a")) == []
+    assert errors(category(code="a")) == []
+    assert (("system", "http://example.org/cs"), ("code", "a")) in model().tables["Coding"].known
+    assert errors(category(code="a b  c")) == ["Observation.category[0].coding[0].code"]
+    assert errors(category(code="a", userSelected=True)) == []
+    assert errors(category(code="a", userSelected=1)) == ["Observation.category[0].coding[0].userSelected"]
+    assert errors(category(code="a", userSelected="true")) == ["Observation.category[0].coding[0].userSelected"]
+    clear_known()
+    assert model().tables["Coding"].known == set()
+    assert errors(category(code="a ")) == ["Observation.category[0].coding[0].code"]

@@ -425,6 +425,9 @@ def attach(model: Any) -> None:
                 child_base = kind if kind not in ("-", "Resource") else child_path
                 if on_child or on_object:
                     rule.invariants = (on_child or None, child_base, on_object or None, object_base)
+                    rule.simple = rule.simple_object = False  # the walk's fast paths would not collect them
+                    if on_child:
+                        table.known = None  # its objects always collect something (Narrative.div)
         table = model.tables.get(type_name)
         root = at.get(type_name)
         if table is not None and table.is_resource_root and root:

@@ -32,7 +32,7 @@ class Rule:
 
     __slots__ = ("name", "code", "check", "table", "min", "max", "array", "choice",
                  "binding", "targets", "profiles", "is_resource", "is_primitive", "shape", "plain",
-                 "invariants", "known")
+                 "invariants", "known", "simple", "simple_object")
 
     def __init__(self, name: str, code: str, min_: int, max_: int, array: bool, choice: str | None,
                  binding: tuple[str, str] | None, targets: frozenset[str] | None,
@@ -62,11 +62,20 @@ class Rule:
         # values already found to raise no binding issue: codes, or (system, code) of codings
         # (terminology.check_binding); emptied by primitives.clear_known
         self.known: set | None = known_set() if binding is not None else None
+        self.simple = False  # set in finish
+        self.simple_object = False  # set in finish
 
     def finish(self) -> None:
+        # simple: a single primitive whose check is all there is (no choice, binding or
+        # invariants): the structural walk's fast path. invariants.attach clears it.
+        self.simple = (self.shape == SINGLE_PRIMITIVE and self.choice is None and self.binding is None
+                       and self.invariants is None)
         self.plain = (not self.is_primitive and not self.is_resource and self.table is not None
                       and self.code not in ("Reference", "Extension")
                       and not (self.binding is not None and self.code in ("CodeableConcept", "Coding")))
+        # simple_object: likewise a single plain object (checked by its table alone)
+        self.simple_object = (self.shape == SINGLE_COMPLEX and self.plain and self.choice is None
+                              and self.invariants is None)
 
     def __repr__(self) -> str:
         return f"Rule({self.name}: {self.code} {self.min}..{'*' if self.max < 0 else self.max})"
@@ -75,7 +84,7 @@ class Rule:
 class Table(dict):
     """JSON property name -> Rule, plus what must be present (min >= 1)."""
 
-    __slots__ = ("type_name", "required", "is_resource_root", "invariants")
+    __slots__ = ("type_name", "required", "is_resource_root", "invariants", "known")
 
     def __init__(self, type_name: str):
         super().__init__()
@@ -86,6 +95,9 @@ class Table(dict):
         self.is_resource_root = False
         # for a resource type: its root invariants, set by invariants.attach (4 lists, see there)
         self.invariants: tuple | None = None
+        # for a table of primitives only (Coding, Period, ...): flat objects of it already
+        # found valid, as tuples of their items (structure.Walk.object); set by Model
+        self.known: set | None = None
 
 
 def _max(value: str) -> int:
@@ -131,6 +143,12 @@ class Model:
         for table in [*self.tables.values(), *self._paths.values()]:
             for rule in table.values():
                 rule.finish()
+            # Tables whose elements are all primitives (extensions aside, which make an
+            # object non-flat): their flat objects can be remembered once valid.
+            # (Element and BackboneElement: the `_name` objects, which nearly always hold a list.)
+            if not table.is_resource_root and table.type_name not in ("Element", "BackboneElement") and all(
+                    rule.is_primitive or rule.name in ("extension", "modifierExtension") for rule in table.values()):
+                table.known = known_set()
 
     def _build(self, name: str, definition: dict[str, Any]) -> Table:
         elements = definition["elements"]

@@ -19,6 +19,8 @@ from ehelse.fhir.validation import references
 from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, FORBIDDEN, SINGLE_COMPLEX, SINGLE_PRIMITIVE,
                                           Model, Rule, Table)
 from ehelse.fhir.validation.primitives import json_type
+
+OBJECT_LIMIT = 5_000  # flat objects remembered per table (Table.known)
 from ehelse.fhir.validation.terminology import check_binding
 
 
@@ -121,6 +123,18 @@ class Walk:
 
     # -- objects -------------------------------------------------------------------------
     def object(self, obj: dict, table: Table, path: str, local_refs: list) -> None:
+        known = table.known
+        if known is not None:
+            # a flat object (a Coding, ...) seen before, found valid, with nothing collected:
+            # its items decide everything (Model.finish_known says which tables)
+            try:
+                items = tuple(obj.items())
+                if items in known:
+                    return
+            except TypeError:  # a list or object inside: not a flat one
+                known = None
+            else:
+                before = (len(self.issues), len(self.pending), len(self.extensions), len(local_refs))
         if not obj:
             self.error("structure", "an object must not be empty", path)
             return
@@ -128,6 +142,17 @@ class Walk:
         get = table.get
         for key, value in obj.items():
             rule = get(key)
+            if rule is not None and rule.simple:
+                # most keys: a single primitive with nothing but its format to check
+                message = rule.check(value)
+                if message is not None:
+                    self.error("structure" if value is None or type(value) is list else "value",
+                               message if type(value) is not list else
+                               f"{key} must be a single value, not an array", f"{path}.{key}")
+                continue
+            if rule is not None and rule.simple_object and type(value) is dict:
+                self.object(value, rule.table, f"{path}.{key}", local_refs)
+                continue
             if rule is None:
                 if key[:1] == "_":
                     self._primitive_extension(obj, key, value, table, path)
@@ -205,6 +230,14 @@ class Walk:
                 # a choice is named without [x] in FHIRPath: Observation.effective
                 self.error("required", f"{label} is required (minimum cardinality 1)",
                            f"{path}.{label[:-3] if label.endswith('[x]') else label}")
+        if known is not None and before == (len(self.issues), len(self.pending), len(self.extensions),
+                                            len(local_refs)):
+            for _, value in items:
+                if type(value) is not str:
+                    return  # only strings: 1 == 1.0 == True would make other values look known
+            if len(known) >= OBJECT_LIMIT:
+                known.clear()
+            known.add(items)
 
     def _invariants(self, plan: tuple, key: str, value: Any, path: str) -> None:
         """Collect the occurrences of `key` for the invariants pass (the order of
