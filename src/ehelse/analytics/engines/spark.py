@@ -11,6 +11,7 @@ view it cannot express runs on the in-process runner, and the Result says so.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 from typing import Any, Iterator
@@ -53,7 +54,68 @@ def stop() -> None:
             _SESSION = None
 
 
-def source_sql(spark: Any, source: Any, type: str, workdir: str) -> str:
+_ROOT_USE = re.compile(r"\bs\.r\b")
+_ROOT_PATH = re.compile(r"try_variant_get\(s\.r, '\$\.([A-Za-z_][A-Za-z0-9_]*)[.']")
+
+
+def top_level_keys(sql: str, resource_type: str) -> dict[str, bool] | None:
+    """The resource's top-level JSON keys the compiled view reads, each with whether its value
+    is a JSON string (True) or an object, array, number or boolean (False); None when the view
+    uses the resource some other way (the whole resource, %resource as a value, a key the R4
+    model does not know), and then every key must be kept. Sound because every use of the
+    root `s.r` is checked to be a member path starting at one of these keys."""
+    uses = len(_ROOT_USE.findall(sql))
+    keys = _ROOT_PATH.findall(sql)
+    if uses != len(keys):
+        return None
+    kinds: dict[str, bool] = {"resourceType": True}
+    for key in set(keys) - {"resourceType"}:
+        kind = _json_string(resource_type, key)
+        if kind is None:
+            return None
+        kinds[key] = kind
+    return kinds
+
+
+def _json_string(resource_type: str, key: str) -> bool | None:
+    from ehelse.analytics.engines import model
+    from ehelse.analytics.engines.sql_compile import TEXT_TYPES
+
+    element = model.member(resource_type, key)
+    if element is not None and not element.choice:
+        return not element.repeats and len(element.types) == 1 and element.types[0] in TEXT_TYPES
+    for cut in range(len(key) - 1, 0, -1):  # a choice key: valueQuantity = value + Quantity
+        element = model.member(resource_type, key[:cut])
+        if element is not None and element.choice:
+            wanted = key[cut:]
+            for t in element.types:
+                if t[:1].upper() + t[1:] == wanted:
+                    return t in TEXT_TYPES
+            return None
+    return None
+
+
+def pruned_reader(spark: Any, ndjson: list[str], keys: dict[str, bool]) -> str:
+    """Read only `keys` of each line with an explicit schema (Spark's JSON reader skips every
+    other key without building it), then rebuild a VARIANT object of just those keys, so the
+    compiled view runs unchanged on a value a fraction of the resource's size. Each key is
+    read as a string: Spark gives an object's or array's JSON text, a number's or boolean's
+    literal, a string's content (quoted again here, by the R4 type). FAILFAST: a malformed
+    line is an error, as parse_json makes it on the full path."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    names = sorted(keys)
+    schema = StructType([StructField(k, StringType()) for k in names])
+    spark.read.schema(schema).option("mode", "FAILFAST").json(ndjson).createOrReplaceTempView("ehelse_pruned")
+    pieces = []
+    for i, key in enumerate(names):
+        column = f"`{key}`"
+        value = f"substr(to_json(array({column})), 2, length(to_json(array({column}))) - 2)" if keys[key] else column
+        pieces.append(f"CASE WHEN {column} IS NULL THEN NULL ELSE concat('\"{key}\":', {value}) END")
+    return f"SELECT parse_json(concat('{{', concat_ws(',', {', '.join(pieces)}), '}}')) AS r FROM ehelse_pruned"
+
+
+def source_sql(spark: Any, source: Any, type: str, workdir: str, keys: dict[str, bool] | None = None) -> str:
     files = source.files()
     parts = []
     if files is None:
@@ -63,7 +125,9 @@ def source_sql(spark: Any, source: Any, type: str, workdir: str) -> str:
                 f.write(text + b"\n")
         files = ([path], [])
     ndjson, parquet = files
-    if ndjson:
+    if ndjson and keys is not None:
+        parts.append(pruned_reader(spark, ndjson, keys))
+    elif ndjson:
         spark.read.text(ndjson).createOrReplaceTempView("ehelse_ndjson")
         parts.append("SELECT parse_json(value) AS r FROM ehelse_ndjson WHERE trim(value) <> ''")
     if parquet:
@@ -72,7 +136,7 @@ def source_sql(spark: Any, source: Any, type: str, workdir: str) -> str:
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = None) -> Result:
+def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = None, prune: bool = True) -> Result:
     try:
         compiled = compile_spark(view, Spark(), "__SOURCE__")
     except Unsupported as exc:
@@ -82,7 +146,8 @@ def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = 
         return Result(view.column_names(), rows, f"runner (spark fallback: {exc})")
     spark = spark or session()
     workdir = tempfile.mkdtemp(prefix="ehelse-spark-")
-    sql = compiled.sql.replace("__SOURCE__", source_sql(spark, source, view.resource, workdir))
+    keys = top_level_keys(compiled.sql, view.resource) if prune else None
+    sql = compiled.sql.replace("__SOURCE__", source_sql(spark, source, view.resource, workdir, keys))
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return Result(compiled.columns, _rows(spark, sql, compiled.columns, compiled.json_columns, workdir), "spark", sql)
