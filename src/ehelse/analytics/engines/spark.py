@@ -41,6 +41,9 @@ def session(master: str | None = None) -> Any:
                         .config("spark.ui.enabled", "false")
                         .config("spark.sql.shuffle.partitions", "2")
                         .config("spark.driver.memory", "1g")
+                        # 32 MB splits, not 128: an export's NDJSON file is then several tasks,
+                        # so local[N] uses its N cores on files of a few hundred MB.
+                        .config("spark.sql.files.maxPartitionBytes", str(32 * 2**20))
                         .getOrCreate())
             _SESSION.sparkContext.setLogLevel("ERROR")
         return _SESSION
