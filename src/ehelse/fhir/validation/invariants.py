@@ -166,19 +166,21 @@ def _dom_3(node: Any, env: dict) -> bool | None:
     if not contained:
         return True
     hashes: set[str] = set()
-    _collect_hash_strings({k: v for k, v in node.items() if k != "contained"}, hashes)
+    for key, value in node.items():
+        if key != "contained":
+            _collect_hash_strings(value, hashes)
+    inners = []  # each contained resource's '#' strings, collected once
     for resource in contained:
         inner: set[str] = set()
         _collect_hash_strings(resource, inner)
+        inners.append(inner)
         hashes |= inner - {"#"}
-    for resource in contained:
+    for resource, inner in zip(contained, inners):
         if not isinstance(resource, dict):
             continue
         rid = resource.get("id")
         if isinstance(rid, str) and "#" + rid in hashes:
             continue
-        inner = set()
-        _collect_hash_strings(resource, inner)
         if "#" not in inner:
             return False
     return True
@@ -186,14 +188,20 @@ def _dom_3(node: Any, env: dict) -> bool | None:
 
 def _collect_hash_strings(value: Any, out: set[str]) -> None:
     """Every string starting with '#' below `value` (references, canonicals, uris)."""
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is str:
+        if value[:1] == "#":
+            out.add(value)
+    elif kind is dict:
         for v in value.values():
-            _collect_hash_strings(v, out)
-    elif isinstance(value, list):
+            if type(v) is str:  # most values: no call for them
+                if v[:1] == "#":
+                    out.add(v)
+            else:
+                _collect_hash_strings(v, out)
+    elif kind is list:
         for v in value:
             _collect_hash_strings(v, out)
-    elif isinstance(value, str) and value.startswith("#"):
-        out.add(value)
 
 
 def _que_7(node: Any, env: dict) -> bool | None:

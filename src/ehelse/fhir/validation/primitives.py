@@ -190,10 +190,13 @@ def _decimal(value: Any) -> str | None:
     return None
 
 
+_DIV_START = re.compile(r"\s*<div").match  # \s: str.isspace(), as lstrip() strips
+
+
 def _xhtml(value: Any) -> str | None:
     if type(value) is not str:
         return f"expected a JSON string (xhtml), got {_json_type(value)}"
-    if not value.lstrip().startswith("<div"):
+    if _DIV_START(value) is None:  # value.lstrip().startswith("<div"), without copying the text
         return "narrative xhtml must be a <div> element (narrative.html#xhtml)"
     return None
 
