@@ -17,7 +17,9 @@ report says which.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
 
 import orjson
 
@@ -93,6 +95,35 @@ def get_load(base_url: str, paths: list[str], *, token: str, connections: int, s
                                        seconds=seconds))
 
 
+_AUDIT_LINE = re.compile(r'^ehelse_audit_(records|commits)_total\{chain="([^"]+)"\} (\d+)$', re.M)
+
+
+def audit_counters(base_url: str, workers: int, tries: int = 40) -> dict[str, dict[str, int]]:
+    """Each worker's audit counters from /metrics (per process: a scrape reaches one worker,
+    so scrape until every worker's chain has answered)."""
+    found: dict[str, dict[str, int]] = {}
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(base_url + "/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            continue
+        for kind, chain, value in _AUDIT_LINE.findall(text):
+            found.setdefault(chain, {})[kind] = int(value)
+        if len(found) >= workers:
+            break
+    return found
+
+
+def audit_batches(before: dict, after: dict) -> dict:
+    """Audit records and commits during the FHIR load (workers seen in both scrapes): the
+    group commit's batch size is records per commit."""
+    records = sum(after[c].get("records", 0) - before[c].get("records", 0) for c in after if c in before)
+    commits = sum(after[c].get("commits", 0) - before[c].get("commits", 0) for c in after if c in before)
+    return {"records": records, "commits": commits, "workers_seen": len(set(after) & set(before)),
+            "records_per_commit": round(records / commits, 1) if commits else None}
+
+
 def bench_backend(backend: str, *, workers: int, connections: int, seconds: float,
                   patients: int) -> dict:
     """Bare (/healthz) then FHIR read, on one server; both figures and their ratio."""
@@ -109,9 +140,11 @@ def bench_backend(backend: str, *, workers: int, connections: int, seconds: floa
             with CpuMeter(server.process_group) as bare_cpu:
                 bare = get_load(server.base_url, ["/healthz"], token=token,
                                 connections=connections, seconds=seconds)
+            before = audit_counters(server.base_url, workers)
             with CpuMeter(server.process_group) as fhir_cpu:
                 fhir = get_load(server.base_url, paths, token=token, connections=connections,
                                 seconds=seconds)
+            fhir["audit"] = audit_batches(before, audit_counters(server.base_url, workers))
     for figures, meter in ((bare, bare_cpu), (fhir, fhir_cpu)):
         figures["cpu"] = meter.result
         figures["requests_per_cpu_s"] = per_cpu_second(figures["requests"], meter.result,

@@ -54,11 +54,12 @@ def read_table(result: dict) -> str:
             figures = run[name]
             rows.append([f"{key} {name}", figures.get("tool", ""), figures["requests_per_s"],
                          figures.get("requests_per_cpu_s", ""), figures["errors"], figures["p50_ms"], figures["p99_ms"],
-                         run["ratio_to_bare"] if name == "fhir_read" else "", _cpu(figures)])
+                         run["ratio_to_bare"] if name == "fhir_read" else "",
+                         (figures.get("audit") or {}).get("records_per_commit") or "", _cpu(figures)])
     return _table(f"Read by id ({result.get('connections')} connections, "
                   f"target ratio >= {result.get('target_ratio')})",
                   ["run", "tool", "req/s", "req/CPU-s", "errors", "p50 ms", "p99 ms", "ratio to bare",
-                   "CPU % srv/db/bench/irq/other"], rows)
+                   "audit rows/commit", "CPU % srv/db/bench/irq/other"], rows)
 
 
 def crud_table(result: dict) -> str:

@@ -70,6 +70,9 @@ def test_read_measures_fhir_and_bare(report):
         assert run[name]["errors"] == 0, f"{name}: {run[name]}"
     assert run["fhir_read"]["patients"] == 20
     assert run["ratio_to_bare"] > 0
+    audit = run["fhir_read"]["audit"]  # from /metrics: one record per read, sharing commits
+    assert audit["workers_seen"] == 1 and audit["records"] >= run["fhir_read"]["requests"]
+    assert audit["commits"] >= 1
 
 
 def test_crud_runs_the_whole_scenario(report):

@@ -73,6 +73,10 @@ async def test_concurrent_reads_send_stored_bytes_and_share_audit_commits(served
         assert response.headers["content-type"].startswith("application/fhir+json")
     assert trail.seq - seq == 96  # one record per read
     assert trail.commits - commits < 96  # and they shared commits
+    async with await _client(app) as client:
+        metrics = (await client.get("/metrics")).text
+    assert f'ehelse_audit_records_total{{chain="{trail.chain_id}"}} {trail.seq}' in metrics
+    assert f'ehelse_audit_commits_total{{chain="{trail.chain_id}"}} {trail.commits}' in metrics
     rows = log.select(repo, log.LogQuery(chain=trail.chain_id, newest_first=False))
     assert {r["patient"] for r in rows[-96:]} == set(ids)
     assert verify(repo).ok

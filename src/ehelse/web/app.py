@@ -52,6 +52,10 @@ class AppState:
         self._router = router
         self._tokens = None
         self._repo_options: dict[str, Any] = {}  # extra backend options (tests: connect_timeout)
+        if repo is not None:
+            from ehelse.audit.trail import trail_for
+
+            self.metrics.audit_trail = trail_for(repo)
 
     @property
     def repo(self) -> Any:
@@ -61,6 +65,9 @@ class AppState:
             self._repo = open_repository(self.settings.database_url, db_pool_size=self.settings.db_pool_size,
                                          sqlite_readers=self.settings.sqlite_readers, **self._repo_options)
             self.metrics.pool_stats = _pool_stats(self._repo)
+            from ehelse.audit.trail import trail_for
+
+            self.metrics.audit_trail = trail_for(self._repo)
             _load_installed_guides(self._repo)
         return self._repo
 

@@ -26,6 +26,7 @@ class Metrics:
         self.latency: dict[str, list[float]] = {}  # interaction -> bucket counts + [sum, count]
         self.in_flight = 0
         self.pool_stats: Callable[[], dict[str, Any]] | None = None
+        self.audit_trail: Any = None  # this process's audit/trail.AuditTrail, once the database is open
 
     def observe(self, interaction: str, method: str, status: int, seconds: float) -> None:
         # Called on the event loop thread only (from the middleware), so no lock: this runs
@@ -68,7 +69,23 @@ class Metrics:
         lines += ["# HELP ehelse_http_requests_in_flight Requests being answered now.",
                   "# TYPE ehelse_http_requests_in_flight gauge", f"ehelse_http_requests_in_flight {in_flight}"]
         lines += self._pool_lines()
+        lines += self._audit_lines()
         return ("\n".join(lines) + "\n").encode()
+
+    def _audit_lines(self) -> list[str]:
+        # Records over commits is the group commit at work (audit/trail.py): with many
+        # concurrent reads, tens of records share one transaction. Labelled by the chain
+        # (one per process), so the figures of several workers can be told apart and summed.
+        trail = self.audit_trail
+        if trail is None:
+            return []
+        chain = _label(trail.chain_id)
+        return ["# HELP ehelse_audit_records_total Audit records this process committed.",
+                "# TYPE ehelse_audit_records_total counter",
+                f'ehelse_audit_records_total{{chain="{chain}"}} {trail.seq}',
+                "# HELP ehelse_audit_commits_total Transactions this process's audit trail committed.",
+                "# TYPE ehelse_audit_commits_total counter",
+                f'ehelse_audit_commits_total{{chain="{chain}"}} {trail.commits}']
 
     def _pool_lines(self) -> list[str]:
         # A backend may offer `pool_stats() -> {"size": 10, "available": 7, ...}` (numbers);
