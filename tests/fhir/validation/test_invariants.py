@@ -323,3 +323,16 @@ def test_the_structural_walk_finds_what_the_invariant_walk_finds_on_violations(r
     assert found is not None  # structurally valid: only the invariants are broken
     assert keyed(invariants.check(resource)) == expected
     assert as_rows(found) == as_rows(invariants.check(resource))
+
+
+def test_invariants_hold_inside_extensions_on_primitives_too():
+    """conformance-rules.html#constraints: a constraint holds on every occurrence, also in an
+    extension on a primitive (`_birthDate`), which the structural walk visits (check()'s own
+    walk does not go there)."""
+    from ehelse.fhir.validation import validate
+
+    resource = {"resourceType": "Patient", "birthDate": "1980-01-01", "text": TEXT, "_birthDate": {"extension": [
+        {"url": "http://example.org/x", "valuePeriod": {"start": "2020-01-02", "end": "2020-01-01"}}]}}
+    assert keyed(validate(resource)) == {("per-1", "Patient.birthDate.extension[0].valuePeriod")}
+    resource["_birthDate"]["extension"][0]["valuePeriod"]["end"] = "2020-01-03"
+    assert validate(resource) == []
