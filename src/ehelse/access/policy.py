@@ -23,6 +23,7 @@ Personnel see every Patient's demographics (to find the patient) whatever the re
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -123,7 +124,8 @@ class AccessPolicy:
         # Admins and system clients: the view is made of the token alone (kind and scopes;
         # no facts, no date, nothing a request changes in it), so one per actor is reused.
         # Expiry and revocation are checked per request before (access/tokens.py verify).
-        self._token_views: dict[Any, Any] = {}
+        self._token_views: dict[int, tuple[Any, Any]] = {}  # id(actor) -> (actor, view)
+        self._views_lock = threading.Lock()
 
     def today(self) -> date:
         if self._today is None:
@@ -137,12 +139,16 @@ class AccessPolicy:
         from ehelse.access.view import AccessView
 
         if actor.kind in ("admin", "system"):
-            view = self._token_views.get(actor)
-            if view is None:
-                if len(self._token_views) >= _TOKEN_VIEWS:
-                    self._token_views.pop(next(iter(self._token_views)))  # the oldest goes
-                view = self._token_views[actor] = AccessView.build(repo, actor, today=self.today(),
-                                                                   facts=self.facts, grants=self.grants)
+            # By identity: the token service hands out one Actor per verified token, so a
+            # look-up needs no hashing and comparing of the frozen dataclass's fields.
+            found = self._token_views.get(id(actor))
+            if found is not None and found[0] is actor:
+                return found[1]
+            view = AccessView.build(repo, actor, today=self.today(), facts=self.facts, grants=self.grants)
+            with self._views_lock:
+                while len(self._token_views) >= _TOKEN_VIEWS:  # the oldest goes
+                    self._token_views.pop(next(iter(self._token_views)))
+                self._token_views[id(actor)] = (actor, view)  # holds the actor: its id stays unique
             return view
         if actor.kind in ("patient", "practitioner"):  # the kinds whose view uses cached facts
             self.facts.sync(freshness.current(repo) if facts_version is None else facts_version)
