@@ -197,3 +197,16 @@ def test_flat_objects_remembered_as_valid_are_only_ever_the_same_strings():
     clear_known()
     assert model().tables["Coding"].known == set()
     assert errors(category(code="a ")) == ["Observation.category[0].coding[0].code"]
+
+
+def test_long_strings_do_not_make_flat_objects_remembered():
+    """A flat object is remembered only when its strings are short: the set of known objects
+    must not hold on to large texts (a Coding whose display is a megabyte)."""
+    from ehelse.fhir.validation.model import model
+
+    long_display = "x" * 100_000
+    resource = {"resourceType": "Observation", "status": "final", "code": {"coding": [
+        {"system": "http://example.org/cs", "code": "long", "display": long_display}]}}
+    assert [i.expression for i in validate(resource) if i.is_error] == []
+    assert not any(long_display in dict(items).values() for items in model().tables["Coding"].known)
+    assert model().tables["Narrative"].known is None and model().tables["Attachment"].known is None

@@ -145,9 +145,12 @@ class Model:
                 rule.finish()
             # Tables whose elements are all primitives (extensions aside, which make an
             # object non-flat): their flat objects can be remembered once valid.
-            # (Element and BackboneElement: the `_name` objects, which nearly always hold a list.)
-            if not table.is_resource_root and table.type_name not in ("Element", "BackboneElement") and all(
-                    rule.is_primitive or rule.name in ("extension", "modifierExtension") for rule in table.values()):
+            # (Element and BackboneElement: the `_name` objects, which nearly always hold a list;
+            # and tables with narrative or base64 data, long texts not worth hashing each time.)
+            if (not table.is_resource_root and table.type_name not in ("Element", "BackboneElement")
+                    and all(rule.is_primitive or rule.name in ("extension", "modifierExtension")
+                            for rule in table.values())
+                    and not any(rule.code in ("xhtml", "base64Binary") for rule in table.values())):
                 table.known = known_set()
 
     def _build(self, name: str, definition: dict[str, Any]) -> Table:

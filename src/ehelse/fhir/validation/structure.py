@@ -21,6 +21,7 @@ from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, FORBIDDEN, SINGLE_COM
 from ehelse.fhir.validation.primitives import json_type
 
 OBJECT_LIMIT = 5_000  # flat objects remembered per table (Table.known)
+FLAT_VALUE_LIMIT = 256  # characters: longer strings make an object not worth remembering
 from ehelse.fhir.validation.terminology import check_binding
 
 
@@ -233,8 +234,10 @@ class Walk:
         if known is not None and before == (len(self.issues), len(self.pending), len(self.extensions),
                                             len(local_refs)):
             for _, value in items:
-                if type(value) is not str:
-                    return  # only strings: 1 == 1.0 == True would make other values look known
+                if type(value) is not str or len(value) > FLAT_VALUE_LIMIT:
+                    # only strings: 1 == 1.0 == True would make other values look known;
+                    # only short ones: the set must not hold on to large texts
+                    return
             if len(known) >= OBJECT_LIMIT:
                 known.clear()
             known.add(items)
