@@ -155,3 +155,18 @@ def test_the_memory_of_valid_values_is_bounded(monkeypatch):
     for i in range(50):
         assert ok("uri", f"urn:x:{i}")
     assert len(primitives._known_uris) <= 10
+
+
+def test_long_values_are_checked_but_not_remembered():
+    """The known-valid sets (primitives, references, bindings) keep only values up to
+    KNOWN_LENGTH characters, so a stream of large valid values cannot pin them in memory."""
+    from ehelse.fhir.validation import primitives, references
+    from ehelse.fhir.validation.model import model
+
+    long_uri = "http://example.org/" + "a" * 10_000
+    assert primitives.CHECKERS["uri"](long_uri) is None
+    assert primitives.CHECKERS["uri"]("http://example.org/short") is None
+    assert long_uri not in primitives._known_uris and "http://example.org/short" in primitives._known_uris
+    long_reference = "http://example.org/fhir/Patient/" + "b" * 5_000
+    assert references.parse(long_reference, model().resource_types)[0] is None
+    assert long_reference not in references._KNOWN

@@ -76,6 +76,9 @@ def _string(value: Any) -> str | None:
 # input nor a stream of unique ids can grow it without limit; only valid values enter.
 _KNOWN_LIMIT = 20_000
 KNOWN_LIMIT = _KNOWN_LIMIT
+# Only values up to this length are remembered: the sets must not hold on to large texts
+# (a megabyte-long uri would otherwise stay in memory until the set is emptied).
+KNOWN_LENGTH = 256
 _KNOWN_SETS: list[set | dict] = []
 
 
@@ -111,9 +114,10 @@ def _pattern(name: str, expected: str) -> Callable[[Any], str | None]:
             return None
         if match(value) is None:
             return f"{value!r} is not a valid {name}: expected {expected}"
-        if len(known) >= _KNOWN_LIMIT:
-            known.clear()
-        known.add(value)
+        if len(value) <= KNOWN_LENGTH:
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            known.add(value)
         return None
 
     return check
@@ -133,9 +137,10 @@ def _dated(name: str, expected: str) -> Callable[[Any], str | None]:
             return f"{value!r} is not a valid {name}: expected {expected}"
         if not _real_date(value):
             return f"{value!r} is not a valid {name}: that day does not exist"
-        if len(known) >= _KNOWN_LIMIT:
-            known.clear()
-        known.add(value)
+        if len(value) <= KNOWN_LENGTH:
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            known.add(value)
         return None
 
     return check
@@ -152,9 +157,10 @@ def _uri(value: Any) -> str | None:
         return None
     if not value or _MATCH["uri"](value) is None:
         return f"{value!r} is not a valid uri: expected no whitespace and at least one character"
-    if len(_known_uris) >= _KNOWN_LIMIT:
-        _known_uris.clear()
-    _known_uris.add(value)
+    if len(value) <= KNOWN_LENGTH:
+        if len(_known_uris) >= _KNOWN_LIMIT:
+            _known_uris.clear()
+        _known_uris.add(value)
     return None
 
 

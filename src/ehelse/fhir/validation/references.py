@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ehelse.fhir.validation.primitives import KNOWN_LIMIT, REGEX, register_known
+from ehelse.fhir.validation.primitives import KNOWN_LENGTH, KNOWN_LIMIT, REGEX, register_known
 
 _ID = r"[A-Za-z0-9\-\.]{1,64}"
 _RELATIVE = re.compile(r"([A-Z][A-Za-z]+)/(" + _ID + r")(/_history/" + _ID + r")?").fullmatch
@@ -38,7 +38,7 @@ def parse(reference: str, resource_types: frozenset[str]) -> tuple[str | None, s
     if known is not None and _KNOWN_TYPES[0] is resource_types:
         return None, known[0], known[1]
     message, target, local_id = _parse(reference, resource_types)
-    if message is None:
+    if message is None and len(reference) <= KNOWN_LENGTH:
         if _KNOWN_TYPES[0] is not resource_types or len(_KNOWN) >= KNOWN_LIMIT:
             _KNOWN.clear()
             _KNOWN_TYPES[0] = resource_types

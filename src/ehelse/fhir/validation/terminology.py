@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from ehelse.errors import Issue
-from ehelse.fhir.validation.primitives import KNOWN_LIMIT
+from ehelse.fhir.validation.primitives import KNOWN_LENGTH, KNOWN_LIMIT
 
 try:  # the terminology module lands in parallel (issue 3, bindings part)
     from ehelse.fhir.validation.bindings import check_code as _check_code
@@ -65,7 +65,7 @@ def check_value(issues: list[Issue], binding: tuple[str, str], code_type: str | 
     if code_type is None:  # a `code` primitive: the value set implies the system
         if check_code(valueset, None, value) is False:
             _report(issues, strength, valueset, f"{value!r}", path)
-        elif known is not None and type(value) is str:
+        elif known is not None and type(value) is str and len(value) <= KNOWN_LENGTH:
             known.add(value)
         return
     codings = [value] if code_type == "Coding" else value.get("coding")
@@ -80,7 +80,7 @@ def check_value(issues: list[Issue], binding: tuple[str, str], code_type: str | 
             continue  # malformed, and already reported by the structural pass
         result = check_code(valueset, system, coding["code"])
         if result is not False:
-            if known is not None:
+            if known is not None and len(coding["code"]) + len(system or "") <= KNOWN_LENGTH:
                 known.add((system, coding["code"]))
             return  # in the value set, or cannot be checked
         missed.append((index, coding))
