@@ -139,7 +139,11 @@ def source_sql(spark: Any, source: Any, type: str, workdir: str, keys: dict[str,
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = None, prune: bool = True) -> Result:
+def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = None, prune: bool = False) -> Result:
+    """`prune`: read only the keys the view uses with an explicit schema (pruned_reader).
+    Off by default because it measured slower: 7.0 vs 4.9 CPU-seconds (JVM and Python) for the
+    flat Observation view over 20,185 Observations (docs/benchmarks.md); Spark's own VARIANT
+    parse of the whole line is cheaper than its JSON reader plus rebuilding a small VARIANT."""
     try:
         compiled = compile_spark(view, Spark(), "__SOURCE__")
     except Unsupported as exc:
