@@ -111,7 +111,7 @@ def pruned_reader(spark: Any, ndjson: list[str], keys: dict[str, bool]) -> str:
     schema = StructType([StructField(k, StringType()) for k in names])
     spark.read.schema(schema).option("mode", "FAILFAST").json(ndjson).createOrReplaceTempView("ehelse_pruned")
     pieces = []
-    for i, key in enumerate(names):
+    for key in names:
         column = f"`{key}`"
         value = f"substr(to_json(array({column})), 2, length(to_json(array({column}))) - 2)" if keys[key] else column
         pieces.append(f"CASE WHEN {column} IS NULL THEN NULL ELSE concat('\"{key}\":', {value}) END")
