@@ -22,4 +22,8 @@ def test_access_bench_measures_every_actor_and_workload():
         (actor, workload) for actor in ("citizen", "clinician") for workload in ("read", "search", "search-all")}
     for row in results["rows"]:
         assert row["requests_per_s"] > 0 and row["admin_requests_per_s"] > 0
-        assert row["ratio"] == pytest.approx(row["requests_per_s"] / row["admin_requests_per_s"], rel=0.01)
+        # the rates are printed rounded to 0.1 and the ratio to 0.001 (from the unrounded rates): on a
+        # loaded machine a rate of a few per second makes that rounding several per cent, so the
+        # check is the interval the rounded figures allow, not a fixed relative tolerance
+        rate, admin = row["requests_per_s"], row["admin_requests_per_s"]
+        assert (rate - 0.05) / (admin + 0.05) - 0.0005 <= row["ratio"] <= (rate + 0.05) / (admin - 0.05) + 0.0005

@@ -18,6 +18,7 @@ this instant"); the next `_since` export picks them up.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -100,6 +101,10 @@ class ExportRun:
         self.folder = Path(folder)
         self.settings = settings
         self.progress = progress or (lambda text, n: True)
+        # this attempt's own partial files: a worker whose lease ran out (jobs.py) may still be
+        # writing when another has taken the job over; with shared names the slower one's clean-up
+        # deleted the other's half-written file and failed the job
+        self.attempt = uuid.uuid4().hex[:12]
         self.written = 0
         self.problems: list[dict[str, Any]] = []
 
@@ -135,7 +140,7 @@ class ExportRun:
     def _write(self, name: str, items: Iterator[Any]) -> int:
         """Write items (stored bytes or dicts) a line each; renamed into place when whole, and
         nothing left behind for an empty type."""
-        target, partial = self.folder / name, self.folder / f".{name}.partial"
+        target, partial = self.folder / name, self.folder / f".{name}.{self.attempt}.partial"
         count = 0
         try:
             with open(partial, "wb") as f:
