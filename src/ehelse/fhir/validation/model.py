@@ -32,7 +32,7 @@ class Rule:
 
     __slots__ = ("name", "code", "check", "table", "min", "max", "array", "choice",
                  "binding", "targets", "profiles", "is_resource", "is_primitive", "shape", "plain",
-                 "invariants", "known", "simple", "simple_object")
+                 "invariants", "known", "simple", "simple_object", "string")
 
     def __init__(self, name: str, code: str, min_: int, max_: int, array: bool, choice: str | None,
                  binding: tuple[str, str] | None, targets: frozenset[str] | None,
@@ -64,6 +64,8 @@ class Rule:
         self.known: set | None = known_set() if binding is not None else None
         self.simple = False  # set in finish
         self.simple_object = False  # set in finish
+        # a string-like primitive (string, markdown): the walk checks it inline
+        self.string = code in ("string", "markdown")
 
     def finish(self) -> None:
         # simple: a single primitive whose check is all there is (no choice, binding or

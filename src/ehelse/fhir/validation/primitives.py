@@ -42,6 +42,7 @@ _MATCH.update({name: re.compile(pattern).fullmatch for name, pattern in FAST_REG
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _MAX_STRING = 1024 * 1024
+MAX_STRING = _MAX_STRING  # datatypes.html#string: at most 1 MB (structure.Walk inlines the check)
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 

@@ -18,7 +18,7 @@ from ehelse.errors import Issue
 from ehelse.fhir.validation import references
 from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, FORBIDDEN, SINGLE_COMPLEX, SINGLE_PRIMITIVE,
                                           Model, Rule, Table)
-from ehelse.fhir.validation.primitives import json_type
+from ehelse.fhir.validation.primitives import MAX_STRING, json_type
 
 OBJECT_LIMIT = 5_000  # flat objects remembered per table (Table.known)
 FLAT_VALUE_LIMIT = 256  # characters: longer strings make an object not worth remembering
@@ -145,6 +145,8 @@ class Walk:
             rule = get(key)
             if rule is not None and rule.simple:
                 # most keys: a single primitive with nothing but its format to check
+                if rule.string and type(value) is str and 0 < len(value) <= MAX_STRING:
+                    continue  # primitives._string, inlined: a non-empty string up to 1 MB
                 message = rule.check(value)
                 if message is not None:
                     self.error("structure" if value is None or type(value) is list else "value",
