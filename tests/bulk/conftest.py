@@ -60,7 +60,7 @@ def start_server(database_url: str, export_dir: Path, **env: str) -> Server:
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:

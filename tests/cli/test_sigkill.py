@@ -41,7 +41,7 @@ def _kill_midway(url: str, files, min_patients: int) -> None:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     repo = open_repository(url)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # generous: a loaded CI machine can be slow to start
         # Wait until some bundles are in, then kill while the next ones are being written.
         while time.monotonic() < deadline and process.poll() is None:
             if sum(1 for _ in repo.iter_current("Patient")) >= min_patients:  # cheap to poll

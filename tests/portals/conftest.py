@@ -63,7 +63,7 @@ def live_server(portal_db: Path, tmp_path_factory: pytest.TempPathFactory) -> It
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:

@@ -11,9 +11,12 @@ import pytest
 from ehelse.portals.strategy.plan import PlanStore, read_csv
 from ehelse.errors import BadRequest
 
+# live indicators are computed on request: give a loaded machine time (httpx's default is 5 s)
+http = httpx.Client(timeout=60)
+
 
 def test_overview_lists_goals_and_live_indicators(live_server):
-    r = httpx.get(f"{live_server}/strategi/")
+    r = http.get(f"{live_server}/strategi/")
     assert r.status_code == 200 and r.headers["content-language"] == "nb"
     for goal in ("Aktiv medvirkning", "Enklere arbeidshverdag", "Helsedata til fornying", "Tilgjengelig informasjon",
                  "Samarbeid og gjennomføringskraft"):
@@ -23,7 +26,7 @@ def test_overview_lists_goals_and_live_indicators(live_server):
 
 
 def test_indicator_page_has_value_definition_and_suppressed_breakdown(live_server):
-    r = httpx.get(f"{live_server}/strategi/indikator/I8")
+    r = http.get(f"{live_server}/strategi/indikator/I8")
     assert r.status_code == 200
     assert "Formel" in r.text and "vaccinations" in r.text  # the ViewDefinition, one click away
     assert "<svg" in r.text and "Tallene i grafen" in r.text  # chart plus its table alternative
@@ -34,10 +37,10 @@ def test_indicator_page_has_value_definition_and_suppressed_breakdown(live_serve
 
 
 def test_english_and_unknown_indicator(live_server):
-    r = httpx.get(f"{live_server}/strategi/indikator/I4", params={"lang": "en"})
+    r = http.get(f"{live_server}/strategi/indikator/I4", params={"lang": "en"})
     assert r.status_code == 200 and "Formula" in r.text and 'lang="en"' in r.text
-    assert httpx.get(f"{live_server}/strategi/indikator/nope").status_code == 404
-    assert httpx.get(f"{live_server}/strategi/indikator/{'x' * 500}").status_code == 404
+    assert http.get(f"{live_server}/strategi/indikator/nope").status_code == 404
+    assert http.get(f"{live_server}/strategi/indikator/{'x' * 500}").status_code == 404
 
 
 def test_csv_import_replaces_and_checks(portal_repo, live_server):
@@ -45,7 +48,7 @@ def test_csv_import_replaces_and_checks(portal_repo, live_server):
     store.ensure_seeded()
     store.save(read_csv("code,kind,parent,title,owner,status,start,end\n"
                         "A9,activity,1A,Ny digital timebestilling,Helse Sør-Øst,pågår,2025-01-01,2026-06-30\n"))
-    assert "Ny digital timebestilling" in httpx.get(f"{live_server}/strategi/").text
+    assert "Ny digital timebestilling" in http.get(f"{live_server}/strategi/").text
     for bad in ("code,kind,title\nX,nonsense,T\n", "code,kind,title,status\nX,activity,T,kanskje\n",
                 "code,title\nX,T\n", "code,kind,title,baseline\nX,indicator,T,mye\n"):
         with pytest.raises(BadRequest):
