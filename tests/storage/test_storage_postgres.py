@@ -105,3 +105,45 @@ def test_deadlocked_transactions_become_conflict(repo):
     assert sorted(outcomes) == ["conflict", "ok"]
     # the loser left nothing behind: each resource has exactly the winner's version
     assert repo.read("Patient", "a").version_id == 2 and repo.read("Patient", "b").version_id == 2
+
+
+def test_index_rows_of_a_transaction_go_in_one_statement_per_table(_pg_schemas):
+    """_flush_index sends each table's buffered rows as one JSON array (postgres/repository.py):
+    numbers of any Python kind land as the same doubles, NULLs stay NULL, text round-trips
+    (quotes, backslashes, non-ASCII), and what the database cannot hold is a 400, not a 500."""
+    from decimal import Decimal
+
+    from ehelse.errors import BadRequest
+    from ehelse.storage.index import IndexRow
+
+    rows = [IndexRow("number_index", "n", (1, Decimal("2.50"), 3.25, None)),
+            IndexRow("number_index", "n", (Decimal("1E+2"), 99.5, 100.5, 7)),
+            IndexRow("string_index", "s", ('a "quoted" \\ back\\slash', "Bjørn Ærø", None)),
+            IndexRow("quantity_index", "q", ("", "mg", 5, 4.5, 5.5, None, None, 1))]
+    bad = {"rows": rows}
+    name = _pg_schemas.create()
+    try:
+        repo = PostgresRepository(pg_base_url(), schema=name, db_pool_size=1,
+                                  indexer=lambda resource: bad["rows"])
+        repo.upgrade()
+        with repo.transaction():
+            repo.create({"resourceType": "Basic"}, id="a")
+            repo.create({"resourceType": "Basic"}, id="b")
+        got = _pg_schemas.admin.execute(f'SELECT id, value, low, high, grp FROM "{name}".number_index'
+                                        " ORDER BY id, value").fetchall()
+        assert got == [("a", 1.0, 2.5, 3.25, None), ("a", 100.0, 99.5, 100.5, 7),
+                       ("b", 1.0, 2.5, 3.25, None), ("b", 100.0, 99.5, 100.5, 7)]
+        assert _pg_schemas.admin.execute(f'SELECT DISTINCT value, exact, grp FROM "{name}".string_index'
+                                         ).fetchall() == [('a "quoted" \\ back\\slash', "Bjørn Ærø", None)]
+        assert _pg_schemas.admin.execute(f'SELECT DISTINCT system, code, value, canonical_code, grp'
+                                         f' FROM "{name}".quantity_index').fetchall() == [("", "mg", 5.0, None, 1)]
+        for hostile in (IndexRow("number_index", "n", (Decimal("1E+400"), 0, 0, None)),
+                        IndexRow("string_index", "s", ("\ud800", "x", None)),
+                        IndexRow("string_index", "s", ("nul \x00 byte", "x", None))):
+            bad["rows"] = [hostile]
+            with pytest.raises(BadRequest):
+                repo.create({"resourceType": "Basic"}, id="c")
+            assert repo.read("Basic", "c") is None  # rolled back with its resource
+        repo.close()
+    finally:
+        _pg_schemas.drop(name)

@@ -22,18 +22,57 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+import orjson
 import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from ehelse.errors import BadRequest, Conflict
-from ehelse.storage.index import Indexer
+from ehelse.storage.index import INDEX_TABLES, Indexer
 from ehelse.storage.protocol import ResourceVersion
 from ehelse.storage.sqlrepo import SqlRepository
 from ehelse.storage.sqlsearch import SearchCompiler
 
 _PREPARE_THRESHOLD = 2  # server-side prepare a statement from its 2nd use on a connection
+# Index columns that are not text (migrations 0002, 0004): double precision and the grp integer.
+_DOUBLE = frozenset({"value", "low", "high", "canonical_value"})
+
+
+def _batch_insert(table: str, columns: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
+    """One statement that inserts every row a transaction buffered for an index table: the
+    rows travel as one JSON array of arrays (orjson makes it in C) and the server takes them
+    apart (`json_array_elements`, `->>`, a cast per non-text column). psycopg refuses COPY in
+    pipeline mode; executemany sends, and the server plans, one statement per row; and
+    psycopg's array dumpers are Python loops per element. Also returned: the positions of
+    the double precision columns, whose Python values (int, float, Decimal) are sent as text
+    so that the server parses each number as it would a bound parameter (an out-of-range one
+    still fails the write, NaN and infinities keep their meaning)."""
+    names = ("type", "id", "param", *columns)
+    selected = []
+    numbers = []
+    for i, name in enumerate(names):
+        if name == "grp":
+            selected.append(f"(r->>{i})::integer")
+        elif table in ("number_index", "quantity_index") and name in _DOUBLE:
+            selected.append(f"(r->>{i})::double precision")
+            numbers.append(i)
+        else:
+            selected.append(f"r->>{i}")
+    sql = (f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(selected)}"
+           " FROM json_array_elements(%s::json) AS r")
+    return sql, tuple(numbers)
+
+
+def _numbers_as_text(row: tuple, numbers: tuple[int, ...]) -> list:
+    values = list(row)
+    for i in numbers:
+        if values[i] is not None and type(values[i]) is not str:
+            values[i] = str(values[i])
+    return values
+
+
+_BATCH_INSERT = {table: _batch_insert(table, columns) for table, columns in INDEX_TABLES.items()}
 
 
 def url_schema(url: str) -> str | None:
@@ -89,6 +128,21 @@ class PostgresRepository(SqlRepository):
     def _executemany(self, conn: psycopg.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with conn.cursor() as cursor:
             cursor.executemany(self._q(sql), rows)
+
+    def _flush_index(self, conn: psycopg.Connection) -> None:
+        """The index rows buffered in this transaction: one statement per table (see
+        _batch_insert), in the same transaction as the resources they index."""
+        pending = self._local.pending
+        for table, rows in pending.items():
+            sql, numbers = _BATCH_INSERT[table]
+            if numbers:
+                rows = [_numbers_as_text(row, numbers) for row in rows]
+            try:
+                payload = orjson.dumps(rows).decode()
+            except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate (\ud800) in a string
+                raise BadRequest(f"Value not accepted by the database: {exc}", code="value") from exc
+            conn.execute(sql, (payload,), prepare=False)
+        pending.clear()
 
     def _insert_first(self, conn: psycopg.Connection, version: ResourceVersion, *,
                       fresh_id: bool = False) -> bool:
