@@ -18,7 +18,7 @@ class Constraint:
 
     __slots__ = ("name", "min", "max", "fixed", "pattern", "types", "binding", "slicing",
                  "slices", "children", "slice_name", "type_profiles", "max_length", "path", "checked",
-                 "forms", "expected", "per_value")
+                 "forms", "expected", "per_value", "count_only")
 
     def __init__(self, element: dict[str, Any]):
         self.name = element["path"].rsplit(".", 1)[-1]
@@ -47,6 +47,9 @@ class Constraint:
         # whether each value itself is checked (fixed, pattern, length or binding)
         self.per_value = (self.fixed is not None or self.pattern is not None
                           or self.max_length is not None or self.binding is not None)
+        # whether checking this element is its cardinality alone (set by Profile.prune, once
+        # the children that can report anything are known): the checker then only counts
+        self.count_only = False
 
     def inert(self, model: Any) -> bool:
         """True when checking this element (and all below it) can report nothing on a
@@ -102,6 +105,12 @@ class Profile:
             self._prune(child, model)
         for slice_ in node.slices:
             self._prune(slice_, model)
+        # what Checker.element would do besides counting: per-value checks, a binding (its
+        # "value set not available" warning too), slicing, checked children, type profiles;
+        # a choice (value[x]) also has its forms checked, so it is never count-only
+        node.count_only = not (node.per_value or node.binding is not None
+                               or (node.slicing is not None and node.slices) or node.checked
+                               or node.type_profiles or node.name.endswith("[x]"))
 
     def _place(self, element: dict[str, Any]) -> None:
         # Element ids name the position: Observation.component:SystolicBP.code.coding:SBPCode

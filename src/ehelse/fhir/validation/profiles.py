@@ -185,16 +185,22 @@ class Checker:
             if checked is None:  # not pruned (a node built outside Profile)
                 checked = [(name, child, name.replace("[x]", "")) for name, child in node.children.items()]
             for name, child, bare in checked:
+                if child.count_only:
+                    # only the cardinality to check: count without building the values and
+                    # their paths, which the full check below needs only to report
+                    value = item.get(name)
+                    count = 0 if value is None else len(value) if type(value) is list else 1
+                    if child.min <= count and not 0 <= child.max < count:
+                        continue
                 values = _child_values(item, name, path, child, self)
                 self.element(child, values, f"{path}.{bare}")
 
     def element(self, node: Constraint, values: list[tuple[Any, str]], where: str) -> None:
         count = len(values)
-        label = f"{node.name}:{node.slice_name}" if node.slice_name else node.name
         if count < node.min:
-            self.error("required", f"{label} needs at least {node.min} value(s), found {count}", where)
+            self.error("required", f"{_label(node)} needs at least {node.min} value(s), found {count}", where)
         elif 0 <= node.max < count:
-            self.error("structure", f"{label} allows at most {node.max} value(s), found {count}", where)
+            self.error("structure", f"{_label(node)} allows at most {node.max} value(s), found {count}", where)
         for value, path in values if node.per_value else ():
             if node.fixed is not None and not matches_fixed(value, node.fixed):
                 self.error("value", f"value must be exactly {node.fixed!r}", path)
@@ -210,7 +216,7 @@ class Checker:
             # could not check, never reject (terminologies.html#strength cannot be applied).
             self.issues.append(Issue("warning", "not-supported",
                                      f"value set {node.binding[1]} is not available, so the required "
-                                     f"binding of {label} was not checked (profile {self.url})", where))
+                                     f"binding of {_label(node)} was not checked (profile {self.url})", where))
         if node.slicing is not None and node.slices:
             self.slices(node, values, where)
         if node.children and values:
@@ -257,6 +263,11 @@ class Checker:
                 matched[index].append((value, path))
         for i, slice_ in enumerate(node.slices):
             self.element(slice_, matched[i], where)
+
+
+def _label(node: Constraint) -> str:
+    """The element's name in messages, with its slice: extension:latitude."""
+    return f"{node.name}:{node.slice_name}" if node.slice_name else node.name
 
 
 def _child_values(item: dict, name: str, path: str, node: Constraint,
