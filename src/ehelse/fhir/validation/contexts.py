@@ -94,10 +94,26 @@ def _element_names(model: Model, resource: dict, extension_path: str) -> tuple[s
 
 def allowed(model: Model, contexts: list[list[str]], resource: dict, extension_path: str) -> bool | None:
     """True/False: may an extension with these contexts stand at `extension_path`? None: unknown."""
-    expressions = [expression for type_, expression in contexts if type_ == "element"]
-    if len(expressions) < len(contexts):
-        return None  # fhirpath or extension contexts: not judged here
+    return allowed_at(model, element_expressions(contexts), resource, extension_path)
+
+
+def element_expressions(contexts: list[list[str]]) -> tuple[str, ...] | None:
+    """The expressions of `element` contexts, or None when there is a context of another
+    kind (fhirpath, extension), which is not judged here. Computed once per definition by
+    the profile registry."""
+    expressions = tuple(expression for type_, expression in contexts if type_ == "element")
+    return expressions if len(expressions) == len(contexts) else None
+
+
+def allowed_at(model: Model, expressions: tuple[str, ...] | None, resource: dict,
+               extension_path: str) -> bool | None:
+    """`allowed`, for the element_expressions of the contexts."""
+    if expressions is None:
+        return None
     names = element_names(model, resource, extension_path)
     if names is None:
         return None
-    return any(expression in names for expression in expressions)
+    for expression in expressions:
+        if expression in names:
+            return True
+    return False

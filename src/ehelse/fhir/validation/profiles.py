@@ -30,7 +30,7 @@ from ehelse.errors import Issue
 from ehelse.fhir.definitions import load
 from ehelse.fhir.definitions.structure import compact
 from ehelse.fhir.validation.bindings import has_valueset
-from ehelse.fhir.validation.contexts import allowed as allowed_in_context
+from ehelse.fhir.validation.contexts import allowed_at, element_expressions
 from ehelse.fhir.validation.matching import matches_fixed, matches_pattern
 from ehelse.fhir.validation.model import model
 from ehelse.fhir.validation.profile_tree import Constraint, Profile
@@ -52,6 +52,10 @@ class Registry:
         self._compiled: dict[str, Profile] = {}
         self._extension_urls: frozenset[str] = frozenset()
         self._aliases: dict[str, str] = {}
+        # url -> (compiled extension definition, its element_expressions, the contexts as
+        # text for messages), or None when the url names no extension: check() asks for the
+        # same few per resource. Emptied when a definition is registered.
+        self._extensions: dict[str, tuple[Profile, tuple[str, ...] | None, str] | None] = {}
 
     def _core(self) -> dict[str, dict[str, Any]]:
         if self._definitions is None:
@@ -81,6 +85,7 @@ class Registry:
             url = definition["url"]
             definitions[url] = definition
             self._compiled.pop(url, None)
+            self._extensions = {}
             if definition["type"] == "Extension":
                 self._extension_urls = self._extension_urls | {url}
         return url
@@ -100,6 +105,23 @@ class Registry:
         """An extension definition's contexts ([type, expression] pairs), if it has any."""
         definition = self._core().get(self.canonical(url))
         return definition.get("context") if definition else None
+
+    def extension(self, url: str) -> tuple[Profile, tuple[str, ...] | None, str] | None:
+        """What check() needs for an extension with this url: (its compiled definition,
+        element_expressions of its contexts (None: not judged; () when it has none), the
+        contexts for messages); None when no extension definition has this url."""
+        try:
+            return self._extensions[url]
+        except KeyError:
+            pass
+        plan = None
+        profile = self.get(url)
+        if profile is not None and profile.type == "Extension":
+            contexts = self.contexts(url) or []
+            plan = (profile, element_expressions(contexts) if contexts else None,
+                    ", ".join(expression for _, expression in contexts))
+        self._extensions[url] = plan
+        return plan
 
     def extension_urls(self) -> frozenset[str]:
         self._core()
@@ -129,11 +151,10 @@ def check(resource: dict[str, Any], profiles: list[str] | None,
     for inner, path in nested:
         _check_profiles(inner, path, None, issues)
     for extension, path, url in extensions:
-        profile = REGISTRY.get(url)
-        if profile is not None and profile.type == "Extension":
-            contexts = REGISTRY.contexts(url)
-            if contexts and allowed_in_context(model(), contexts, resource, path) is False:
-                where = ", ".join(expression for _, expression in contexts)
+        plan = REGISTRY.extension(url)
+        if plan is not None:
+            profile, expressions, where = plan
+            if expressions is not None and allowed_at(model(), expressions, resource, path) is False:
                 issues.append(Issue("error", "structure", f"extension {url} is not allowed here: its "
                                     f"definition allows it on {where} (extensibility.html#context)", path))
             Checker(issues, url).children(profile.root, [(extension, path)])
