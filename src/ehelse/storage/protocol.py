@@ -40,6 +40,10 @@ class SearchParam:
     name: str
     modifier: str | None
     values: tuple[str, ...]
+    # Internal callers only (never set from a URL): start the query from this parameter's
+    # index rows (True) or check it per candidate row (False); None lets search/compile.py
+    # `drives()` decide. access/care.py drives from `status` when the active rows are few.
+    drive: bool | None = None
 
 
 @dataclass(slots=True)
