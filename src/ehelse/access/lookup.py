@@ -16,6 +16,19 @@ def find(repo: Any, type: str, *, strict: bool = False, **params: str | Iterable
     A backend that cannot evaluate a parameter (the in-memory test fake) finds nothing,
     which grants nothing; `strict` look-ups (those that take access away: blocks,
     reservations) raise instead, so they never fail open."""
+    return [jsoncodec.loads(v.content, max_depth=10_000) for v in _versions(repo, type, strict, None, params)]
+
+
+def find_versions(repo: Any, type: str, *, drive: str | None = None,
+                  **params: str | Iterable[str]) -> list[Any]:
+    """As `find` (never strict), but the stored versions unparsed, for callers that need only
+    ids or a few references (access/care.py: a GP's list is a thousand Patients, and the
+    exact codec costs ~0.1 ms each). `drive` names the parameters (comma-separated) the
+    query starts from (the others are checked per row); None keeps search/compile.py's own choice."""
+    return _versions(repo, type, False, drive, params)
+
+
+def _versions(repo: Any, type: str, strict: bool, drive: str | None, params: dict[str, Any]) -> list[Any]:
     query = SearchQuery(count=LIMIT, total="none")
     supported = repo.supported_search_params(type)
     for name, value in params.items():
@@ -25,8 +38,9 @@ def find(repo: Any, type: str, *, strict: bool = False, **params: str | Iterable
             return []
         if code not in supported and not strict:
             return []
-        query.params.append(SearchParam(code, None, values))
-    return [jsoncodec.loads(v.content, max_depth=10_000) for v in repo.search(type, query).entries]
+        hint = None if drive is None else code in {d.replace("_", "-") for d in drive.split(",")}
+        query.params.append(SearchParam(code, None, values, hint))
+    return list(repo.search(type, query).entries)
 
 
 def load(repo: Any, type: str, id: str) -> dict[str, Any] | None:
