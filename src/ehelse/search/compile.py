@@ -89,8 +89,8 @@ def condition_for(type: str | None, param: SearchParam, alias: str = "r", drive:
         return _missing(definition, param.values, alias, common)
     if definition.strategy == "fulltext":
         return _fulltext(definition, param.values, alias)
-    if drive is None:
-        drive = drives(definition, modifier, param.values)
+    if drive is None:  # a caller's hint (SearchParam.drive, internal look-ups only) first
+        drive = param.drive if param.drive is not None else drives(definition, modifier, param.values)
     if definition.strategy == "composite":
         return _or([_composite(definition, value, alias, drive) for value in param.values])
     table, row_param = definition.table, code
