@@ -106,11 +106,11 @@ class Profile:
         for slice_ in node.slices:
             self._prune(slice_, model)
         # what Checker.element would do besides counting: per-value checks, a binding (its
-        # "value set not available" warning too), slicing, checked children, type profiles;
-        # a choice (value[x]) also has its forms checked, so it is never count-only
+        # "value set not available" warning too), slicing, checked children, type profiles
+        # (a choice, value[x], also has its JSON forms checked: Checker.children counts them)
         node.count_only = not (node.per_value or node.binding is not None
                                or (node.slicing is not None and node.slices) or node.checked
-                               or node.type_profiles or node.name.endswith("[x]"))
+                               or node.type_profiles)
 
     def _place(self, element: dict[str, Any]) -> None:
         # Element ids name the position: Observation.component:SystolicBP.code.coding:SBPCode

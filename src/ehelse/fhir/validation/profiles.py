@@ -207,10 +207,20 @@ class Checker:
                 checked = [(name, child, name.replace("[x]", "")) for name, child in node.children.items()]
             for name, child, bare in checked:
                 if child.count_only:
-                    # only the cardinality to check: count without building the values and
-                    # their paths, which the full check below needs only to report
-                    value = item.get(name)
-                    count = 0 if value is None else len(value) if type(value) is list else 1
+                    # only the cardinality to check (and a choice's forms): count without
+                    # building the values and their paths, which the full check below needs
+                    # only to report; the same keys as _child_values
+                    if name == bare:
+                        value = item.get(name)
+                        count = 0 if value is None else len(value) if type(value) is list else 1
+                    else:
+                        count, size, forms = 0, len(bare), child.forms if child.types else None
+                        for key in item:
+                            if key.startswith(bare) and len(key) > size and key[size].isupper():
+                                count += 1
+                                if forms is not None and key[size:] not in forms:
+                                    count = -1  # a form the profile does not allow: report it
+                                    break
                     if child.min <= count and not 0 <= child.max < count:
                         continue
                 values = _child_values(item, name, path, child, self)
