@@ -26,9 +26,12 @@ stored (Synthea's patient Bundles refer to the hospital's by conditional referen
 
 from __future__ import annotations
 
+import ctypes
 import gzip
 import multiprocessing
 import os
+import signal
+import sys
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -100,8 +103,9 @@ class Importer:
         self.summary = ImportSummary()
         if prepare_processes is None:  # one helper when there is a second core to run it
             prepare_processes = 1 if (os.cpu_count() or 1) > 1 else 0
-        # Only the FHIR router can take a prepared Bundle; fork keeps the helper's start cheap.
-        if type(router) is not Router or "fork" not in multiprocessing.get_all_start_methods():
+        # Only the FHIR router can take a prepared Bundle; fork keeps the helper's start cheap;
+        # Linux lets the helper die with the importer (_helper_init).
+        if type(router) is not Router or not sys.platform.startswith("linux"):
             prepare_processes = 0
         self.prepare_processes = prepare_processes
 
@@ -113,7 +117,7 @@ class Importer:
             return self.summary
         # The settings reach the helper by fork (initargs are not pickled with fork).
         pool = ProcessPoolExecutor(self.prepare_processes, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_helper_init, initargs=(self.settings,))
+                                   initializer=_helper_init, initargs=(self.settings, os.getpid()))
         try:
             self._run_pipelined(files, pool)
         finally:
@@ -279,8 +283,19 @@ def _entry_type(entry: dict[str, Any], sent: dict[str, Any]) -> str:
 _helper_settings: Any = None
 
 
-def _helper_init(settings: Any) -> None:
+def _helper_init(settings: Any, importer: int) -> None:
+    """The helper dies with the importer: forked, it holds copies of the importer's sockets,
+    so if it outlived a SIGKILLed importer, PostgreSQL would not see the connection close and
+    the transaction in flight would stay open, with its locks, until the helper ended.
+    PR_SET_PDEATHSIG (prctl(2), Linux) has the kernel SIGKILL it when the importer dies;
+    an importer already gone before that took effect is caught by the parent pid check. A
+    failure here breaks the pool, and the importer goes on without a helper."""
     global _helper_settings
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != importer:
+        os._exit(0)
     _helper_settings = settings
 
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,28 @@ def _stored(repo) -> Counter:
     return Counter(v.type for v in repo.iter_current())
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc; none found elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if int(text[text.rindex(")") + 2:].split()[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, i.e. neither gone nor a zombie waiting to be reaped."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text[text.rindex(")") + 2:].split()[0] != "Z"
+
+
 def _kill_midway(url: str, files, min_patients: int) -> None:
     process = subprocess.Popen(ehelse_argv("import", *files, "--database", url),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -48,8 +71,16 @@ def _kill_midway(url: str, files, min_patients: int) -> None:
                 break
             time.sleep(0.05)
         assert process.poll() is None, "the import finished before it could be killed"
+        helpers = _children(process.pid)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+        # The importer's helper (importer.py) holds copies of its sockets: it must die with
+        # it, or PostgreSQL would keep the killed transaction open, with its locks.
+        deadline = time.monotonic() + 10
+        while helpers and time.monotonic() < deadline:
+            helpers = [pid for pid in helpers if _alive(pid)]
+            time.sleep(0.05)
+        assert not helpers, f"helper processes {helpers} outlived the killed import"
     finally:
         repo.close()
         if process.poll() is None:
