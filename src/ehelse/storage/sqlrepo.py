@@ -78,6 +78,10 @@ class SqlRepository:
             self._flush_index(conn)
         return conn.execute(self._q(sql), params)
 
+    def _search_exec(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        """A search statement (the backends differ in how they may be prepared)."""
+        return self._exec(conn, sql, params)
+
     # -- connections ------------------------------------------------------------------------
     @contextmanager
     def _reading(self) -> Iterator[Any]:
@@ -212,7 +216,7 @@ class SqlRepository:
 
         _check_paging(query.count, query.offset)
         with self._reading() as conn:
-            return execute(lambda sql, args: self._exec(conn, sql, args).fetchall(), self.backend, type, query,
+            return execute(lambda sql, args: self._search_exec(conn, sql, args).fetchall(), self.backend, type, query,
                            getattr(self._compiler, "condition", None) or default_condition())
 
     def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:
