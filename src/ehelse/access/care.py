@@ -104,8 +104,7 @@ def _patients(versions: list[Any], element: str) -> set[str]:
     out = set()
     for version in versions:
         # orjson: only a reference is read here, so the exact codec (decimals kept as
-        # written) is not needed; it is the fallback for what orjson refuses (e.g. an
-        # integer beyond 64 bits, which the exact codec stores).
+        # written) is not needed; it stays the fallback should orjson refuse stored content.
         try:
             resource = orjson.loads(version.content)
         except orjson.JSONDecodeError:
