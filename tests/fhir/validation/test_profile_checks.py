@@ -225,3 +225,34 @@ def test_elements_a_profile_leaves_as_the_base_are_skipped_but_its_narrowings_ar
     absent = {"resourceType": "Patient", "_gender": {"extension": [
         {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}}
     assert [e for e, _ in errors(absent, [url])] == ["Patient.gender"]
+
+
+MAIDEN_NAME = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
+GEOLOCATION = "http://hl7.org/fhir/StructureDefinition/geolocation"
+
+
+def test_cardinality_and_choice_forms_of_extension_definitions():
+    """Elements whose only check is their count, and value[x] with only its allowed forms,
+    are counted without building their values (Constraint.count_only); what they report
+    must not change: a form the definition does not allow, too many, too few."""
+    def patient(maiden=None, geo=None):
+        resource = {"resourceType": "Patient",
+                    "extension": [maiden or {"url": MAIDEN_NAME, "valueString": "Boyle"}],
+                    "address": [{"city": "Bergen", "extension": [geo or {"url": GEOLOCATION, "extension": [
+                        {"url": "latitude", "valueDecimal": 60.39}, {"url": "longitude", "valueDecimal": 5.32}]}]}]}
+        return resource
+
+    assert errors(patient()) == []
+    found = errors(patient(maiden={"url": MAIDEN_NAME, "valueInteger": 3}))
+    assert [e for e, _ in found] == ["Patient.extension[0].valueInteger"]
+    assert "only as string" in found[0][1]
+    found = errors(patient(maiden={"url": MAIDEN_NAME, "extension": [{"url": "x", "valueString": "y"}]}))
+    assert ("Patient.extension[0].extension", ) == tuple(e for e, m in found if "at most 0" in m)
+    geo = {"url": GEOLOCATION, "extension": [{"url": "latitude", "valueDecimal": 60.39}] * 2}
+    found = errors(patient(geo=geo))
+    assert ["Patient.address[0].extension[0].extension"] * 2 == [e for e, _ in found]
+    assert any("extension:latitude allows at most 1" in m for _, m in found)
+    assert any("extension:longitude needs at least 1" in m for _, m in found)
+    geo = {"url": GEOLOCATION, "valueString": "60.39,5.32"}
+    found = errors(patient(geo=geo))
+    assert any(e == "Patient.address[0].extension[0].value" and "at most 0" in m for e, m in found)
