@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -93,9 +95,27 @@ def test_no_data_without_its_audit_record(repo, monkeypatch):
         SecuredRepository(repo, ADMIN, AccessPolicy(), trail).read("Observation", "obs-anna")
 
 
-def test_concurrent_requests_share_commits(repo):
+def test_concurrent_requests_share_commits(repo, monkeypatch):
     trail = AuditTrail(repo)
     errors = []
+    # Make the overlap certain instead of up to the scheduler (on a loaded machine the 8
+    # threads could run one after the other, 80 commits): the first commit waits, up to a
+    # generous deadline, until the other readers have queued their records behind it; those
+    # then share the next commit.
+    real_transaction = repo.transaction
+    first = threading.Event()
+
+    @contextmanager
+    def transaction():
+        if not first.is_set():
+            first.set()
+            deadline = time.monotonic() + 30
+            while len(trail._queue) < 7 and time.monotonic() < deadline:
+                time.sleep(0.001)
+        with real_transaction():
+            yield
+
+    monkeypatch.setattr(repo, "transaction", transaction)
 
     def reader():
         try:
