@@ -48,3 +48,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def hold_first_commit(monkeypatch, repo, trail, waiting: int) -> None:
+    """Make concurrent audit records overlap for certain instead of up to the scheduler (on a
+    loaded machine the reader threads could run one after another, one commit each): the
+    trail's first commit waits, up to a generous deadline, until `waiting` more records are
+    queued behind it; those then share the next commit (group commit, audit/trail.py)."""
+    import threading
+    import time
+    from contextlib import contextmanager
+
+    real_transaction = repo.transaction
+    first = threading.Event()
+
+    @contextmanager
+    def transaction():
+        if not first.is_set():
+            first.set()
+            deadline = time.monotonic() + 30
+            while len(trail._queue) < waiting and time.monotonic() < deadline:
+                time.sleep(0.001)
+        with real_transaction():
+            yield
+
+    monkeypatch.setattr(repo, "transaction", transaction)

@@ -21,6 +21,7 @@ from ehelse.audit.record import render, row_of
 from ehelse.audit.trail import AuditTrail, trail_for
 from ehelse.audit.verify import verify
 from ehelse.storage import SearchParam, SearchQuery, open_repository
+from testsupport import hold_first_commit
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ADMIN = Actor("admin", "admin", ("system/*.*",), token_id="admin-token")
@@ -74,8 +75,9 @@ def test_a_read_s_record_survives_the_process_dying_right_after(repo, tmp_path):
     assert rows == [("anna", "Observation/obs-anna", "read")]
 
 
-def test_every_concurrent_read_has_exactly_one_record_and_commits_are_shared(repo):
+def test_every_concurrent_read_has_exactly_one_record_and_commits_are_shared(repo, monkeypatch):
     trail, errors, reads = AuditTrail(repo), [], []
+    hold_first_commit(monkeypatch, repo, trail, waiting=7)  # the other 7 readers share the next commit
 
     def reader(n: int) -> None:
         try:

@@ -7,8 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -26,6 +24,7 @@ from ehelse.cli.main import app
 from ehelse.errors import Forbidden
 from ehelse.nobasis.seed.vocabulary import ENH, FNR, HPR
 from ehelse.storage import SearchParam, SearchQuery, open_repository
+from testsupport import hold_first_commit
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ADMIN = Actor("admin", "admin", ("system/*.*",), token_id="admin-token")
@@ -98,24 +97,7 @@ def test_no_data_without_its_audit_record(repo, monkeypatch):
 def test_concurrent_requests_share_commits(repo, monkeypatch):
     trail = AuditTrail(repo)
     errors = []
-    # Make the overlap certain instead of up to the scheduler (on a loaded machine the 8
-    # threads could run one after the other, 80 commits): the first commit waits, up to a
-    # generous deadline, until the other readers have queued their records behind it; those
-    # then share the next commit.
-    real_transaction = repo.transaction
-    first = threading.Event()
-
-    @contextmanager
-    def transaction():
-        if not first.is_set():
-            first.set()
-            deadline = time.monotonic() + 30
-            while len(trail._queue) < 7 and time.monotonic() < deadline:
-                time.sleep(0.001)
-        with real_transaction():
-            yield
-
-    monkeypatch.setattr(repo, "transaction", transaction)
+    hold_first_commit(monkeypatch, repo, trail, waiting=7)  # the other 7 readers share the next commit
 
     def reader():
         try:
