@@ -31,6 +31,7 @@ def find_versions(repo: Any, type: str, *, drive: str | None = None,
 def _versions(repo: Any, type: str, strict: bool, drive: str | None, params: dict[str, Any]) -> list[Any]:
     query = SearchQuery(count=LIMIT, total="none")
     supported = repo.supported_search_params(type)
+    driving = None if drive is None else {d.replace("_", "-") for d in drive.split(",")}
     for name, value in params.items():
         values = (value,) if isinstance(value, str) else tuple(value)
         code = name.replace("_", "-") if not name.startswith("_") else name
@@ -38,7 +39,7 @@ def _versions(repo: Any, type: str, strict: bool, drive: str | None, params: dic
             return []
         if code not in supported and not strict:
             return []
-        hint = None if drive is None else code in {d.replace("_", "-") for d in drive.split(",")}
+        hint = None if driving is None else code in driving
         query.params.append(SearchParam(code, None, values, hint))
     return list(repo.search(type, query).entries)
 

@@ -71,16 +71,18 @@ class SqlRepository:
     def _executemany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         conn.executemany(self._q(sql), rows)
 
-    def _exec(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _exec(self, conn: Any, sql: str, params: Sequence[Any] = (), **options: Any) -> Any:
         # A statement that touches an index table (a search, the DELETE of a rewrite) must
         # see the rows still buffered by _write_index: write them first.
         if "_index" in sql and getattr(self._local, "pending", None):
             self._flush_index(conn)
-        return conn.execute(self._q(sql), params)
+        return conn.execute(self._q(sql), params, **options)
+
+    # Driver options for search statements (the backends differ in how they may be prepared).
+    _SEARCH_OPTIONS: dict[str, Any] = {}
 
     def _search_exec(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
-        """A search statement (the backends differ in how they may be prepared)."""
-        return self._exec(conn, sql, params)
+        return self._exec(conn, sql, params, **self._SEARCH_OPTIONS)
 
     # -- connections ------------------------------------------------------------------------
     @contextmanager

@@ -104,6 +104,13 @@ def _unstorable(exc: psycopg.DataError) -> BadRequest:
 class PostgresRepository(SqlRepository):
     backend = "postgres"
     _FOR_UPDATE = " FOR UPDATE"
+    # Search statements are never server-side prepared. After a few executions PostgreSQL
+    # may switch a prepared statement to its generic plan (plan_cache_mode auto), which
+    # cannot see the values: for a lab trend (patient + a common LOINC code + a date range)
+    # it probed every index row of that code per candidate, 56-109 ms instead of 0.4 ms at
+    # N=10,000 (bench/search_bench.py, 16 clients). Unprepared, every search is planned for
+    # its own values; the planning (well under a millisecond) is cheap beside that risk.
+    _SEARCH_OPTIONS = {"prepare": False}
 
     def __init__(self, url: str, *, db_pool_size: int = 10, schema: str | None = None,
                  indexer: Indexer | None = None, compiler: SearchCompiler | None = None,
@@ -126,17 +133,6 @@ class PostgresRepository(SqlRepository):
         except KeyError:
             converted = self._sql_cache[sql] = sql.replace("?", "%s")
             return converted
-
-    def _search_exec(self, conn: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-        # Search statements are never server-side prepared. After a few executions PostgreSQL
-        # may switch a prepared statement to its generic plan (plan_cache_mode auto), which
-        # cannot see the values: for a lab trend (patient + a common LOINC code + a date range)
-        # it probed every index row of that code per candidate, 56-109 ms instead of 0.4 ms at
-        # N=10,000 (bench/search_bench.py, 16 clients). Unprepared, every search is planned for
-        # its own values; the planning (well under a millisecond) is cheap beside that risk.
-        if "_index" in sql and getattr(self._local, "pending", None):
-            self._flush_index(conn)
-        return conn.execute(self._q(sql), params, prepare=False)
 
     def _executemany(self, conn: psycopg.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with conn.cursor() as cursor:
