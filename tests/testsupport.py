@@ -73,3 +73,47 @@ def hold_first_commit(monkeypatch, repo, trail, waiting: int) -> None:
             yield
 
     monkeypatch.setattr(repo, "transaction", transaction)
+
+
+def start_uvicorn(env: dict[str, str]) -> tuple[str, "subprocess.Popen"]:
+    """The app served by uvicorn in a subprocess with these EHELSE_ settings on top of the
+    environment (rate limit off, warnings only); returns (base URL, process) once /readyz
+    answers. The deadline is generous: a loaded CI machine can take long to start it."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    environ = {**os.environ, "EHELSE_RATE_LIMIT": "0", "EHELSE_LOG_LEVEL": "warning", **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "ehelse.web.app:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return url, process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the server did not start: {process.stderr.read().decode()[-2000:]}")
+        time.sleep(0.2)
+
+
+def stop_process(process: "subprocess.Popen", kill: bool = False) -> None:
+    """SIGTERM (graceful shutdown) or SIGKILL, then wait; killed if it does not stop in 10 s."""
+    import subprocess
+
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

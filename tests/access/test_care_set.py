@@ -78,20 +78,10 @@ def _check(repo: Any) -> None:
             assert len(fast) > len(want["active"])  # the seeded GP list is there too
 
 
-def test_same_care_set_on_sqlite(tmp_path):
-    repo = open_repository(f"sqlite:///{tmp_path / 'care.sqlite'}")
-    repo.upgrade()
-    seed(repo, 20, 1, reference_date=TODAY, validate_every=0)
-    try:
-        _check(repo)
-    finally:
-        repo.close()
-
-
-@pytest.mark.postgres
-@pytest.mark.slow
-def test_same_care_set_on_postgres(pg_url):
-    repo = open_repository(pg_url)
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
+def test_same_care_set(backend, request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'care.sqlite'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    repo = open_repository(url)
     repo.upgrade()
     seed(repo, 20, 1, reference_date=TODAY, validate_every=0)
     try:

@@ -4,16 +4,12 @@ any Bulk Data client would."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
-from testsupport import copy_db, free_port
+from testsupport import copy_db, start_uvicorn, stop_process
 
 SEED_PATIENTS = 20
 
@@ -41,36 +37,12 @@ class Server:
         return self.url + "/fhir"
 
     def stop(self, kill: bool = False) -> None:
-        if kill:
-            self.process.kill()
-        else:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process, kill)
 
 
 def start_server(database_url: str, export_dir: Path, **env: str) -> Server:
-    port = free_port()
-    environ = {**os.environ, "EHELSE_DATABASE_URL": database_url, "EHELSE_RATE_LIMIT": "0",
-               "EHELSE_LOG_LEVEL": "warning", "EHELSE_EXPORT_DIR": str(export_dir), **env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "ehelse.web.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return Server(url, database_url, export_dir, process)
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the server did not start: {process.stderr.read().decode()[-2000:]}")
-        time.sleep(0.2)
+    url, process = start_uvicorn({"EHELSE_DATABASE_URL": database_url, "EHELSE_EXPORT_DIR": str(export_dir), **env})
+    return Server(url, database_url, export_dir, process)
 
 
 @pytest.fixture(scope="module")

@@ -85,15 +85,6 @@ def server(bulk_db, client_key, tmp_path_factory) -> Iterator[Server]:
     live.stop()
 
 
-@pytest.fixture(scope="module")
-def repo(server: Server) -> Iterator[Any]:
-    from ehelse.storage import open_repository
-
-    opened = open_repository(server.database_url)
-    yield opened
-    opened.close()
-
-
 def fetch(server: Server, key: Path, out: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     """`smart-fetch bulk` as an operator would type it. --no-default-filters: without it the
     client narrows Observation to US Core categories; --no-compression: plain .ndjson."""

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from portals import browser as browser_helpers
-from testsupport import copy_db, free_port
+from testsupport import copy_db, start_uvicorn, stop_process
 
 SEED_PATIENTS = 20
 SEED = 1
@@ -54,32 +51,10 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_server(portal_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     path = copy_db(portal_db, tmp_path_factory.mktemp("portal-live"))
-    port = free_port()
     database_url = f"sqlite:///{path}"
-    env = {**os.environ, "EHELSE_DATABASE_URL": database_url, "EHELSE_RATE_LIMIT": "0",
-           "EHELSE_LOG_LEVEL": "warning"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "ehelse.web.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the live server did not start: {process.stderr.read().decode()[-2000:]}")
-        time.sleep(0.2)
+    url, process = start_uvicorn({"EHELSE_DATABASE_URL": database_url})
     yield LiveServer(url, database_url, process)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
 
 
 @pytest.fixture(scope="module")
