@@ -322,7 +322,15 @@ class SecuredRepository:
         """The patients whose records every match must be in, when the query says so: a
         Patient compartment, or a compartment parameter of the type (Observation `subject`)
         naming Patients by id. None when the query does not confine the matches."""
-        if type is None or type == "Patient":
+        if type == "Patient":
+            return None
+        if type is None:
+            # `Patient/<id>/*?_type=...` (search.html#compartments) without Patient among the
+            # types: every match is in that record, as with one type. Not for `*` alone or with
+            # Patient: other Patients (by `link`) are compartment members but not that record.
+            if (query.compartment is not None and query.compartment[0] == "Patient" and query.types
+                    and "Patient" not in query.types):
+                return {query.compartment[1]}
             return None
         if query.compartment is not None:
             return {query.compartment[1]} if query.compartment[0] == "Patient" else None

@@ -12,6 +12,7 @@ official CompartmentDefinition, search/data/compartments.json).
 from __future__ import annotations
 
 from collections import ChainMap
+from functools import lru_cache
 from datetime import date
 from typing import Any, Callable
 
@@ -32,19 +33,27 @@ def compartment_params(type: str) -> list[str]:
     return [p for p in compartments()["Patient"].get(type, []) if p != "{def}"]
 
 
+@lru_cache(maxsize=None)
+def _owner_extractors(type: str) -> tuple[Any, ...]:
+    """The extractors of the type's Patient-compartment parameters (a handful of the type's
+    dozens: asked for every row a search returns, so found once per type)."""
+    wanted = set(compartment_params(type))
+    return tuple(e for e in extractors(type) if e.code in wanted) if wanted else ()
+
+
 def owners(resource: dict[str, Any]) -> set[str]:
     """The patients whose compartment the resource is in."""
     type = resource.get("resourceType")
     if type == "Patient":
         return {resource["id"]} if resource.get("id") else set()
-    wanted = set(compartment_params(type))
-    out = set()
-    for extractor in extractors(type):
-        if extractor.code in wanted:
-            for node in extractor.accessor(resource):
-                id = ref_id(node, "Patient")
-                if id:
-                    out.add(id)
+    out: set[str] = set()
+    if not isinstance(type, str):
+        return out
+    for extractor in _owner_extractors(type):
+        for node in extractor.accessor(resource):
+            id = ref_id(node, "Patient")
+            if id:
+                out.add(id)
     return out
 
 

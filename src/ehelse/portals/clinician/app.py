@@ -19,6 +19,8 @@ a patient's page becomes the page that explains it and offers emergency access (
 from __future__ import annotations
 
 import logging
+import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl
@@ -37,6 +39,7 @@ from ehelse.portals.clinician import context
 from ehelse.portals.clinician.messages import MESSAGES
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming, front_door, measure
 from ehelse.portals.ui.mounting import FullPath, LazySessions, fhir_base_url
+from ehelse.portals.ui.timing import SCOPE_KEY
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -129,14 +132,27 @@ def _run(portal: ClinicianPortal, handler: Handler, request: Request, form: dict
             return portal.error(request, 403, portal.pages.translator(request)("csrf_text"), clinician)
         if clinician is None:
             return handler(portal, request, clinician, form)
-        with clinician.audit_batch():  # the page's audit records, durable before it is sent
-            return handler(portal, request, clinician, form)
+        with ExitStack() as stack:  # exits in reverse order: mark, commit the audit, time it
+            marks: list[float] = []
+            stack.callback(lambda: _add_timing(request.scope, "audit", marks))
+            stack.enter_context(clinician.audit_batch())  # the page's audit records, durable before it is sent
+            stack.callback(lambda: marks.append(time.perf_counter()))
+            with measure(request.scope, "page"):
+                return handler(portal, request, clinician, form)
     except FhirError as error:
         if error.status >= 500:
             log.exception("clinician workspace: server error on %s", request.url.path)
         text = "" if error.status >= 500 or error.status in (403, 404) else str(error.issues[0].diagnostics
                                                                              if getattr(error, "issues", None) else error)
         return portal.error(request, error.status if error.status < 500 else 500, text, clinician)
+
+
+def _add_timing(scope: dict, name: str, marks: list[float]) -> None:
+    """Server-Timing for the commit of the page's audit records (after the handler, before
+    the first byte): what a page waits for the database's write lock shows there."""
+    if marks:
+        timings = scope.setdefault(SCOPE_KEY, {})
+        timings[name] = timings.get(name, 0.0) + (time.perf_counter() - marks[0]) * 1000
 
 
 def login(portal: ClinicianPortal, request: Request, clinician: Any, form: dict[str, Any]) -> Response:

@@ -30,12 +30,17 @@ from ehelse.access.care import EMERGENCY_MINUTES
 from ehelse.access.policy import EMERGENCY_PURPOSES, AccessPolicy
 from ehelse.access.repository import SecuredRepository
 from ehelse.errors import BadRequest, FhirError, Forbidden, NotFound
+from ehelse.fhir import jsoncodec, searchset
+from ehelse.fhir.interactions import Context, check_id
 from ehelse.fhir.request import FhirRequest
+from ehelse.fhir.resource_types import is_resource_type
+from ehelse.storage.stamp import now_instant
 
 SCOPES = ("openid", "fhirUser", "user/*.*")
 CLIENT_ID = "ehelse-helsepersonell"
 DECLARED_KEY = "declared"  # session: {patient id: {purpose, reason, token, at}}
 DECLARABLE = ("TREAT", "COC", "ETREAT", "BTG")
+_SHAPING = ("_summary", "_elements", "_contained", "_containedType")  # fhir/searchset.py shapes these
 
 
 @dataclass
@@ -147,9 +152,48 @@ class Clinician:
         page writes back it reads first (`read`, exact decimals)."""
         query = [(k.replace("__", ":").replace("_", "-") if not k.startswith("_") else k, str(v))
                  for k, vs in params.items() for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
-        bundle = self.call("GET", type, query, on=on, exact=False) or {}
-        return [e["resource"] for e in bundle.get("entry") or []
-                if e.get("search", {}).get("mode", "match") == "match" and "resource" in e]
+        return [_shown(v) for v in self.matches(type, query, on=on)]
+
+    def matches(self, path: str, query: list[tuple[str, str]], *, on: str | None = None) -> list[Any]:
+        """The stored versions a search matches (`Patient`, `Patient/<id>/Observation`,
+        `Patient/<id>/*`), through the request's SecuredRepository: the same access rules,
+        checks per resource and audit records as the API's search, which calls the same
+        `repo.search(type, query)` (fhir/searchset.py) with a query parsed the same way. What
+        is skipped is the searchset Bundle, its serialisation and the parse of it again: the
+        pages read the matches and build no Bundle (issue 8: 13 searches a summary)."""
+        if any(k in _SHAPING for k, _ in query):
+            raise BadRequest("the pages read whole resources: no _summary, _elements or _contained")
+        actor, repo = self.secured(on)
+        parts = path.strip("/").split("/")
+        if len(parts) == 1 and is_resource_type(parts[0]):
+            type, compartment = parts[0], None
+        elif len(parts) == 3 and is_resource_type(parts[0]) and (parts[2] == "*" or is_resource_type(parts[2])):
+            # search.html#compartments, as router.dispatch reads the path
+            type, compartment = (None if parts[2] == "*" else parts[2]), (parts[0], check_id(parts[1]))
+        else:
+            raise BadRequest(f"not a search path: {path[:80]!r}")
+        request = FhirRequest(method="GET", path=path, query=query, base_url=self.base_url, actor=actor,
+                              request_id=self.request_id)
+        try:
+            parsed = searchset.parse(Context(self.router.settings, repo, request), type)
+            parsed.query.compartment = compartment
+            parsed.query.snapshot = now_instant()
+            return repo.search(type, parsed.query).entries
+        except FhirError as error:  # as the router answers it, and `call` turns the answer back
+            raise refused(error.status, error.outcome()) from None
+
+    def shown(self, type: str, id: str, *, on: str | None = None) -> dict[str, Any]:
+        """`read` for display only (orjson, as `search`), through the request's
+        SecuredRepository as the router's read (fhir/interactions.py `current`): 404 for what
+        is not there or not visible, 410 for a deletion, the access rules' 403 as it is."""
+        actor, repo = self.secured(on)
+        try:
+            version = repo.read(type, check_id(id))
+        except FhirError as error:
+            raise refused(error.status, error.outcome()) from None
+        if version is None or version.deleted:
+            raise NotFound(f"{type}/{id} not found")
+        return _shown(version)
 
     def read(self, type: str, id: str, *, on: str | None = None) -> dict[str, Any]:
         found = self.call("GET", f"{type}/{id}", on=on)
@@ -199,6 +243,15 @@ class Clinician:
                         name = (found.get("practitioner") or {}).get("display") or name
             self._names[ref] = name or ref
         return self._names[ref]
+
+
+def _shown(version: Any) -> dict[str, Any]:
+    """A stored version's content for display: parsed by orjson (C), as `call(exact=False)`;
+    an integer beyond 64 bits goes to jsoncodec, which keeps it."""
+    try:
+        return orjson.loads(version.content)
+    except orjson.JSONDecodeError:
+        return jsoncodec.loads(version.content, max_depth=10_000)
 
 
 def _person_name(resource: dict[str, Any]) -> str:

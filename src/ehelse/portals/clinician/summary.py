@@ -4,8 +4,8 @@ DOMAIN.md "Summary care record content"): one screen, no hunting.
 Order of the page: critical information (Flag) and allergies first; current medicines as one
 list (what, dose, who prescribed it, when); active problems; latest results with trend charts;
 recent contacts across organisations; documents from every organisation; the patient's own
-measurements and questionnaire answers; vaccinations; next of kin and GP. Every search names
-the patient (`patient=Patient/<id>`), so the access rules decide once for the whole page: care
+measurements and questionnaire answers; vaccinations; next of kin and GP. Every search is in
+the patient's compartment (`Patient/<id>/...`), so the access rules decide for the page: care
 relationship, declared purpose, emergency access (ETREAT/BTG), or a 403 that access.py turns
 into the page that explains it. Resource shapes: http://hl7.org/fhir/R4/ (flag, allergyintolerance,
 medicationrequest, condition, observation, encounter, documentreference, immunization).
@@ -35,36 +35,66 @@ ACTIVE_PROBLEM = ("active", "recurrence", "relapse")
 CHARTS = 3  # trend charts for the tests with the most values
 
 
+# What the page reads of the record besides the visits, and how many of each at most (the
+# page shows fewer; these were the per-type searches' _count). search.html#compartments: one
+# search `Patient/<id>/*?_type=...` fetches them all, so the access rules decide, the rows are
+# checked and the audit gathers once instead of eleven times; the status filters the per-type
+# searches had (Flag status, MedicationRequest status, Condition clinical-status: token
+# searches on codes) are applied here to the same elements.
+TOGETHER = {"Flag": 50, "AllergyIntolerance": 100, "MedicationRequest": 200, "Condition": 200,
+            "Observation": 1000, "DocumentReference": 200, "QuestionnaireResponse": 100, "Immunization": 100,
+            "RelatedPerson": 20, "Communication": 200, "ServiceRequest": 100}
+TOGETHER_COUNT = 1000  # settings.max_page_size's default; a fuller record is read per type
+_FILTERS = {
+    "Flag": lambda r: r.get("status") == "active",
+    "MedicationRequest": lambda r: r.get("status") in ("active", "on-hold"),
+    # a token search without a system matches the code of any coding (search.html#token)
+    "Condition": lambda r: any(c.get("code") in ACTIVE_PROBLEM for c in (r.get("clinicalStatus") or {}).get("coding") or []),
+}
+_ALL = lambda r: True  # noqa: E731
+_SEARCHED = {"Flag": {"status": "active"}, "MedicationRequest": {"status": ["active,on-hold"]},
+             "Condition": {"clinical_status": "active,recurrence,relapse"}}
+
+
 def gather(clinician: Any, patient_id: str) -> dict[str, Any]:
     """Everything the page shows, read through the API's access rules (Forbidden if refused)."""
-    # Compartment searches (search.html#compartments, `Patient/<id>/Flag`): the matches are in
-    # this record by definition, so the access layer filters only hidden types and labels
-    # instead of testing every row against the GP's whole list (a `patient=` parameter that is
-    # not the type's compartment parameter, e.g. Flag or Observation, was tested that way).
-    call = lambda type, **kw: clinician.search(f"Patient/{patient_id}/{type}", on=patient_id,  # noqa: E731
-                                               _total="none", **kw)
-    patient = clinician.read("Patient", patient_id, on=patient_id)
-    # Mostly no _sort: the rows are few per record and sorted here, and no total is counted.
+    # Compartment searches (search.html#compartments): the matches are in this record by
+    # definition, so the access layer filters only hidden types and labels instead of testing
+    # every row against the GP's whole list.
+    patient = clinician.shown("Patient", patient_id, on=patient_id)
     # Visits are many (hundreds in a long record) and ten are shown: the database sorts those
     # (a compartment search sorts only this record's rows, search/execute.py).
+    contacts = clinician.search(f"Patient/{patient_id}/Encounter", on=patient_id, _total="none", _sort="-date",
+                                _count=10)
+    by_type: dict[str, list[dict[str, Any]]] = {type: [] for type in TOGETHER}
+    rows = clinician.search(f"Patient/{patient_id}/*", on=patient_id, _type=",".join(TOGETHER), _total="none",
+                            _count=TOGETHER_COUNT)
+    if len(rows) < TOGETHER_COUNT:
+        for resource in rows:
+            type = resource.get("resourceType")
+            if type in by_type and _FILTERS.get(type, _ALL)(resource):
+                by_type[type].append(resource)
+    else:  # a record too full for one page: each type by itself, with the searches' own filters
+        for type, count in TOGETHER.items():
+            by_type[type] = clinician.search(f"Patient/{patient_id}/{type}", on=patient_id, _total="none",
+                                             _count=count, **_SEARCHED.get(type, {}))
     newest = fhirtext.newest_first
+    cap = lambda type, *when: newest(by_type[type], *when)[:TOGETHER[type]]  # noqa: E731
     found = {
-        "flags": call("Flag", status="active", _count=50),
-        "allergies": call("AllergyIntolerance", _count=100),
-        "medicines": newest(call("MedicationRequest", status=["active,on-hold"], _count=200), "authoredOn"),
-        "problems": newest(call("Condition", clinical_status="active,recurrence,relapse", _count=200),
-                           "onsetDateTime", "recordedDate"),
-        "observations": newest(call("Observation", _count=1000), "effectiveDateTime", "issued"),
-        "contacts": newest(call("Encounter", _sort="-date", _count=10), "period"),
-        "documents": newest(call("DocumentReference", _count=200), "date")[:15],
-        "answers": newest(call("QuestionnaireResponse", _count=100), "authored")[:10],
-        "vaccines": newest(call("Immunization", _count=100), "occurrenceDateTime"),
-        "kin": call("RelatedPerson", _count=20),
-        "messages": newest(call("Communication", _count=200), "sent")[:10],
-        "referrals": newest(call("ServiceRequest", _count=100), "authoredOn")[:10],
+        "flags": by_type["Flag"][:TOGETHER["Flag"]],
+        "allergies": by_type["AllergyIntolerance"][:TOGETHER["AllergyIntolerance"]],
+        "medicines": cap("MedicationRequest", "authoredOn"),
+        "problems": _once_per_code(cap("Condition", "onsetDateTime", "recordedDate")),
+        "observations": cap("Observation", "effectiveDateTime", "issued"),
+        "contacts": newest(contacts, "period"),
+        "documents": cap("DocumentReference", "date")[:15],
+        "answers": cap("QuestionnaireResponse", "authored")[:10],
+        "vaccines": cap("Immunization", "occurrenceDateTime"),
+        "kin": by_type["RelatedPerson"][:TOGETHER["RelatedPerson"]],
+        "messages": cap("Communication", "sent")[:10],
+        "referrals": cap("ServiceRequest", "authoredOn")[:10],
+        "patient": patient,
     }
-    found["patient"] = patient
-    found["problems"] = _once_per_code(found["problems"])
     return found
 
 
