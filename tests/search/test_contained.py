@@ -69,7 +69,17 @@ def test_contained_bad_values_are_400(sql_repo):
     client = _load(sql_repo)
     for query in ([("_contained", "maybe")], [("_containedType", "inside")],
                   [("code:below", "A02"), ("_contained", "true")],  # :below needs system|code
-                  [("_text", "x"), ("_contained", "true")]):  # full text is not evaluated inside
+                  [("_content", "-"), ("_contained", "true")]):  # no words
         response = client.get("Medication", query=query)
         assert response.status == 400, (query, response.parsed())
         assert response.parsed()["resourceType"] == "OperationOutcome", query
+
+
+def test_full_text_inside_contained_resources(sql_repo):
+    """The reference evaluator's full-text rule (search/fulltext.py) applies inside too."""
+    client = _load(sql_repo)
+    sql_repo.update(_request("mr3", [{"resourceType": "Medication", "id": "m",
+                                      "code": {"text": "Omeprazol enterotabletter"}}]))
+    assert bundle_ids(client.get("Medication", query=[("_content", "enterotablett"), ("_contained", "true")])) == \
+        ["mr3"]
+    assert bundle_ids(client.get("Medication", query=[("_content", "enterotablett")])) == []

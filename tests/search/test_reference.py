@@ -35,6 +35,10 @@ def ev():
     ("Patient", P("name", None, ("ASE",)), {"p1"}),
     ("Patient", P("name", None, ("aero",)), {"p2"}),
     ("Patient", P("family", "exact", ("Østby",)), {"p1"}),
+    ("Patient", P("_content", None, ("ostby ase",)), {"p1"}),  # full text: folded, every word
+    ("Patient", P("_content", None, ("AERO", "ostby")), {"p1", "p2"}),
+    ("Patient", P("_content", None, ("ostby aero",)), set()),
+    ("Patient", P("_text", "missing", ("true",)), {"p1", "p2"}),
     ("Patient", P("family", "exact", ("østby",)), set()),
     ("Patient", P("family", "contains", ("tb",)), {"p1"}),
     # date: precision ranges and prefixes (search.html#prefix)
@@ -100,4 +104,4 @@ def test_what_the_oracle_does_not_judge(ev):
     with pytest.raises(NotImplementedError):
         ev.search("Patient", [P("birthdate", None, ("ap1980",))])
     with pytest.raises(NotImplementedError):
-        ev.search("Patient", [P("_content", None, ("x",))])
+        ev.search("Patient", [P("_filter", None, ("name eq x",))])

@@ -17,7 +17,8 @@ write path, which is being tuned in parallel; this is the smaller, honest first 
   - the contained matches come on one page (no next link), unsorted, after the ordinary
     matches of `both`, at most `_count` of them; `_include`/`_revinclude` do not apply to them;
   - a chain or `_has` is evaluated among the contained resources of that one search only;
-  - `_text`/`_content`, `ap` and other things the reference evaluator declines give 400.
+  - `ap` and other things the reference evaluator declines give 400 (`_text`/`_content`
+    follow its full-text rule, search/fulltext.py).
 """
 
 from __future__ import annotations

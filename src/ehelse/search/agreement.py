@@ -8,7 +8,10 @@ reference, a chain to the target's identifier, a `_has` from a referring resourc
 so most queries have results; some combine two parameters (AND) or two values (OR), some
 ask `:missing`, `:not`, `:exact`, `:contains`, `:text`, and where the code's system is one
 the terminology knows (small enough to expand), `:in`/`:not-in` its implicit value set or
-`:below`/`:above` a code above/below it in the hierarchy. Deterministic for a seed.
+`:below`/`:above` a code above/below it in the hierarchy. Full-text queries (`_text`,
+`_content`) come on top, from a stream of their own (so the others stay the same for a seed):
+words of the resource's narrative or strings, cut to a word start or given a Norwegian
+ending (stemming), one or two words, or two values ORed. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -213,7 +216,39 @@ class QueryGenerator:
                 params = [SearchParam(first.name, None, first.values + other.values)]
         return Query(type, tuple(params))
 
+    def fulltext(self, rng: random.Random) -> Query | None:
+        """`_text` or `_content` with words the resource has, as a client would type them."""
+        type = rng.choice(self.types)
+        ids = sorted(self.ev.by_type[type])
+        code = "_text" if rng.random() < 0.4 else "_content"
+        if rng.random() < 0.05:
+            return Query(type, (SearchParam(code, "missing", (rng.choice(("true", "false")),)),))
+
+        def value(id: str) -> str | None:
+            words = sorted(self.ev.text_words(type, id, code))
+            if not words:
+                return None
+            picked = []
+            for word in rng.sample(words, min(len(words), rng.choice((1, 1, 2)))):
+                roll = rng.random()
+                if roll < 0.3 and len(word) > 3:
+                    word = word[:rng.randint(2, len(word) - 1)]  # a word start
+                elif roll < 0.5:
+                    word += rng.choice(("en", "ene", "et", "er", "s", "e"))  # another form
+                picked.append(word.upper() if rng.random() < 0.1 else word)
+            return " ".join(picked)
+
+        first = value(rng.choice(ids))
+        if first is None:
+            return None
+        values = (first,)
+        if rng.random() < 0.2:
+            second = value(rng.choice(ids))
+            values = (first, second) if second else values
+        return Query(type, (SearchParam(code, None, values),))
+
     def generate(self, n: int) -> list[Query]:
+        """n queries of the ordinary parameters, then n // 10 full-text ones."""
         out: list[Query] = []
         tries = 0
         while len(out) < n and tries < n * 20:
@@ -221,4 +256,12 @@ class QueryGenerator:
             q = self.query()
             if q is not None:
                 out.append(q)
-        return out
+        text_rng = random.Random(self.rng.random())
+        texts: list[Query] = []
+        tries = 0
+        while len(texts) < n // 10 and tries < n * 2:
+            tries += 1
+            q = self.fulltext(text_rng)
+            if q is not None:
+                texts.append(q)
+        return out + texts

@@ -8,8 +8,9 @@ default indexer, called inside the write's transaction.
 Composite parameters (search.html#composite) write their components' rows under
 `<code>$<n>` with one `grp` number per element occurrence, so a search for
 `code-value-quantity=loinc|8480-6$gt100` matches code and value of the same component.
-`_text` indexes the words of the narrative, `_content` the words of every string in the
-resource, each as one text_index row (a simple full-text search; no stemming).
+`_text` indexes the words of the narrative, `_content` the words of every human-readable
+string in the resource, each as one text_index row of folded words; the full-text indexes
+of migrations 0009 are built over those rows, and the query side stems (search/fulltext.py).
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def _fulltext_rows(resource: dict[str, Any], rows: dict) -> None:
     """One text_index row each for `_text` (the narrative) and `_content` (the strings)."""
     text = resource.get("text")
     if type(text) is dict and type(text.get("div")) is str:
-        words = [word for word, _ in values.words(text["div"])]
+        words = [word for word, _ in values.words(values.narrative_text(text["div"]))]
         if words:
             rows[("text_index", "_text", (" " + " ".join(words) + " ", None))] = None
     seen: dict[str, None] = {}

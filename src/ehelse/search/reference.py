@@ -17,8 +17,14 @@ Token `:in`/`:not-in` ask the terminology engine for the ValueSet's expansion an
 membership of each stored (system, code); `:above`/`:below` test subsumption in the code
 system's hierarchy (CodeSystemIndex.subsumes), not the list of codes the SQL is given.
 
+`_text`/`_content` (search.html#text, #content) follow the rule search/fulltext.py states:
+each word of the value, folded and stemmed with the Snowball Norwegian stemmer (the
+algorithm is shared data, like the UCUM table), must start a word of the narrative (the
+text of `text.div`) or of the resource's human-readable strings; the index keeps the first
+2,000 distinct words of each text, each cut to 64 characters, and so does this.
+
 What it does not judge (raises NotImplementedError, so a generator skips them): `ap`,
-`_text`/`_content`, special parameters.
+special parameters.
 """
 
 from __future__ import annotations
@@ -158,6 +164,63 @@ def _unsupported(what: str):
     raise NotImplementedError(what)
 
 
+# -- full text ----------------------------------------------------------------------------------
+_MAX_WORDS, _MAX_WORD = 2000, 64  # what the index keeps of a text (search/values.py)
+# Not human-readable text, for `_content`: ids, references, systems, urls, the narrative
+# (that is `_text`), meta, attachment data, the resource type, statuses and codes (a `code`
+# that is a CodeableConcept is read: its text and displays are words).
+_NOT_CONTENT = {"id", "reference", "system", "url", "div", "lastUpdated", "versionId", "fullUrl", "profile",
+                "data", "resourceType", "status", "code"}
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("norwegian")
+
+
+def fulltext_query(value: str) -> list[str]:
+    """The word prefixes a `_text`/`_content` value asks for: folded, Snowball-stemmed."""
+    return [_stemmer().stemWord(w)[:_MAX_WORD] for w in re.findall(r"\w+", normalise(value))]
+
+
+def narrative_text(div: str) -> str:
+    """The text of an XHTML narrative, entities decoded, tags as word breaks."""
+    from html.parser import HTMLParser
+
+    parts: list[str] = []
+    parser = HTMLParser(convert_charrefs=True)
+    parser.handle_data = parts.append
+    parser.handle_starttag = parser.handle_endtag = lambda *args: parts.append(" ")
+    parser.feed(div)
+    parser.close()
+    return "".join(parts)
+
+
+def content_strings(node: Any, key: str = "") -> Iterable[str]:
+    """The human-readable strings of a resource, for `_content` (not dates or numbers
+    written as strings: a string property that starts with four digits)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if isinstance(v, str):
+                if k not in _NOT_CONTENT and not v[:4].isdigit():
+                    yield v
+            elif k not in _NOT_CONTENT or k == "code":
+                yield from content_strings(v, k)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, str):
+                yield item
+            else:
+                yield from content_strings(item, key)
+
+
+def text_words(text: str) -> list[str]:
+    words = list(dict.fromkeys(re.findall(r"\w{2,}", normalise(text))))
+    return [w[:_MAX_WORD] for w in words[:_MAX_WORDS]]
+
+
 class ReferenceEvaluator:
     """Search over a fixed set of current resources (parsed JSON), by brute force."""
 
@@ -188,7 +251,9 @@ class ReferenceEvaluator:
             return self._chain(type, param)
         if param.name == "_list":
             return self._list(type, param)
-        if param.name in ("_text", "_content", "_query", "_filter"):
+        if param.name in ("_text", "_content"):
+            return self._fulltext(type, param)
+        if param.name in ("_query", "_filter"):
             raise NotImplementedError(param.name)
         entry = definition(type, param.name)
         if entry is None:
@@ -205,6 +270,34 @@ class ReferenceEvaluator:
         return {id for id in resources
                 if any(self.matches(entry, node, param.modifier, value, type)
                        for node in self.values(type, id, entry) for value in param.values)}
+
+    # -- _text, _content ----------------------------------------------------------------------------
+    def _fulltext(self, type: str, param: SearchParam) -> set[str]:
+        resources = self.by_type.get(type, {})
+        if param.modifier == "missing":
+            want_missing = param.values[0] == "true"
+            return {id for id in resources if (not self.text_words(type, id, param.name)) == want_missing}
+        if param.modifier:
+            raise ValueError(f"{param.name}:{param.modifier}")
+        wanted = [fulltext_query(value) for value in param.values]
+        if any(not words for words in wanted):
+            raise ValueError(f"{param.name}: no words")
+        return {id for id in resources
+                if any(all(any(w.startswith(q) for w in self.text_words(type, id, param.name)) for q in words)
+                       for words in wanted)}
+
+    def text_words(self, type: str, id: str, code: str) -> set[str]:
+        """The words `_text` (the narrative) or `_content` (the strings) searches in."""
+        key = (type, id, code)
+        if key not in self._cache:
+            resource = self.by_type[type][id]
+            if code == "_text":
+                div = (resource.get("text") or {}).get("div") if isinstance(resource.get("text"), dict) else None
+                texts = [narrative_text(div)] if isinstance(div, str) else []
+            else:
+                texts = list(content_strings(resource))
+            self._cache[key] = {w for text in texts for w in text_words(text)}
+        return self._cache[key]
 
     # -- values of a parameter in a resource ------------------------------------------------------
     def values(self, type: str, id: str, entry: dict) -> list:

@@ -9,6 +9,7 @@ dict) and returns the value tuples for its index table in storage/index.py colum
 
 from __future__ import annotations
 
+import html
 import re
 from functools import lru_cache
 
@@ -218,12 +219,19 @@ def uri(value: object) -> list[tuple[str]]:
 
 
 # -- full text (_text, _content): distinct normalised words -------------------------------------------
-_TAG = re.compile(r"<[^>]*>|&[a-z]+;|&#\d+;")
+_TAG = re.compile(r"<[^>]*>")
 _WORD = re.compile(r"\w{2,}")
 MAX_WORDS = 2000
 
 
 def words(text: str) -> list[tuple[str, str]]:
-    """The distinct normalised words (2 characters or more) of a text or XHTML narrative."""
-    found = dict.fromkeys(_WORD.findall(normalize(_TAG.sub(" ", text))))
+    """The distinct normalised words (2 characters or more) of a text, the first MAX_WORDS,
+    each cut to 64 characters."""
+    found = dict.fromkeys(_WORD.findall(normalize(text)))
     return [(w[:64], w[:64]) for w in list(found)[:MAX_WORDS]]
+
+
+def narrative_text(div: str) -> str:
+    """The text of an XHTML narrative (Narrative.div): tags are word breaks, character
+    references decoded (`&oslash;` is ø)."""
+    return html.unescape(_TAG.sub(" ", div))

@@ -33,7 +33,10 @@ the search parameter code (http://hl7.org/fhir/R4/search.html, one table per val
   uri_index        value          -- uri/url/canonical as written
   text_index       words          -- full text (`_text`: the narrative, `_content`: the
                                      resource's strings): its distinct normalised words as
-                                     ' w1 w2 ... ', one row per resource (migration 0004)
+                                     ' w1 w2 ... ', one row per resource (migration 0004);
+                                     full-text indexed (migration 0009: SQLite FTS5 tables
+                                     text_fts/content_fts keyed by text_index.seq, filled by
+                                     triggers; PostgreSQL a generated tsvector with GIN)
 
   grp (every table): the element occurrence a composite parameter's component rows come
   from (composite rows use param `<composite-code>$<n>` for component n); NULL otherwise.

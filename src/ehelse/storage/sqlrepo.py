@@ -53,7 +53,7 @@ class SqlRepository:
         if compiler is None:  # the SearchParameter registry's (imported late: search imports storage)
             from ehelse.search.compile import RegistryCompiler
 
-            compiler = RegistryCompiler()
+            compiler = RegistryCompiler(self.backend)  # the backend's full-text syntax
         self._compiler = compiler
         self._local = threading.local()  # .conn: this thread's open transaction, if any
         self._sql_cache: dict[str, str] = {}
