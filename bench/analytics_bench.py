@@ -7,9 +7,16 @@ view within 2x of the hand-written SQL).
     .venv/bin/python bench/analytics_bench.py --ndjson /tmp/export/system/Observation.ndjson --patients 10000
     .venv/bin/python bench/analytics_bench.py --quick            # 30 patients, no Spark: smoke test
 
-Every figure is end to end into Python rows: the engine's compile, DuckDB's (or Spark's) read
-and parse of the NDJSON, and fetching every row. The hand-written query fetches tuples, the
-engine dicts (what its callers get). Each DuckDB figure is the best of --repeat runs.
+Two measures, both printed, in the same run:
+- into Python rows: the engine's compile, DuckDB's (or Spark's) read and parse of the NDJSON,
+  and fetching every row into Python (the hand-written query fetches tuples, the engine dicts,
+  what its callers get; for Spark every row crosses from the JVM to Python);
+- into a Parquet file (`*_parquet_*` keys): what `ehelse analytics run VIEW --out X.parquet`
+  pays: the hand-written query as `COPY (query) TO 'x.parquet'`, the views through
+  Result.save (DuckDB `COPY ... TO`, Spark `DataFrame.write`; no row passes through Python).
+Each DuckDB figure is the best of --repeat runs. CPU seconds are this process's plus its
+descendants' (Spark's JVM is a child process: its CPU is read from /proc/<pid>/stat), so on a
+shared machine the CPU ratio is the fair one.
 
 Spark (`local[2]` unless --spark-master) is reported in three parts, so JVM start and JIT
 warm-up are not mistaken for the engine: the session start (JVM and SparkContext), the first
@@ -187,6 +194,34 @@ def main(argv: list[str] | None = None) -> dict:
         assert rows == hand_rows == resources, (rows, hand_rows, resources)
         report["ratio_duckdb_to_hand"] = round(report["duckdb_view_s"] / report["hand_written_duckdb_s"], 2)
         report["ratio_duckdb_to_hand_cpu"] = round(report["duckdb_view_cpu_s"] / report["hand_written_duckdb_cpu_s"], 2)
+        parquet_out = Path(tmp) / "out.parquet"
+
+        def parquet_rows(path: Path) -> int:
+            import pyarrow.parquet as pq
+
+            rows = pq.ParquetFile(path).metadata.num_rows  # the file's footer: no rows read
+            path.unlink()
+            return rows
+
+        def hand_parquet() -> int:
+            connection.execute(f"COPY ({HAND_WRITTEN.format(path=ndjson)}) TO '{parquet_out}' (FORMAT parquet)")
+            return parquet_rows(parquet_out)
+
+        def engine_parquet(name: str, **options) -> int:
+            result = run(view, source, engine=name, **options)
+            assert result.engine == name and result.save is not None, result.engine
+            written = result.save(str(parquet_out), "parquet", True)
+            assert written == parquet_rows(parquet_out), written
+            return written
+
+        report["hand_parquet_s"], report["hand_parquet_cpu_s"], rows = best_with_cpu(hand_parquet, args.repeat)
+        assert rows == resources, (rows, resources)
+        report["duckdb_parquet_s"], report["duckdb_parquet_cpu_s"], rows = best_with_cpu(
+            lambda: engine_parquet("duckdb", connection=connection), args.repeat)
+        assert rows == resources, (rows, resources)
+        report["ratio_duckdb_parquet_to_hand"] = round(report["duckdb_parquet_s"] / report["hand_parquet_s"], 2)
+        report["ratio_duckdb_parquet_to_hand_cpu"] = round(
+            report["duckdb_parquet_cpu_s"] / report["hand_parquet_cpu_s"], 2)
         if not args.no_runner:
             report["runner_s"], _ = best(lambda: engine("runner"), 1)
         if not args.no_spark:
@@ -203,6 +238,15 @@ def main(argv: list[str] | None = None) -> dict:
             report["ratio_spark_to_hand"] = round(report["spark_view_s"] / report["hand_written_duckdb_s"], 2)
             report["ratio_spark_to_hand_cpu"] = round(report["spark_view_cpu_s"] / report["hand_written_duckdb_cpu_s"], 2)
             report["ratio_spark_first_to_hand"] = round(report["spark_first_s"] / report["hand_written_duckdb_s"], 2)
+            # Into a Parquet file: one cold run (the writer's code paths JIT-compiled), then
+            # the best of --spark-repeat warm runs.
+            report["spark_parquet_first_s"], _ = best(lambda: engine_parquet("spark", spark=session), 1)
+            report["spark_parquet_s"], report["spark_parquet_cpu_s"], rows = best_with_cpu(
+                lambda: engine_parquet("spark", spark=session), args.spark_repeat)
+            assert rows == resources, (rows, resources)
+            report["ratio_spark_parquet_to_hand"] = round(report["spark_parquet_s"] / report["hand_parquet_s"], 2)
+            report["ratio_spark_parquet_to_hand_cpu"] = round(
+                report["spark_parquet_cpu_s"] / report["hand_parquet_cpu_s"], 2)
             if args.spark_schema_read:
                 report["spark_schema_read_s"], report["spark_schema_read_cpu_s"], _ = best_with_cpu(
                     lambda: engine("spark", spark=session, prune=True), args.spark_repeat)

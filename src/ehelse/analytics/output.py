@@ -76,6 +76,21 @@ def arrow_schema(columns: list[str], view: Any) -> Any:
     return pa.schema([(c, types.get(c, pa.string())) for c in columns])
 
 
+def column_kinds(columns: list[str], view: Any) -> list[tuple[str, str, bool]]:
+    """(name, kind, collection) of each column as arrow_schema types it, kind one of boolean,
+    bigint, double, text: the engines' own writers (Result.save) cast to these, so a Parquet
+    file has the same schema whichever engine wrote it."""
+    import pyarrow as pa
+
+    kinds = []
+    for field in arrow_schema(columns, view):
+        t = field.type.value_type if pa.types.is_list(field.type) else field.type
+        kind = ("boolean" if pa.types.is_boolean(t) else "bigint" if pa.types.is_integer(t)
+                else "double" if pa.types.is_floating(t) else "text")
+        kinds.append((field.name, kind, pa.types.is_list(field.type)))
+    return kinds
+
+
 def _parquet(rows: Iterable[dict[str, Any]], columns: list[str], out: BinaryIO, view: Any) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -78,6 +78,7 @@ def run(view: str = typer.Argument(..., help="ViewDefinition JSON file, or a lib
 
 def _run(view, source, repo, engine, out, fmt, pseudonymise, key_file, project, date_precision, purpose, limit):
     from ehelse.analytics import audit_run, output
+    from ehelse.analytics.engines import NATIVE_FORMATS
     from ehelse.analytics.engines import run as run_engine
 
     pseudonymiser = None
@@ -98,8 +99,14 @@ def _run(view, source, repo, engine, out, fmt, pseudonymise, key_file, project, 
                     progress.update(task, description=f"{view.name or view.resource} [{result.engine}]: {n:,} rows")
                 yield row
 
-        with open(out, "wb") as f:
-            rows = output.write(counted(result.rows), result.columns, f, fmt, view=view)
+        if result.save is not None and fmt in NATIVE_FORMATS:
+            # DuckDB or Spark writes the file itself (COPY ... TO, DataFrame.write): no row
+            # passes through Python, and with Spark none leaves the JVM.
+            progress.update(task, description=f"{view.name or view.resource} [{result.engine}]: writing {out}")
+            rows = result.save(str(out), fmt, True)
+        else:
+            with open(out, "wb") as f:
+                rows = output.write(counted(result.rows), result.columns, f, fmt, view=view)
         progress.update(task, description=f"{view.name or view.resource} [{result.engine}]: {rows:,} rows")
     if pseudonymiser is not None:
         from ehelse.analytics.pseudonymise import declaration_files

@@ -3,14 +3,20 @@
 `run(view, source, engine=...)` gives a `Result` (columns, rows, which engine ran). The SQL
 engines compile the view (sql_compile.py); a view they cannot compile runs on the in-process
 runner instead, and `Result.engine` says so ("runner (duckdb fallback: repeat)").
+
+A compiled view's Result can also `save` itself to a Parquet or CSV file with the engine's own
+writer (DuckDB `COPY ... TO`, Spark `DataFrame.write`): the rows never pass through Python,
+which for Spark means no transfer from the JVM at all. `rows` and `save` are alternatives:
+use one of them, once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 ENGINES = ("runner", "duckdb", "spark")
+NATIVE_FORMATS = ("parquet", "csv")  # what Result.save writes
 
 
 @dataclass(slots=True)
@@ -19,6 +25,9 @@ class Result:
     rows: Iterator[dict[str, Any]]
     engine: str
     sql: str | None = None
+    # save(path, fmt, header) -> row count: the engine writes the file itself (fmt in
+    # NATIVE_FORMATS); None when the rows come from the in-process runner.
+    save: Callable[[str, str, bool], int] | None = None
 
 
 def run(view: Any, source: Any, *, engine: str = "duckdb", limit: int | None = None, **options: Any) -> Result:

@@ -39,6 +39,7 @@ def session(master: str | None = None) -> Any:
             master = master or get_settings().spark_master
             _SESSION = (SparkSession.builder.appName("ehelse-analytics").master(master)
                         .config("spark.ui.enabled", "false")
+                        .config("spark.ui.showConsoleProgress", "false")  # the CLI shows its own
                         .config("spark.sql.shuffle.partitions", "2")
                         .config("spark.driver.memory", "1g")
                         # 32 MB splits, not 128: an export's NDJSON file is then several tasks,
@@ -157,7 +158,85 @@ def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = 
     sql = compiled.sql.replace("__SOURCE__", source_sql(spark, source, view.resource, workdir, keys))
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return Result(compiled.columns, _rows(spark, sql, compiled.columns, compiled.json_columns, workdir), "spark", sql)
+
+    def save(path: str, fmt: str, header: bool = True) -> int:
+        return _save(spark, sql, compiled.columns, compiled.json_columns, view, path, fmt, header, workdir)
+
+    return Result(compiled.columns, _rows(spark, sql, compiled.columns, compiled.json_columns, workdir), "spark", sql,
+                  save)
+
+
+_TYPES = {"boolean": "boolean", "bigint": "bigint", "double": "double", "text": "string"}
+
+
+def output_column(name: str, kind: str, collection: bool, json: bool, fmt: str) -> str:
+    """One column of the file as output.write would write it (the DuckDB engine's
+    output_column, in Spark SQL): a JSON value (here JSON text) as a string without quotes
+    when it is a string, else its JSON; cast to the view's column type; in CSV a collection is
+    its JSON array."""
+    column = f"v.{Spark.quote(name)}"
+    if collection:
+        if fmt == "csv":
+            return f"to_json(transform({column}, x -> parse_json(x)))" if json else f"to_json({column})"
+        if json:
+            column = f"transform({column}, x -> try_variant_get(parse_json(x), '$', 'string'))"
+        return f"CAST({column} AS array<{_TYPES[kind]}>)"
+    if json:
+        column = f"try_variant_get(parse_json({column}), '$', 'string')"
+    return f"CAST({column} AS {_TYPES[kind]})"
+
+
+# One output file: Spark writes a folder of part files, one per partition of the last stage.
+# coalesce(1) would also make the read and parse a single task (one core); repartition(1)
+# keeps them parallel and adds one small shuffle of the result rows.
+SINGLE_FILE = "repartition"
+
+
+def _save(spark: Any, sql: str, columns: list[str], json_columns: set[str], view: Any, path: str, fmt: str,
+          header: bool, workdir: str) -> int:
+    """Write the rows with Spark's own writer (DataFrame.write: the JVM writes the file, no row
+    goes to Python) into a folder beside `path`, then move its one part file to `path`.
+    With a cluster master, `path`'s folder must be shared with the executors (as the source
+    files must be). The row count comes from an Observation metric of the same job."""
+    import glob
+    import shutil
+
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from ehelse.analytics.output import column_kinds
+    from ehelse.analytics.viewdefinition import InvalidView
+
+    select = ", ".join(f"{output_column(name, kind, collection, name in json_columns, fmt)} AS {Spark.quote(name)}"
+                       for name, kind, collection in column_kinds(columns, view))
+    target = os.path.abspath(path)
+    folder = tempfile.mkdtemp(prefix=".ehelse-spark-", dir=os.path.dirname(target))
+    try:
+        counted = Observation("ehelse_rows")
+        frame = spark.sql(f"SELECT {select} FROM ({sql}) AS v").observe(counted, F.count(F.lit(1)).alias("rows"))
+        frame = frame.coalesce(1) if SINGLE_FILE == "coalesce" else frame.repartition(1)
+        writer = frame.write.mode("overwrite")
+        out = os.path.join(folder, "out")
+        if fmt == "parquet":
+            writer.parquet(out)
+        else:
+            # RFC 4180 quoting (a quote doubled, not backslash-escaped), values not trimmed.
+            writer.options(header="true" if header else "false", escape='"', ignoreLeadingWhiteSpace="false",
+                           ignoreTrailingWhiteSpace="false").csv(out)
+        parts = sorted(glob.glob(os.path.join(out, "part-*")))
+        if len(parts) != 1:
+            raise RuntimeError(f"Spark wrote {len(parts)} part files, expected one")
+        os.replace(parts[0], target)
+        return int(counted.get["rows"])
+    except InvalidView:
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith(("pyspark", "py4j")):  # AnalysisException, raise_error()
+            raise InvalidView(str(exc).split("\n", 1)[0][:500]) from None
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _rows(spark: Any, sql: str, columns: list[str], json_columns: set[str], workdir: str) -> Iterator[dict[str, Any]]:
