@@ -90,7 +90,7 @@ def condition_for(type: str | None, param: SearchParam, alias: str = "r", drive:
     if modifier == "missing":
         return _missing(definition, param.values, alias, common)
     if definition.strategy == "fulltext":
-        return _fulltext(definition, param.values, alias, backend)
+        return _fulltext(definition, param.values, alias, backend, type)
     if drive is None:  # a caller's hint (SearchParam.drive, internal look-ups only) first
         drive = param.drive if param.drive is not None else drives(definition, modifier, param.values)
     if definition.strategy == "composite":
@@ -328,7 +328,8 @@ def _missing(definition: SearchParameterDef, values: tuple[str, ...], alias: str
     return (f"NOT {present[0]}" if values[0] == "true" else present[0]), present[1]
 
 
-def _fulltext(definition: SearchParameterDef, values: tuple[str, ...], alias: str, backend: str | None) -> Sql:
+def _fulltext(definition: SearchParameterDef, values: tuple[str, ...], alias: str, backend: str | None,
+              type: str | None) -> Sql:
     """`_text`/`_content` (search.html#text, #content): every word of a value, folded and
     stemmed (search/fulltext.py), must start a word of the narrative / of the resource's
     strings. Through the full-text indexes of the backend: SQLite's FTS5 tables text_fts
@@ -338,7 +339,10 @@ def _fulltext(definition: SearchParameterDef, values: tuple[str, ...], alias: st
     parameters are common to all types): SQLite either starts from it or probes it per
     candidate; inside a correlated EXISTS it would run the full-text match again for every
     candidate row (measured: 8 s to count the Observations with `blodtrykk` at N=1,000).
+    `type` (None in a system search, search/execute.py) is matched inside the index too.
     Without a backend, the plain SQL both understand: LIKE per resource (a scan)."""
+    if type is not None and not (type.isascii() and type.isalpha()):
+        type = None  # not a resource type's name: leave the type to the caller's r.type = ?
     parts = []
     for value in values:
         words = fulltext.query_words(unescape(value))
@@ -346,9 +350,9 @@ def _fulltext(definition: SearchParameterDef, values: tuple[str, ...], alias: st
             raise bad(definition.code, f"{definition.code}: no words in {value!r}")
         if backend == "sqlite":
             table = "text_fts" if definition.code == "_text" else "content_fts"
-            where, args = f"x.seq IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)", [fulltext.fts5_query(words)]
+            where, args = f"x.seq IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)", [fulltext.fts5_query(words, type)]
         elif backend == "postgres":
-            where, args = "x.words_tsv @@ ?::tsquery", [fulltext.tsquery(words)]
+            where, args = "x.words_tsv @@ ?::tsquery", [fulltext.tsquery(words, type)]
         else:  # the words as ' w1 w2 ... ' (storage/index.py): a word start is ' w'
             where = "(" + " AND ".join(["x.words LIKE ? ESCAPE '\\'"] * len(words)) + ")"
             args = ["% " + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for w in words]

@@ -124,6 +124,8 @@ def where(type: str | None, query: SearchQuery, condition: Condition,
     on = type or (query.types[0] if len(query.types) == 1 else None)
     for param in query.params:
         target = on or _some_type_with(param)
+        if on is None and param.name in ("_text", "_content"):
+            target = None  # full text matches the type in its index (compile._fulltext): no type here
         if param.name == "_list":
             sql, more = _list_condition(param)
         elif is_chained(param):

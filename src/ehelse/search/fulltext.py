@@ -49,15 +49,22 @@ def query_words(value: str) -> list[str]:
     return list(dict.fromkeys(stem(word)[:MAX_WORD] for word in WORD.findall(normalize(value))))
 
 
-def fts5_query(words: list[str]) -> str:
+def fts5_query(words: list[str], type: str | None = None) -> str:
     """An FTS5 MATCH expression: every word as a prefix (https://sqlite.org/fts5.html#
-    fts5_prefix_queries). The words hold only \\w characters, so the quoted strings are one
-    token each under the table's `ascii tokenchars '_'` tokenizer."""
-    return " AND ".join(f'"{word}"*' for word in words)
+    fts5_prefix_queries), and the type's `$type` token (migration 0009) when the search has
+    one type. The words hold only \\w characters, so the quoted strings are one token each
+    under the tables' `ascii tokenchars '_$'` tokenizer."""
+    terms = [f'"{word}"*' for word in words]
+    if type is not None:
+        terms.append(f'"${type}"')
+    return " AND ".join(terms)
 
 
-def tsquery(words: list[str]) -> str:
+def tsquery(words: list[str], type: str | None = None) -> str:
     """A tsquery in its text form: every word a prefix lexeme (`'w':*`, PostgreSQL manual,
-    Text Search, 8.11.2 tsquery); cast with `::tsquery`, so no parser or dictionary touches
-    the words."""
-    return " & ".join("'" + word.replace("\\", "\\\\").replace("'", "''") + "':*" for word in words)
+    Text Search, 8.11.2 tsquery), and the type's `$Type` lexeme (migration 0009) when the
+    search has one type; cast with `::tsquery`, so no parser or dictionary touches them."""
+    terms = ["'" + word.replace("\\", "\\\\").replace("'", "''") + "':*" for word in words]
+    if type is not None:
+        terms.append(f"'${type}'")
+    return " & ".join(terms)
