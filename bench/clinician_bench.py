@@ -209,6 +209,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                        "target_p95": TARGETS[kind]}
             figures["met"] = figures["p95"] <= TARGETS[kind]
             figures["slowest_1pct"] = slowest(parts)
+            figures["parts_p95"] = {k: round(percentile([p.get(k, 0.0) for p in parts], 95), 1)
+                                    for k in sorted({k for p in parts for k in p})}
             if meter is not None:  # the server's CPU per request: independent of the machine's other load
                 figures["server_cpu_ms"] = round(meter.result["server_cpu_s"] * 1000 / max(len(timings), 1), 1)
                 figures["cpu"] = meter.result
@@ -220,6 +222,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   f"p99={figures['p99']:7.1f} ms (target p95 <= {TARGETS[kind]:.0f} ms: "
                   f"{'met' if figures['met'] else 'NOT met'}){cpu}", file=sys.stderr)
             print(f"{'':10s} slowest 1 %, mean ms: " + ", ".join(f"{k} {v}" for k, v in figures["slowest_1pct"].items()),
+                  file=sys.stderr)
+            print(f"{'':10s} p95 of each part, ms: " + ", ".join(f"{k} {v}" for k, v in figures["parts_p95"].items()),
                   file=sys.stderr)
         if app is not None:
             app.state.repo.close()

@@ -19,6 +19,7 @@ server whether it is needed. `create=False` opens without creating anything.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -32,6 +33,8 @@ from ehelse.storage.sqlrepo import SqlRepository
 from ehelse.storage.sqlsearch import SearchCompiler
 
 _BUSY_TIMEOUT_MS = 30_000
+_CHECKPOINT_SECONDS = 0.5  # between the background checkpoints
+_BACKSTOP_PAGES = 10_000  # WAL pages (40 MB) at which a commit checkpoints after all
 
 
 def sqlite_path(url: str) -> Path:
@@ -58,6 +61,19 @@ class SqliteRepository(SqlRepository):
         self._writer = self._connect()
         # WAL is a property of the file: set once, by the writer, outside any transaction.
         self._writer.execute("PRAGMA journal_mode=WAL")
+        # Checkpoints off the commit path (https://www.sqlite.org/wal.html#ckpt). SQLite's own
+        # runs inside the COMMIT that takes the WAL past wal_autocheckpoint (1,000 pages): one
+        # page view in a few hundred then paid for copying the WAL into the database and its
+        # fsync (250 ms measured on a busy disk) while holding the write lock, which every
+        # other writer waited for (issue 8's p99). A thread of this repository checkpoints
+        # instead, PASSIVE (it waits for no reader or writer), from the first write on; the
+        # commit's own checkpoint stays only as a backstop for a bulk load that outruns it.
+        self._writer.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_PAGES}")
+        # The writer waits for the write lock in _begin_immediate, not in SQLite's busy handler.
+        self._writer.execute("PRAGMA busy_timeout=0")
+        self._checkpointer: threading.Thread | None = None
+        self._checkpointer_pid = 0
+        self._stopping = threading.Event()
         self._write_lock = threading.Lock()
         self._max_readers = max(1, sqlite_readers)
         self._idle_readers: deque[sqlite3.Connection] = deque()  # append/pop are atomic
@@ -89,13 +105,54 @@ class SqliteRepository(SqlRepository):
         return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
 
     # -- connections ------------------------------------------------------------------------
+    def _checkpoint_loop(self) -> None:
+        conn = None
+        try:
+            while not self._stopping.wait(_CHECKPOINT_SECONDS):
+                try:
+                    conn = conn or self._connect()
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy or gone for a moment: the next round checkpoints
+        finally:
+            if conn is not None:
+                conn.close()
+
+    @staticmethod
+    def _begin_immediate(conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, waiting up to the busy timeout while another process writes.
+        SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries
+        (sqliteDefaultBusyCallback), so with two server processes committing audit records
+        a page often slept 10-20 ms for a lock held well under one: measured in
+        bench/clinician_bench.py's `audit` part. Here the tries are 0.1 ms apart, doubling
+        to at most 2 ms."""
+        delay, deadline = 0.0001, None
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + _BUSY_TIMEOUT_MS / 1000
+                if now >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.002)
+
     @contextmanager
     def _begin(self) -> Iterator[sqlite3.Connection]:
         with self._write_lock:
             if self._closed:
                 raise RuntimeError("repository is closed")
+            if self._checkpointer is None or self._checkpointer_pid != os.getpid():  # a forked child: its own
+                self._checkpointer_pid = os.getpid()
+                self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
+                                                      daemon=True)
+                self._checkpointer.start()
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin_immediate(conn)
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -138,6 +195,10 @@ class SqliteRepository(SqlRepository):
                 "pool_available": len(self._idle_readers)}
 
     def close(self) -> None:
+        self._stopping.set()
+        if (self._checkpointer is not None and self._checkpointer_pid == os.getpid()
+                and self._checkpointer is not threading.current_thread()):
+            self._checkpointer.join()
         with self._write_lock:
             self._closed = True
             for conn in self._all_readers:
