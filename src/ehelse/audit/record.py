@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -23,6 +22,7 @@ import orjson
 from ehelse.audit.events import (ACTIONS, AUDIT_TYPE, ENTITY_TYPE, INTERACTION, PURPOSE, REASON_URL,
                                  RELATION_URL, ROLE, SUBTYPES, reason_of, relation_of)
 from ehelse.nobasis.seed.vocabulary import ENH, FNR, HPR
+from ehelse.storage.stamp import now_instant
 
 # The columns of audit_log, in table order (hash last).
 COLUMNS = ("chain", "seq", "recorded", "actor_kind", "actor_id", "token_id", "on_behalf", "organization",
@@ -44,12 +44,6 @@ def _request_id() -> str:
 
 
 _REQUEST_ID: Any = None
-
-
-def _now() -> str:
-    # storage.stamp.now_instant's text (UTC, microseconds, Z) by isoformat, a third of
-    # strftime's cost; this runs once per audited read.
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def row_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +95,7 @@ def row_for(actor: Any, *, interaction: str, patient_id: str, what: list[str] | 
         actor_id = subject
     refs = [r for r in (what or [])[:MAX_REFS] if r]
     return {
-        "recorded": _now(), "actor_kind": kind, "actor_id": actor_id,
+        "recorded": now_instant(), "actor_kind": kind, "actor_id": actor_id,
         "token_id": actor.token_id or "", "on_behalf": patient_id if kind == "patient" else "",
         "organization": actor.organization or "", "purpose": actor.purpose or "",
         "reason": actor.reason[:500] if actor.reason else "", "relation": relation or "none",

@@ -36,14 +36,26 @@ _UTC_INSTANT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?Z")
 def http_date(instant: str) -> str:
     """A FHIR instant as an HTTP-date for Last-Modified (RFC 9110 section 5.6.7, IMF-fixdate).
     The server's own stamps are UTC with `Z` (storage/stamp.py): written straight from the
-    text, on every read; any other offset goes through datetime."""
+    text, and remembered, since every read of a version asks again; any other offset goes
+    through datetime."""
+    found = _HTTP_DATES.get(instant)
+    if found is not None:
+        return found
     match = _UTC_INSTANT.fullmatch(instant)
     if match:
         year, month, day, clock = match.groups()
         weekday = date(int(year), int(month), int(day)).weekday()
-        return f"{_DAYS[weekday]}, {day} {_MONTHS[int(month) - 1]} {year} {clock} GMT"
+        text = f"{_DAYS[weekday]}, {day} {_MONTHS[int(month) - 1]} {year} {clock} GMT"
+        if len(_HTTP_DATES) >= _HTTP_DATES_LIMIT:
+            _HTTP_DATES.clear()  # bounded; a miss costs only the formatting above
+        _HTTP_DATES[instant] = text
+        return text
     moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
     return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+
+
+_HTTP_DATES: dict[str, str] = {}  # instant -> its HTTP-date (the Z form only)
+_HTTP_DATES_LIMIT = 20_000
 
 
 def version_headers(base_url: str, version: ResourceVersion, *, location: bool = False) -> dict[str, str]:

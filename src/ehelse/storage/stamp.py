@@ -8,16 +8,27 @@ resourceType as the spec's examples do.
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from ehelse.fhir import jsoncodec
 
 
 def now_instant() -> str:
-    """Now as a FHIR instant in UTC with microseconds (sortable as text)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now as a FHIR instant in UTC with microseconds (sortable as text), the same text as
+    `datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")`. Every write and every
+    audited read stamps one, so the date and time of the current second are formatted once
+    and kept (a third of strftime's cost)."""
+    global _SECOND
+    second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    known = _SECOND
+    if known[0] != second:
+        known = _SECOND = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{known[1]}.{micros:06d}Z"
+
+
+_SECOND: tuple[int, str] = (-1, "")  # (a whole second since the epoch, its text); swapped whole
 
 
 def new_id() -> str:

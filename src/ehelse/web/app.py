@@ -1,7 +1,7 @@
 """The ASGI application: `create_app(settings=None, repo=None)`.
 
     RequestContext (request id, security headers, access log, metrics, last-resort 500)
-     SecurityHeaders, Cors, RateLimit (web/hardening.py, web/ratelimit.py)
+     Cors, RateLimit (web/hardening.py, web/ratelimit.py)
       BodyLimit (413 past max_body_bytes)
         /fhir/...   FhirEndpoint -> Router(settings).handle(request, repo)
         /healthz /readyz /metrics
@@ -32,7 +32,7 @@ from ehelse.portals.healthdata.app import install as install_healthdata
 from ehelse.portals.audit.app import install as install_audit
 from ehelse.web.fhir import FhirEndpoint
 from ehelse.web.metrics import Metrics
-from ehelse.web.hardening import Cors, SecurityHeaders
+from ehelse.web.hardening import Cors
 from ehelse.web.middleware import BodyLimit, RequestContext
 from ehelse.web.ratelimit import RateLimit
 from ehelse.web.responses import send_error
@@ -118,8 +118,8 @@ class EhelseApp:
         if state.settings.metrics:
             self._operations["/metrics"] = operations.metrics
         settings = state.settings
-        self._stack = RequestContext(SecurityHeaders(Cors(RateLimit(
-            BodyLimit(self._dispatch, settings.max_body_bytes), settings), settings), settings), state.metrics)
+        self._stack = RequestContext(Cors(RateLimit(BodyLimit(self._dispatch, settings.max_body_bytes), settings),
+                                          settings), state.metrics, str(settings.base_url).startswith("https://"))
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
         """Serve `app` under `prefix` (e.g. "/oauth2"). It gets the full path with `root_path`

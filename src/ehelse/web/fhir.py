@@ -24,7 +24,7 @@ from ehelse.access.tokens import missing_token
 from ehelse.audit.trail import trail_for
 from ehelse.fhir.resource_types import is_resource_type, is_valid_id
 from ehelse.web.reads import Prefetched, batcher_for
-from ehelse.web.responses import FHIR_JSON, send_bytes, send_error
+from ehelse.web.responses import FHIR_JSON, send_error
 
 # http://hl7.org/fhir/R4/http.html#mime-type: JSON only here. `_format` may also say "json".
 JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
@@ -165,13 +165,22 @@ class FhirEndpoint:
 
 
 async def _send_response(send: Any, response: FhirResponse, pretty: bool, head: bool) -> None:
-    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()
-           if name.lower() not in ("content-type", "content-length")]
-    raw.extend(FHIR_HEADERS)
+    # One header list, built once and handed to the server as it is (send_bytes would copy
+    # it again); names are lower case already for the core's own headers.
+    raw = list(FHIR_HEADERS)
+    content_type = None
+    for name, value in response.headers.items():
+        key = name.lower()
+        if key == "content-type":
+            content_type = value
+        elif key != "content-length":
+            raw.append((key.encode("latin-1"), value.encode("latin-1")))
     body = response.json_bytes(pretty=pretty)
-    content_type = response.headers.get("Content-Type") or response.headers.get("content-type")
-    await send_bytes(send, response.status, body, content_type.encode() if content_type else FHIR_JSON,
-                     headers=raw, head=head)
+    if body is not None:
+        raw.append((b"content-type", content_type.encode("latin-1") if content_type else FHIR_JSON))
+    raw.append((b"content-length", str(len(body) if body is not None else 0).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": raw})
+    await send({"type": "http.response.body", "body": b"" if head or body is None else body})
 
 
 def _is_read(request: FhirRequest) -> bool:

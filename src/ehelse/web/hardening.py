@@ -1,7 +1,7 @@
 """Browser-facing hardening for every response: security headers and CORS.
 
-SecurityHeaders adds (RequestContext already sets nosniff, Referrer-Policy and
-X-Frame-Options):
+security_headers() adds, through RequestContext (web/middleware.py), to every response:
+    X-Content-Type-Options, Referrer-Policy, X-Frame-Options
     Content-Security-Policy   HTML pages: our own scripts, styles and images only, never
                               inline script; frame-ancestors 'none' (clickjacking). Responses
                               that set their own CSP (the FHIR API's) keep it.
@@ -19,37 +19,32 @@ from typing import Any
 PAGE_CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-EXTRA = ((b"cross-origin-opener-policy", b"same-origin"),
-         (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"))
+# Every response gets these unless it set them itself.
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
 ALLOW_METHODS = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
 ALLOW_HEADERS = b"authorization, content-type, accept, if-match, if-none-exist, if-none-match, prefer, x-request-id"
 EXPOSE_HEADERS = b"location, content-location, etag, last-modified, x-request-id, www-authenticate"
 
 
-class SecurityHeaders:
-    def __init__(self, app: Any, settings: Any):
-        self.app = app
-        self.https_base = str(settings.base_url).startswith("https://")
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        https = self.https_base or scope.get("scheme") == "https"
-
-        async def send_wrapper(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or ())
-                present = {name.lower() for name, _ in headers}
-                if b"content-security-policy" not in present:
-                    headers.append((b"content-security-policy", PAGE_CSP))
-                if https:
-                    headers.append(HSTS)
-                headers.extend(h for h in EXTRA if h[0] not in present)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
+def security_headers(headers: list[tuple[bytes, bytes]], https: bool) -> None:
+    """Add the browser-facing headers to a response's header list, in place (a response that
+    sets its own CSP, as the FHIR API does, keeps it). Called from RequestContext's send
+    wrapper (web/middleware.py): a middleware layer of its own would cost every request a
+    second wrapper and a second pass over the headers."""
+    present = {name.lower() for name, _ in headers}
+    if b"content-security-policy" not in present:
+        headers.append((b"content-security-policy", PAGE_CSP))
+    if https:
+        headers.append(HSTS)
+    for header in SECURITY_HEADERS:
+        if header[0] not in present:
+            headers.append(header)
 
 
 class Cors:

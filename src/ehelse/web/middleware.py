@@ -1,5 +1,5 @@
-"""ASGI middleware around every route: request id, security headers, access log, metrics,
-and the request body size limit.
+"""ASGI middleware around every route: request id, security headers (web/hardening.py),
+access log, metrics, and the request body size limit.
 
 Written as plain ASGI (no Starlette BaseHTTPMiddleware): it sits on every request's path, and
 plain ASGI costs a few microseconds where the generic wrappers cost tens.
@@ -14,6 +14,7 @@ from typing import Any
 
 from ehelse.errors import FhirError, PayloadTooLarge
 from ehelse.web import logs
+from ehelse.web.hardening import security_headers
 from ehelse.web.metrics import Metrics
 from ehelse.web.responses import internal_error_body, send_bytes, send_error
 
@@ -21,21 +22,16 @@ from ehelse.web.responses import internal_error_body, send_bytes, send_error
 # anything else is replaced by a fresh id.
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
-SECURITY_HEADERS = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-)
-
 
 class RequestContext:
     """Request id, security headers, one access-log line and the metrics for each request.
     An exception that escapes the app becomes a 500 OperationOutcome, never a dropped
     connection."""
 
-    def __init__(self, app: Any, metrics: Metrics):
+    def __init__(self, app: Any, metrics: Metrics, https_base: bool = False):
         self.app = app
         self.metrics = metrics
+        self.https_base = https_base  # base_url is https: HSTS on every response
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -54,7 +50,7 @@ class RequestContext:
         started = time.perf_counter()
         status = 500
         response_started = False
-        rid_header = (b"x-request-id", rid.encode())
+        https = self.https_base or scope.get("scheme") == "https"
 
         async def send_wrapper(message: dict) -> None:
             nonlocal status, response_started
@@ -62,9 +58,8 @@ class RequestContext:
                 response_started = True
                 status = message["status"]
                 headers = list(message.get("headers") or ())
-                present = {name.lower() for name, _ in headers}
-                headers.append(rid_header)
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                security_headers(headers, https)
+                headers.append((b"x-request-id", rid.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
