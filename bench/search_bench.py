@@ -1,13 +1,19 @@
 """Search benchmark: query classes over seeded populations, one client and 16 concurrent.
 
     python -m bench.search_bench [--patients 1000,10000] [--backends sqlite,postgres] [--quick]
+                                 [--processes 2]
 
 For each population size N and backend: a seeded database (`ehelse.nobasis.seed`, cached
 under bench/.cache/ keyed by N and seed: a SQLite file, and a PostgreSQL schema
 `bench_search_n<N>_s<seed>` filled from that file), then per query class p50/p99 latency
-through the FHIR core (`Router.handle`, no HTTP) with 1 client and with 16 threads, the ratio
+through the FHIR core (`Router.handle`, no HTTP) with 1 client and with 16 clients, the ratio
 of the largest N to the smallest, and the SQL plan of each class (EXPLAIN QUERY PLAN /
 EXPLAIN) with a flag when a selective class scans a table. JSON goes to bench/results/.
+The 16 clients run twice: as 16 threads in this one process (one GIL: the Python work of
+all 16 on one core), and split over `--processes` P worker processes (default 2, as
+`ehelse serve --workers 2` is deployed), each with its own Router and repository and
+16/P client threads, started together; both are printed, with the CPU per request of the
+workers (time.process_time: what the searches cost, whatever the machine's load).
 `--quick`: 30 patients, few iterations, no cache (the smoke test).
 """
 
@@ -60,7 +66,7 @@ def sqlite_cache(patients: int, seed: int, quick: bool, tmp: Path | None = None)
     return path
 
 
-def postgres_copy(sqlite_path: Path, patients: int, seed: int, quick: bool) -> str:
+def postgres_copy(sqlite_path: Path, patients: int, seed: int, quick: bool, suffix: str = "") -> str:
     """A PostgreSQL schema with the same rows as the SQLite cache, made once per N and seed.
 
     The repository writes a resource and its index rows with the same extractor on both
@@ -75,7 +81,7 @@ def postgres_copy(sqlite_path: Path, patients: int, seed: int, quick: bool) -> s
     from ehelse.storage.index import INDEX_TABLES
     from ehelse.storage.postgres import PostgresRepository
 
-    schema = f"bench_search_n{patients}_s{seed}" + ("_quick" if quick else "")
+    schema = f"bench_search_n{patients}_s{seed}" + ("_quick" if quick else "") + suffix
     url = _with_search_path(postgres_base_url(), schema)
     with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
         ready = admin.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
@@ -176,6 +182,7 @@ CLASSES: dict[str, Callable[[dict], Request]] = {
     "has": lambda s: ("Patient", [("_has:Encounter:patient:_id", s["encounter"])]),
     "everything": lambda s: (f"Patient/{s['id']}/$everything", [("_count", "200")]),
     "total-accurate": lambda s: ("Observation", [("_total", "accurate"), ("_summary", "count")]),
+    "content": lambda s: ("Patient", [("_content", s["family"])]),  # full text (content_fts / GIN)
 }
 
 
@@ -228,7 +235,70 @@ def plan(repo, request: Request) -> tuple[str, bool]:
     return text, scan
 
 
-def run_backend(backend: str, url: str, patients: int, iterations: int, rng: random.Random) -> dict[str, Any]:
+# -- 16 clients in several processes, as `ehelse serve --workers P` runs ---------------------
+def _worker(url: str, threads: int, barrier, tasks, results) -> None:
+    """One server process: its own repository and Router; for each class it is sent, warms
+    up, waits for the other workers, runs its share of the requests on `threads` client
+    threads and sends back the latencies and its CPU seconds."""
+    from ehelse.storage import open_repository
+
+    repo = open_repository(url, db_pool_size=threads + 2, sqlite_readers=threads + 2)
+    router = Router(Settings.from_env({}, validate=False))
+    try:
+        while True:
+            task = tasks.get()
+            if task is None:
+                return
+            call(router, repo, task[0])  # warm: caches, connections
+            barrier.wait()
+            cpu = time.process_time()
+            with ThreadPoolExecutor(threads) as pool:
+                times = list(pool.map(lambda r: call(router, repo, r), task))
+            results.put((times, time.process_time() - cpu))
+    finally:
+        repo.close()
+
+
+class Workers:
+    """P worker processes (spawned: no connection or lock is inherited) for the 16-client
+    figures; `measure(requests, clients)` splits the requests and the clients over them."""
+
+    def __init__(self, url: str, processes: int, clients: int = 16):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.barrier = context.Barrier(processes)
+        self.results = context.Queue()
+        self.tasks = [context.Queue() for _ in range(processes)]
+        threads = max(1, clients // processes)
+        self.processes = [context.Process(target=_worker, args=(url, threads, self.barrier, q, self.results),
+                                          daemon=True) for q in self.tasks]
+        for process in self.processes:
+            process.start()
+
+    def measure(self, requests: list[Request]) -> dict[str, float]:
+        count = len(self.processes)
+        for i, queue in enumerate(self.tasks):
+            queue.put(requests[i::count])
+        times, cpu = [], 0.0
+        for _ in range(count):
+            more, seconds = self.results.get(timeout=3600)
+            times += more
+            cpu += seconds
+        times.sort()
+        return {"p50": round(statistics.median(times), 2),
+                "p99": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2),
+                "n": len(times), "cpu_ms_per_request": round(cpu * 1000 / len(times), 3)}
+
+    def close(self) -> None:
+        for queue in self.tasks:
+            queue.put(None)
+        for process in self.processes:
+            process.join(timeout=60)
+
+
+def run_backend(backend: str, url: str, patients: int, iterations: int, rng: random.Random,
+                processes: int = 2) -> dict[str, Any]:
     from ehelse.storage import open_repository
 
     repo = open_repository(url, db_pool_size=20, sqlite_readers=20)
@@ -237,19 +307,33 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
             repo._exec(conn, "ANALYZE")
     router = Router(Settings.from_env({}, validate=False))
     people = samples(repo, 40, rng)
-    result: dict[str, Any] = {"backend": backend, "patients": patients, "resources": None, "classes": {}}
-    for name, make in CLASSES.items():
-        requests = [make(people[i % len(people)]) for i in range(iterations)]
-        call(router, repo, requests[0])  # warm: prepared statements, caches
-        text, scan = plan(repo, requests[0])
-        result["classes"][name] = {"one_client": measure(router, repo, requests, 1),
-                                   "sixteen_clients": measure(router, repo, requests * 2, 16),
-                                   "table_scan": scan and name in SELECTIVE, "plan": text}
-        one = result["classes"][name]["one_client"]
-        print(f"  {backend:8} N={patients:<6} {name:22} p50 {one['p50']:7.2f} ms  p99 {one['p99']:7.2f} ms"
-              f"  16 clients p50 {result['classes'][name]['sixteen_clients']['p50']:7.2f} ms"
-              f"{'  TABLE SCAN' if result['classes'][name]['table_scan'] else ''}", flush=True)
-    repo.close()
+    workers = Workers(url, processes) if processes > 0 else None
+    result: dict[str, Any] = {"backend": backend, "patients": patients, "resources": None, "processes": processes,
+                              "classes": {}}
+    try:
+        for name, make in CLASSES.items():
+            requests = [make(people[i % len(people)]) for i in range(iterations)]
+            call(router, repo, requests[0])  # warm: prepared statements, caches
+            text, scan = plan(repo, requests[0])
+            cpu = time.process_time()
+            one = measure(router, repo, requests, 1)
+            one["cpu_ms_per_request"] = round((time.process_time() - cpu) * 1000 / len(requests), 3)
+            entry = result["classes"][name] = {"one_client": one,
+                                               "sixteen_clients": measure(router, repo, requests * 2, 16),
+                                               "table_scan": scan and name in SELECTIVE, "plan": text}
+            if workers is not None:
+                entry["sixteen_clients_processes"] = workers.measure(requests * 2)
+            many = entry.get("sixteen_clients_processes")
+            print(f"  {backend:8} N={patients:<6} {name:22} p50 {one['p50']:7.2f} ms  p99 {one['p99']:7.2f} ms"
+                  f"  cpu {one['cpu_ms_per_request']:6.2f} ms"
+                  f"  | 16 threads p50 {entry['sixteen_clients']['p50']:7.2f} p99 {entry['sixteen_clients']['p99']:7.2f}"
+                  + (f"  | 16 in {processes} processes p50 {many['p50']:7.2f} p99 {many['p99']:7.2f}"
+                     f" cpu {many['cpu_ms_per_request']:6.2f} ms" if many else "")
+                  + f"{'  TABLE SCAN' if entry['table_scan'] else ''}", flush=True)
+    finally:
+        if workers is not None:
+            workers.close()
+        repo.close()
     return result
 
 
@@ -260,19 +344,29 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="30 patients, 10 iterations, no cache")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="worker processes for the second 16-client run (as `serve --workers`); 0: skip it")
+    parser.add_argument("--classes", default=None, help="only these classes (comma-separated)")
+    parser.add_argument("--cache", type=Path, default=CACHE,
+                        help="folder of the seeded SQLite files (default bench/.cache; a copy keeps the cache as it is)")
+    parser.add_argument("--pg-schema-suffix", default="",
+                        help="appended to the PostgreSQL schema's name (a copy of its own, e.g. for a branch)")
     parser.add_argument("--out", type=Path, default=None, help="where the JSON goes (default bench/results/)")
     args = parser.parse_args(argv)
     sizes = [30] if args.quick else [int(n) for n in args.patients.split(",")]
+    if args.classes:
+        for name in set(CLASSES) - set(args.classes.split(",")):
+            del CLASSES[name]
     iterations = 10 if args.quick else args.iterations
     results = []
     import tempfile
     tmp = Path(tempfile.mkdtemp(prefix="search-bench-")) if args.quick else None
     for patients in sizes:
-        path = sqlite_cache(patients, args.seed, args.quick, tmp)
+        path = sqlite_cache(patients, args.seed, args.quick, tmp or args.cache)
         for backend in args.backends.split(","):
             url = f"sqlite:///{path.resolve()}" if backend == "sqlite" else postgres_copy(path, patients, args.seed,
-                                                                                          args.quick)
-            results.append(run_backend(backend, url, patients, iterations, random.Random(args.seed)))
+                                                                                          args.quick, args.pg_schema_suffix)
+            results.append(run_backend(backend, url, patients, iterations, random.Random(args.seed), args.processes))
     summary = {"results": results, "ratios": ratios(results)}
     out = args.out or RESULTS / f"search-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

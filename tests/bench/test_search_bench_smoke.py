@@ -25,4 +25,6 @@ def test_search_bench_quick(tmp_path):
     for name, figures in classes.items():
         assert figures["one_client"]["n"] == 10 and figures["one_client"]["p50"] > 0, name
         assert figures["sixteen_clients"]["n"] == 20
+        assert figures["sixteen_clients_processes"]["n"] == 20  # split over 2 worker processes
+        assert figures["sixteen_clients_processes"]["cpu_ms_per_request"] > 0
         assert figures["plan"], name

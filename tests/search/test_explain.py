@@ -160,3 +160,31 @@ def test_full_text_starts_from_its_index(planned):
         assert "USING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)" in text, text
     else:
         assert "text_index_content" in text and "Seq Scan" not in text, text
+
+
+def test_postgres_checks_dense_parameters_per_row_beside_a_driving_one(planned):
+    """search/execute.py hints drive=False to the code and date of a patient's lab trend on
+    PostgreSQL, and compile writes them as subplans (`OFFSET 0`) the planner does not try to
+    reorder; `code` alone stays a subquery PostgreSQL may start from."""
+    from ehelse.search.execute import where
+    from ehelse.storage.protocol import SearchQuery
+
+    backend, repo = planned
+    trend = SearchQuery(params=[SearchParam("patient", None, ("p7",)), SearchParam("code", None, ("1007",)),
+                                SearchParam("date", None, ("ge2015",))])
+    conditions, args = where("Observation", trend, repo._compiler.condition, backend)
+    sql = " AND ".join(conditions)
+    alone, _ = where("Observation", SearchQuery(params=[SearchParam("code", None, ("1007",))]),
+                     repo._compiler.condition, backend)
+    if backend == "sqlite":
+        assert "OFFSET 0" not in sql
+        return
+    assert sql.count("OFFSET 0)") == 2, sql
+    assert "OFFSET 0" not in " AND ".join(alone)
+    query = f"SELECT r.id FROM resource r WHERE {sql} ORDER BY r.last_updated, r.type, r.id LIMIT 50"
+    with repo._reading() as conn:
+        text = "\n".join(row[0] for row in repo._exec(conn, "EXPLAIN " + query, args).fetchall())
+        found = [row[0] for row in repo._exec(conn, query, args).fetchall()]
+    print(text)
+    assert found == ["o7"]
+    assert "SubPlan" in text and "Seq Scan" not in text, text

@@ -91,6 +91,9 @@ def condition_for(type: str | None, param: SearchParam, alias: str = "r", drive:
         return _missing(definition, param.values, alias, common)
     if definition.strategy == "fulltext":
         return _fulltext(definition, param.values, alias, backend, type)
+    # PostgreSQL: a parameter a caller says not to drive from is an opaque per-row check (see
+    # _membership); left to the planner it becomes one more semi-join to order.
+    opaque = backend == "postgres" and (drive is False or (drive is None and param.drive is False))
     if drive is None:  # a caller's hint (SearchParam.drive, internal look-ups only) first
         drive = param.drive if param.drive is not None else drives(definition, modifier, param.values)
     if definition.strategy == "composite":
@@ -102,7 +105,7 @@ def condition_for(type: str | None, param: SearchParam, alias: str = "r", drive:
     where = " OR ".join(sql for sql, _ in alternatives)
     args = [a for _, more in alternatives for a in more]
     negate = "NOT " if modifier in ("not", "not-in") else ""
-    return _membership(table, row_param, f"({where})", args, alias, type, common or not drive, negate)
+    return _membership(table, row_param, f"({where})", args, alias, type, common or not drive, negate, opaque)
 
 
 def drives(definition: SearchParameterDef, modifier: str | None, values: tuple[str, ...] = ()) -> bool:
@@ -147,10 +150,16 @@ def _is_day_or_finer(value: str) -> bool:
 
 
 def _membership(table: str, row_param: str, where: str, args: list, alias: str, type: str | None,
-                correlated: bool, negate: str = "") -> Sql:
+                correlated: bool, negate: str = "", opaque: bool = False) -> Sql:
     if correlated or type is None:
+        # `OFFSET 0` (opaque): PostgreSQL keeps the EXISTS as a subplan run per candidate row
+        # instead of pulling it up into a semi-join (its simplify_EXISTS_query gives up on an
+        # OFFSET). Measured on the lab trend at N=1,000 (patient + code + two dates), 40
+        # patients, EXPLAIN ANALYZE medians: planning 1.09 -> 0.32 ms, execution 0.61 ->
+        # 0.17 ms, the same rows. Only when another parameter drives (search/execute.py).
+        tail = " OFFSET 0" if opaque else ""
         return (f"{negate}EXISTS (SELECT 1 FROM {table} x WHERE x.type = {alias}.type AND x.id = {alias}.id"
-                f" AND x.param = ? AND {where})", [row_param, *args])
+                f" AND x.param = ? AND {where}{tail})", [row_param, *args])
     return (f"{alias}.id {negate}IN (SELECT x.id FROM {table} x WHERE x.type = ? AND x.param = ? AND {where})",
             [type, row_param, *args])
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, Callable
 
 from ehelse.errors import BadRequest
@@ -122,7 +123,10 @@ def where(type: str | None, query: SearchQuery, condition: Condition,
     # System search: a parameter's condition correlates on r.type, so one written for any
     # type that has the parameter reads alike on every type (_id, _tag, identifier, ...).
     on = type or (query.types[0] if len(query.types) == 1 else None)
-    for param in query.params:
+    params = query.params
+    if backend == "postgres" and on is not None:
+        params = _per_row_beside_a_driver(on, params, query.compartment is not None)
+    for param in params:
         target = on or _some_type_with(param)
         if on is None and param.name in ("_text", "_content"):
             target = None  # full text matches the type in its index (compile._fulltext): no type here
@@ -138,6 +142,31 @@ def where(type: str | None, query: SearchQuery, condition: Condition,
         conditions.append("r.last_updated <= ?")
         args.append(query.snapshot)
     return conditions, args
+
+
+def _per_row_beside_a_driver(type: str, params: list[SearchParam], compartment: bool) -> list[SearchParam]:
+    """PostgreSQL: when some parameter (or the compartment) is an `IN` the query starts from,
+    the parameters compile.drives() would check per candidate row get the explicit hint
+    (drive=False), which compile writes as a subplan PostgreSQL does not try to reorder: it
+    plans a patient's lab trend in a third of the time and runs it faster
+    (compile._membership). Alone, a dense parameter is left to the planner, which may start
+    from its index (`Observation?code=X`: 58 ms that way, 1.9 s walking the type)."""
+    from ehelse.search.compile import drives
+
+    def driving(param: SearchParam) -> bool | None:
+        if param.drive is not None:
+            return param.drive
+        if param.name in ("_id", "_list", "_text", "_content") or param.name.startswith("_has:") or is_chained(param):
+            return True
+        definition = registry().get(type, param.name)
+        if definition is None or definition.strategy in ("unsupported", "column", "composite"):
+            return None  # not ours to hint (errors are reported by compile)
+        return drives(definition, param.modifier, param.values)
+
+    kinds = [driving(p) for p in params]
+    if not (compartment or any(kinds)):
+        return params
+    return [replace(p, drive=False) if kind is False and p.drive is None else p for p, kind in zip(params, kinds)]
 
 
 class _Guarded:
