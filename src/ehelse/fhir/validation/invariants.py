@@ -447,6 +447,8 @@ def attach(model: Any) -> None:
                 [c for c in root if c.key != "dom-6"] or None,            # (a contained one has none)
             )
     _ATTACHED[:] = [model]
+    if getattr(model, "walkers", None) is not None:
+        model.walkers.reset()  # generated from the tables as they were before
 
 
 def evaluate(pending: list[tuple]) -> list[Issue]:

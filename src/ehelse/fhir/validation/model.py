@@ -136,6 +136,8 @@ class Model:
                                 if d["kind"] == "primitive-type"}
         self._paths: dict[str, Table] = {}  # element path -> table, for contentReference
         self._pending: list[tuple[Rule, str]] = []  # (rule, type or path) to link
+        # the walk generated from these tables (structure.walkers, walker.Compiled)
+        self.walkers: Any = None
         for name, definition in types.items():
             if definition["kind"] != "primitive-type":
                 self.tables[name] = self._build(name, definition)

@@ -121,6 +121,7 @@ def _pattern(name: str, expected: str) -> Callable[[Any], str | None]:
             known.add(value)
         return None
 
+    check.known = known  # structure's generated walk tests this set before calling
     return check
 
 
@@ -144,6 +145,7 @@ def _dated(name: str, expected: str) -> Callable[[Any], str | None]:
             known.add(value)
         return None
 
+    check.known = known  # structure's generated walk tests this set before calling
     return check
 
 
@@ -163,6 +165,9 @@ def _uri(value: Any) -> str | None:
             _known_uris.clear()
         _known_uris.add(value)
     return None
+
+
+_uri.known = _known_uris  # structure's generated walk tests this set before calling
 
 
 def _boolean(value: Any) -> str | None:

@@ -16,23 +16,30 @@ from typing import Any
 
 from ehelse.errors import Issue
 from ehelse.fhir.validation import references
-from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, FORBIDDEN, SINGLE_COMPLEX, SINGLE_PRIMITIVE,
-                                          Model, Rule, Table)
-from ehelse.fhir.validation.primitives import MAX_STRING, json_type
+from ehelse.fhir.validation.model import Model, Rule, Table
+from ehelse.fhir.validation.primitives import json_type
 
-OBJECT_LIMIT = 5_000  # flat objects remembered per table (Table.known)
-FLAT_VALUE_LIMIT = 256  # characters: longer strings make an object not worth remembering
 from ehelse.fhir.validation.terminology import check_binding
+from ehelse.fhir.validation.walker import Compiled
+
+
+def walkers(model: Model) -> Compiled:
+    """The model's generated walk functions (walker.py), made on first use."""
+    compiled = model.walkers
+    if compiled is None:
+        compiled = model.walkers = Compiled(model)
+    return compiled
 
 
 class Walk:
     """State of validating one top-level resource."""
 
     __slots__ = ("model", "issues", "extensions", "element_table", "extension_urls", "profiled",
-                 "pending", "env")
+                 "pending", "env", "walkers")
 
     def __init__(self, model: Model, extension_urls: frozenset[str] | set[str]):
         self.model = model
+        self.walkers = walkers(model)
         self.issues: list[Issue] = []
         # (extension object, its path, its url) for extensions whose definition is known
         self.extensions: list[tuple[dict, str, str]] = []
@@ -124,127 +131,38 @@ class Walk:
 
     # -- objects -------------------------------------------------------------------------
     def object(self, obj: dict, table: Table, path: str, local_refs: list) -> None:
-        known = table.known
-        if known is not None:
-            # a flat object (a Coding, ...) seen before, found valid, with nothing collected:
-            # its items decide everything (Model.finish_known says which tables)
-            try:
-                items = tuple(obj.items())
-                if items in known:
-                    return
-            except TypeError:  # a list or object inside: not a flat one
-                known = None
-            else:
-                before = (len(self.issues), len(self.pending), len(self.extensions), len(local_refs))
-        if not obj:
-            self.error("structure", "an object must not be empty", path)
-            return
-        choices: dict[str, str] | None = None
-        get = table.get
-        for key, value in obj.items():
-            rule = get(key)
-            if rule is not None and rule.simple:
-                # most keys: a single primitive with nothing but its format to check
-                if rule.string and type(value) is str and 0 < len(value) <= MAX_STRING:
-                    continue  # primitives._string, inlined: a non-empty string up to 1 MB
-                message = rule.check(value)
-                if message is not None:
-                    self.error("structure" if value is None or type(value) is list else "value",
-                               message if type(value) is not list else
-                               f"{key} must be a single value, not an array", f"{path}.{key}")
-                continue
-            if rule is not None and rule.simple_object and type(value) is dict:
-                self.object(value, rule.table, f"{path}.{key}", local_refs)
-                continue
-            if rule is None:
-                if key[:1] == "_":
-                    self._primitive_extension(obj, key, value, table, path)
-                    primitive = get(key[1:])
-                    if primitive is not None and primitive.choice is not None:
-                        # `_valueString` is the valueString form of value[x] (json.html#primitive)
-                        if choices is None:
-                            choices = {}
-                        other = choices.setdefault(primitive.choice, key[1:])
-                        if other != key[1:]:
-                            self.error("structure", f"{primitive.choice}[x] must have exactly one form, "
-                                       f"found {other} and {key}", f"{path}.{key}")
-                elif key != "resourceType" or not table.is_resource_root:
-                    self.error("structure", f"unknown element {key!r}: R4 {table.type_name} has no such element",
-                               f"{path}.{key}")
-                continue
-            if rule.invariants is not None:
-                self._invariants(rule.invariants, key, value, path)
-            if rule.choice is not None:
+        """Check one JSON object against its table: element names, shapes, choices, cardinality,
+        primitives, bindings; descending into the objects inside. The checks run as Python
+        generated per table (walker.py); the helpers below report the rare cases."""
+        self.walkers.walker(table)(self, obj, path, local_refs)
+
+    def bad_single(self, key: str, value: Any, message: str, path: str) -> None:
+        """A single primitive whose check failed (or an array where one value belongs)."""
+        self.error("structure" if value is None or type(value) is list else "value",
+                   message if type(value) is not list else f"{key} must be a single value, not an array",
+                   f"{path}.{key}")
+
+    def other_key(self, obj: dict, key: str, value: Any, table: Table, path: str,
+                  choices: dict | None) -> dict | None:
+        """A key the table has no rule for: a `_name` primitive extension, or an unknown element.
+        Returns the object's choices so far (a `_valueString` is the valueString form of
+        value[x], json.html#primitive)."""
+        if key[:1] == "_":
+            self._primitive_extension(obj, key, value, table, path)
+            primitive = table.get(key[1:])
+            if primitive is not None and primitive.choice is not None:
                 if choices is None:
                     choices = {}
-                other = choices.get(rule.choice)
-                if other is not None and other != key:
-                    self.error("structure", f"{rule.choice}[x] must have exactly one form, "
+                other = choices.setdefault(primitive.choice, key[1:])
+                if other != key[1:]:
+                    self.error("structure", f"{primitive.choice}[x] must have exactly one form, "
                                f"found {other} and {key}", f"{path}.{key}")
-                    continue
-                choices[rule.choice] = key
-            shape = rule.shape
-            if shape == SINGLE_PRIMITIVE:
-                message = rule.check(value)
-                if message is not None:
-                    self.error("structure" if value is None or type(value) is list else "value",
-                               message if type(value) is not list else
-                               f"{key} must be a single value, not an array", f"{path}.{key}")
-                elif rule.binding is not None and (type(value) is not str or value not in rule.known):
-                    check_binding(self, rule, None, value, f"{path}.{key}")
-            elif shape == SINGLE_COMPLEX:
-                if rule.plain and type(value) is dict:
-                    self.object(value, rule.table, f"{path}.{key}", local_refs)  # the common case, inlined
-                elif type(value) is list:
-                    self.error("structure", f"{key} must be a single value, not an array", f"{path}.{key}")
-                else:
-                    self.item(rule, value, f"{path}.{key}", local_refs)
-            elif shape == FORBIDDEN:
-                self.error("structure", f"{key} is not allowed in {table.type_name} (maximum cardinality 0)",
-                           f"{path}.{key}")
-            else:  # an array
-                if type(value) is not list:
-                    self.error("structure", f"{key} must be a JSON array, got {json_type(value)}",
-                               f"{path}.{key}")
-                    continue
-                if not value:
-                    self.error("structure", f"{key} must not be an empty array", f"{path}.{key}")
-                    continue
-                if 0 < rule.max < len(value):
-                    self.error("structure", f"{key} allows at most {rule.max} items, found {len(value)}",
-                               f"{path}.{key}")
-                if shape == ARRAY_PRIMITIVE:
-                    self._primitive_items(rule, key, value, obj, path)
-                elif rule.plain:
-                    child_table = rule.table
-                    for index, item in enumerate(value):
-                        if type(item) is dict:
-                            self.object(item, child_table, f"{path}.{key}[{index}]", local_refs)
-                        else:
-                            self.item(rule, item, f"{path}.{key}[{index}]", local_refs)
-                else:
-                    for index, item in enumerate(value):
-                        self.item(rule, item, f"{path}.{key}[{index}]", local_refs)
-        for label, keys in table.required:
-            for key in keys:
-                if key in obj:
-                    break
-            else:
-                # a choice is named without [x] in FHIRPath: Observation.effective
-                self.error("required", f"{label} is required (minimum cardinality 1)",
-                           f"{path}.{label[:-3] if label.endswith('[x]') else label}")
-        if known is not None and before == (len(self.issues), len(self.pending), len(self.extensions),
-                                            len(local_refs)):
-            for _, value in items:
-                if type(value) is not str or len(value) > FLAT_VALUE_LIMIT:
-                    # only strings: 1 == 1.0 == True would make other values look known;
-                    # only short ones: the set must not hold on to large texts
-                    return
-            if len(known) >= OBJECT_LIMIT:
-                known.clear()
-            known.add(items)
+        elif key != "resourceType" or not table.is_resource_root:
+            self.error("structure", f"unknown element {key!r}: R4 {table.type_name} has no such element",
+                       f"{path}.{key}")
+        return choices
 
-    def _invariants(self, plan: tuple, key: str, value: Any, path: str) -> None:
+    def collect(self, plan: tuple, key: str, value: Any, path: str) -> None:
         """Collect the occurrences of `key` for the invariants pass (the order of
         invariants._child: constraints on the element, then those on the object in it)."""
         on_element, element_base, on_object, object_base = plan

@@ -1,0 +1,289 @@
+"""The structural walk compiled to Python: one function per table, generated at first use.
+
+`structure.Walk.object` used to interpret a `Table` at every object: look the key's `Rule`
+up, then test a dozen of its attributes (simple? a string? a choice? which shape? plain?
+invariants? a binding?) before doing the one thing that applies. Those answers never change
+once the model is built and `invariants.attach` has run, so here they are decided once per
+table: `source(table)` writes a function with one branch per JSON key of the table, holding
+only the checks that key needs, with its names, messages, cardinalities and child tables as
+constants; it is compiled with `compile()` when a table is first walked.
+
+The generated function does exactly what the interpreted walk did, in the same order, so
+it reports the same issues (severity, code, message, expression) in the same order:
+scripts/compare_validation.py compares the two over the official examples, the Synthea
+resources and their mutations. What the checks are and which spec section each implements
+is in structure.py (the helpers the generated code calls for the rare cases) and model.py.
+
+Each key's branch is chosen by a dict look-up (key -> number) and a balanced tree of integer
+comparisons: about five comparisons for the largest resource tables, instead of a chain of
+string comparisons or a call per key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, FORBIDDEN, SINGLE_COMPLEX, SINGLE_PRIMITIVE,
+                                          Model, Rule, Table)
+from ehelse.fhir.validation.primitives import MAX_STRING, json_type
+from ehelse.fhir.validation.terminology import check_binding
+
+OBJECT_LIMIT = 5_000  # flat objects remembered per table (Table.known)
+FLAT_VALUE_LIMIT = 256  # characters: longer strings make an object not worth remembering
+
+
+class Compiled:
+    """The generated functions of one model: `walker(table)`; `reset()` forgets them (after
+    `invariants.attach` changes the tables they were generated from)."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.reset()
+
+    def reset(self) -> None:
+        # The namespace every generated function runs in: the helpers, and per table its
+        # function (`t<n>`, a stub that compiles it until the first call) and constants.
+        self.namespace: dict[str, Any] = {
+            "MAX_STRING": MAX_STRING, "json_type": json_type, "check_binding": check_binding,
+            "OBJECT_LIMIT": OBJECT_LIMIT, "FLAT_VALUE_LIMIT": FLAT_VALUE_LIMIT,
+        }
+        self.names: dict[int, str] = {}
+        self.sources: dict[str, str] = {}
+
+    def walker(self, table: Table) -> Callable[[Any, dict, str, list], None]:
+        """The function walking objects of `table`: fn(walk, obj, path, local_refs)."""
+        return self.namespace[self.name(table)]
+
+    def name(self, table: Table) -> str:
+        name = self.names.get(id(table))
+        if name is None:
+            name = self.names[id(table)] = f"t{len(self.names)}"
+            self.namespace[name] = self._stub(table, name)
+        return name
+
+    def _stub(self, table: Table, name: str) -> Callable:
+        def stub(walk: Any, obj: dict, path: str, local_refs: list) -> None:
+            fn = self._compile(table, name)
+            fn(walk, obj, path, local_refs)
+
+        return stub
+
+    def _compile(self, table: Table, name: str) -> Callable:
+        text = _Source(self, table, name).text()
+        self.sources[name] = text
+        exec(compile(text, f"<walker {table.type_name}>", "exec"), self.namespace)  # noqa: S102 - our own code
+        return self.namespace[name]
+
+    def constant(self, prefix: str, value: Any) -> str:
+        """A name in the namespace bound to `value` (rules, checkers, sets, tables)."""
+        name = f"{prefix}{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+
+class _Source:
+    """The text of one table's function."""
+
+    def __init__(self, compiled: Compiled, table: Table, name: str):
+        self.compiled = compiled
+        self.table = table
+        self.name = name
+        self.lines: list[str] = []
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def text(self) -> str:
+        table, emit = self.table, self.emit
+        const = self.compiled.constant
+        keys = list(table)
+        cases = {key: number for number, key in enumerate(keys)}
+        if table.is_resource_root and "resourceType" not in cases:
+            cases["resourceType"] = len(keys)  # its value is judged by Walk.resource
+        cases_name = const("CASES", cases)
+        table_name = const("TABLE", table)
+        emit(0, f"def {self.name}(walk, obj, path, local_refs):")
+        known = table.known
+        if known is not None:
+            emit(1, f"known = {const('KNOWN', known)}")
+            emit(1, "try:")
+            emit(2, "items = tuple(obj.items())")
+            emit(2, "if items in known:")
+            emit(3, "return")
+            emit(1, "except TypeError:  # a list or object inside: not a flat one")
+            emit(2, "known = None")
+            emit(1, "else:")
+            emit(2, "before = (len(walk.issues), len(walk.pending), len(walk.extensions), len(local_refs))")
+        emit(1, "if not obj:")
+        emit(2, 'walk.error("structure", "an object must not be empty", path)')
+        emit(2, "return")
+        emit(1, "choices = None")
+        emit(1, f"case_of = {cases_name}.get")
+        emit(1, "for key, value in obj.items():")
+        emit(2, "case = case_of(key)")
+        emit(2, "if case is None:")
+        emit(3, f"choices = walk.other_key(obj, key, value, {table_name}, path, choices)")
+        emit(2, "else:")
+        numbered = [(number, key) for key, number in cases.items()]
+        self.tree(3, numbered)
+        for label, required in table.required:
+            shown = label[:-3] if label.endswith("[x]") else label
+            test = " and ".join(f"{key!r} not in obj" for key in required)
+            emit(1, f"if {test}:")
+            emit(2, f'walk.error("required", {label + " is required (minimum cardinality 1)"!r}, '
+                    f'path + {"." + shown!r})')
+        if known is not None:
+            emit(1, "if known is not None and before == (len(walk.issues), len(walk.pending), "
+                    "len(walk.extensions), len(local_refs)):")
+            emit(2, "for _, value in items:")
+            emit(3, "if type(value) is not str or len(value) > FLAT_VALUE_LIMIT:")
+            emit(4, "return")
+            emit(2, "if len(known) >= OBJECT_LIMIT:")
+            emit(3, "known.clear()")
+            emit(2, "known.add(items)")
+        return "\n".join(self.lines) + "\n"
+
+    def tree(self, depth: int, numbered: list[tuple[int, str]]) -> None:
+        """Branch on `case` to each key's code: a balanced tree of comparisons."""
+        if len(numbered) == 1:
+            number, key = numbered[0]
+            self.key(depth, key)
+            return
+        middle = len(numbered) // 2
+        self.emit(depth, f"if case < {numbered[middle][0]}:")
+        self.tree(depth + 1, numbered[:middle])
+        self.emit(depth, "else:")
+        self.tree(depth + 1, numbered[middle:])
+
+    # -- one key ---------------------------------------------------------------------------
+    def key(self, depth: int, key: str) -> None:
+        emit = self.emit
+        rule = self.table.get(key)
+        if rule is None:  # resourceType at a resource's root
+            emit(depth, "pass")
+            return
+        if rule.simple:
+            # a single primitive with nothing but its format to check
+            self.primitive(depth, rule, key, "value", inline_known=True)
+            return
+        if rule.simple_object:
+            emit(depth, "if type(value) is dict:")
+            emit(depth + 1, f"{self.walker_of(rule)}(walk, value, path + {'.' + key!r}, local_refs)")
+            emit(depth, "else:")
+            depth += 1
+        self.general(depth, rule, key)
+
+    def primitive(self, depth: int, rule: Rule, key: str, value: str, inline_known: bool) -> None:
+        """A single primitive's format (Walk.bad_single reports it as the walk always did)."""
+        emit = self.emit
+        check = self.compiled.constant("CHECK", rule.check)
+        known = getattr(rule.check, "known", None)
+        if rule.string:
+            emit(depth, f"if type({value}) is not str or not 0 < len({value}) <= MAX_STRING:")
+        elif known is not None and inline_known:
+            emit(depth, f"if type({value}) is not str or {value} not in {self.compiled.constant('KNOWNV', known)}:")
+        else:
+            emit(depth, "if True:")
+        emit(depth + 1, f"message = {check}({value})")
+        emit(depth + 1, "if message is not None:")
+        emit(depth + 2, f"walk.bad_single({key!r}, {value}, message, path)")
+
+    def general(self, depth: int, rule: Rule, key: str) -> None:
+        emit, const = self.emit, self.compiled.constant
+        here = f"path + {'.' + key!r}"
+        rule_name = const("RULE", rule)
+        if rule.invariants is not None:
+            emit(depth, f"walk.collect({const('INV', rule.invariants)}, {key!r}, value, path)")
+        if rule.choice is not None:
+            emit(depth, "if choices is None:")
+            emit(depth + 1, "choices = {}")
+            emit(depth, f"other = choices.get({rule.choice!r})")
+            emit(depth, f"if other is not None and other != {key!r}:")
+            emit(depth + 1, f'walk.error("structure", f"{rule.choice}[x] must have exactly one form, '
+                            f'found {{other}} and {key}", {here})')
+            emit(depth, "else:")
+            depth += 1
+            emit(depth, f"choices[{rule.choice!r}] = {key!r}")
+        shape = rule.shape
+        if shape == SINGLE_PRIMITIVE:
+            check = const("CHECK", rule.check)
+            emit(depth, f"message = {check}(value)")
+            emit(depth, "if message is not None:")
+            emit(depth + 1, f"walk.bad_single({key!r}, value, message, path)")
+            if rule.binding is not None:
+                emit(depth, f"elif type(value) is not str or value not in {const('BKNOWN', rule.known)}:")
+                emit(depth + 1, f"check_binding(walk, {rule_name}, None, value, {here})")
+        elif shape == SINGLE_COMPLEX:
+            emit(depth, "if type(value) is dict:")
+            self.complex_item(depth + 1, rule, rule_name, "value", here)
+            emit(depth, "elif type(value) is list:")
+            emit(depth + 1, f'walk.error("structure", {key + " must be a single value, not an array"!r}, {here})')
+            emit(depth, "else:")
+            emit(depth + 1, f"walk.item({rule_name}, value, {here}, local_refs)")
+        elif shape == FORBIDDEN:
+            message = f"{key} is not allowed in {self.table.type_name} (maximum cardinality 0)"
+            emit(depth, f'walk.error("structure", {message!r}, {here})')
+        else:  # an array
+            emit(depth, "if type(value) is not list:")
+            emit(depth + 1, f'walk.error("structure", f"{key} must be a JSON array, got {{json_type(value)}}", '
+                            f'{here})')
+            emit(depth, "elif not value:")
+            emit(depth + 1, f'walk.error("structure", {key + " must not be an empty array"!r}, {here})')
+            emit(depth, "else:")
+            depth += 1
+            if rule.max > 0:
+                emit(depth, f"if len(value) > {rule.max}:")
+                emit(depth + 1, f'walk.error("structure", f"{key} allows at most {rule.max} items, '
+                                f'found {{len(value)}}", {here})')
+            item_path = f'f"{{path}}.{key}[{{index}}]"'
+            if shape == ARRAY_PRIMITIVE:
+                self.primitive_items(depth, rule, rule_name, key, item_path)
+            else:
+                emit(depth, "for index, item in enumerate(value):")
+                emit(depth + 1, "if type(item) is dict:")
+                self.complex_item(depth + 2, rule, rule_name, "item", item_path)
+                emit(depth + 1, "else:")
+                emit(depth + 2, f"walk.item({rule_name}, item, {item_path}, local_refs)")
+
+    def primitive_items(self, depth: int, rule: Rule, rule_name: str, key: str, item_path: str) -> None:
+        """Walk._primitive_items, unrolled: each item's format, then its binding."""
+        emit, const = self.emit, self.compiled.constant
+        check = const("CHECK", rule.check)
+        # a null is a placeholder for an item that has only `_key` (json.html#primitive)
+        emit(depth, f"nulls_allowed = {'_' + key!r} in obj")
+        emit(depth, "for index, item in enumerate(value):")
+        emit(depth + 1, "if item is None and nulls_allowed:")
+        emit(depth + 2, "continue")
+        if rule.string:
+            emit(depth + 1, "if type(item) is str and 0 < len(item) <= MAX_STRING:")
+            emit(depth + 2, "message = None")
+            emit(depth + 1, "else:")
+            emit(depth + 2, f"message = {check}(item)")
+        else:
+            emit(depth + 1, f"message = {check}(item)")
+        emit(depth + 1, "if message is not None:")
+        emit(depth + 2, f'walk.error("value" if item is not None else "structure", message, {item_path})')
+        if rule.binding is not None:
+            emit(depth + 1, "else:")
+            emit(depth + 2, f"check_binding(walk, {rule_name}, None, item, {item_path})")
+
+    def complex_item(self, depth: int, rule: Rule, rule_name: str, value: str, here: str) -> None:
+        """Walk.item for a JSON object: its table, then what its type adds."""
+        emit = self.emit
+        if rule.is_resource or rule.table is None:
+            emit(depth, f"walk.item({rule_name}, {value}, {here}, local_refs)")
+            return
+        if rule.code in ("Reference", "Extension") or rule.binding is not None and rule.code in (
+                "CodeableConcept", "Coding"):
+            emit(depth, f"where = {here}")
+            here = "where"
+        emit(depth, f"{self.walker_of(rule)}(walk, {value}, {here}, local_refs)")
+        if rule.code == "Reference":
+            emit(depth, f"walk._reference({rule_name}, {value}, where, local_refs)")
+        elif rule.code == "Extension":
+            emit(depth, f"walk._extension({value}, where)")
+        elif rule.binding is not None and rule.code in ("CodeableConcept", "Coding"):
+            emit(depth, f"check_binding(walk, {rule_name}, {rule.code!r}, {value}, where)")
+
+    def walker_of(self, rule: Rule) -> str:
+        return self.compiled.name(rule.table)
