@@ -59,67 +59,68 @@ def stop() -> None:
 
 
 _ROOT_USE = re.compile(r"\bs\.r\b")
-_ROOT_PATH = re.compile(r"try_variant_get\(s\.r, '\$\.([A-Za-z_][A-Za-z0-9_]*)[.']")
+_ROOT_PATH = re.compile(r"try_variant_get\(s\.r, '\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)', '(string|double|bigint|boolean|variant)'\)")
 
 
-def top_level_keys(sql: str, resource_type: str) -> dict[str, bool] | None:
-    """The resource's top-level JSON keys the compiled view reads, each with whether its value
-    is a JSON string (True) or an object, array, number or boolean (False); None when the view
-    uses the resource some other way (the whole resource, %resource as a value, a key the R4
-    model does not know), and then every key must be kept. Sound because every use of the
-    root `s.r` is checked to be a member path starting at one of these keys."""
-    uses = len(_ROOT_USE.findall(sql))
-    keys = _ROOT_PATH.findall(sql)
-    if uses != len(keys):
+class _Node:
+    __slots__ = ("children", "uses")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.uses: set[str] = set()  # the types this exact path is read as
+
+
+def typed_schema(sql: str) -> tuple[str, str] | None:
+    """The JSON reader's schema for just the paths the compiled view reads, and the view's SQL
+    rewritten to read them; None when the view uses the resource some other way (the whole
+    resource, %resource as a value), and then the whole line is parsed to VARIANT.
+
+    Every use of the root `s.r` must be a member path `try_variant_get(s.r, '$.a.b', TYPE)`
+    (the Spark dialect merges member steps into one path). The paths form a tree: a path read
+    only as a primitive (string, double, bigint, boolean) and not below it is a string field
+    (Spark's JSON reader gives a number's or boolean's literal text, an object's JSON, so the
+    same try_cast as VARIANT's gives the same value); a path read as a VARIANT, or read itself
+    and also below, is a VARIANT field (the reader builds a VARIANT of that subtree only) and
+    the reads at or below it become try_variant_get on it; any other path is a struct of its
+    children. Every key the view does not read is skipped by the reader without being built."""
+    matches = _ROOT_PATH.findall(sql)
+    if not matches or len(_ROOT_USE.findall(sql)) != len(matches):
         return None
-    kinds: dict[str, bool] = {"resourceType": True}
-    for key in set(keys) - {"resourceType"}:
-        kind = _json_string(resource_type, key)
-        if kind is None:
-            return None
-        kinds[key] = kind
-    return kinds
+    root = _Node()
+    for path, kind in matches:
+        node = root
+        for key in path[1:].split("."):
+            node = node.children.setdefault(key, _Node())
+        node.uses.add(kind)
+    rewrite: dict[tuple[str, str], str] = {}
+
+    def field(node: _Node, keys: list[str]) -> str:
+        column = "s." + ".".join(Spark.quote(k) for k in keys)
+        if node.children and not node.uses:
+            return "struct<" + ", ".join(f"{Spark.quote(k)}: {field(child, keys + [k])}"
+                                         for k, child in node.children.items()) + ">"
+        if node.children or "variant" in node.uses:
+            def below(n: _Node, rest: list[str]) -> None:
+                for kind in n.uses:
+                    path = "$" + "".join("." + k for k in rest)
+                    rewrite[("." + ".".join(keys + rest), kind)] = (
+                        column if kind == "variant" and not rest else f"try_variant_get({column}, '{path}', '{kind}')")
+                for k, child in n.children.items():
+                    below(child, rest + [k])
+            below(node, [])
+            return "variant"
+        for kind in node.uses:
+            rewrite[("." + ".".join(keys), kind)] = column if kind == "string" else f"try_cast({column} AS {kind})"
+        return "string"
+
+    schema = ", ".join(f"{Spark.quote(k)} {field(child, [k])}" for k, child in root.children.items())
+    sql = _ROOT_PATH.sub(lambda m: rewrite[(m.group(1), m.group(2))], sql)
+    return schema, sql
 
 
-def _json_string(resource_type: str, key: str) -> bool | None:
-    from ehelse.analytics.engines import model
-    from ehelse.analytics.engines.sql_compile import TEXT_TYPES
-
-    element = model.member(resource_type, key)
-    if element is not None and not element.choice:
-        return not element.repeats and len(element.types) == 1 and element.types[0] in TEXT_TYPES
-    for cut in range(len(key) - 1, 0, -1):  # a choice key: valueQuantity = value + Quantity
-        element = model.member(resource_type, key[:cut])
-        if element is not None and element.choice:
-            wanted = key[cut:]
-            for t in element.types:
-                if t[:1].upper() + t[1:] == wanted:
-                    return t in TEXT_TYPES
-            return None
-    return None
-
-
-def pruned_reader(spark: Any, ndjson: list[str], keys: dict[str, bool]) -> str:
-    """Read only `keys` of each line with an explicit schema (Spark's JSON reader skips every
-    other key without building it), then rebuild a VARIANT object of just those keys, so the
-    compiled view runs unchanged on a value a fraction of the resource's size. Each key is
-    read as a string: Spark gives an object's or array's JSON text, a number's or boolean's
-    literal, a string's content (quoted again here, by the R4 type). FAILFAST: a malformed
-    line is an error, as parse_json makes it on the full path."""
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    names = sorted(keys)
-    schema = StructType([StructField(k, StringType()) for k in names])
-    spark.read.schema(schema).option("mode", "FAILFAST").json(ndjson).createOrReplaceTempView("ehelse_pruned")
-    pieces = []
-    for key in names:
-        column = f"`{key}`"
-        value = f"substr(to_json(array({column})), 2, length(to_json(array({column}))) - 2)" if keys[key] else column
-        pieces.append(f"CASE WHEN {column} IS NULL THEN NULL ELSE concat('\"{key}\":', {value}) END")
-    return f"SELECT parse_json(concat('{{', concat_ws(',', {', '.join(pieces)}), '}}')) AS r FROM ehelse_pruned"
-
-
-def source_sql(spark: Any, source: Any, type: str, workdir: str, keys: dict[str, bool] | None = None) -> str:
+def source_sql(spark: Any, source: Any, type: str, workdir: str, schema: str | None = None) -> str:
+    """The resources as a subquery: `r`, each line parsed to VARIANT, or with `schema`
+    (typed_schema) the columns Spark's JSON reader gives for it."""
     files = source.files()
     parts = []
     if files is None:
@@ -129,9 +130,12 @@ def source_sql(spark: Any, source: Any, type: str, workdir: str, keys: dict[str,
                 f.write(text + b"\n")
         files = ([path], [])
     ndjson, parquet = files
-    if ndjson and keys is not None:
-        parts.append(pruned_reader(spark, ndjson, keys))
-    elif ndjson:
+    if schema is not None:
+        # FAILFAST: a malformed line, or a value of another JSON shape than the R4 type gives
+        # (an array for an object), is an error, as parse_json makes a malformed line one.
+        spark.read.schema(schema).option("mode", "FAILFAST").json(ndjson).createOrReplaceTempView("ehelse_typed")
+        return "ehelse_typed"
+    if ndjson:
         spark.read.text(ndjson).createOrReplaceTempView("ehelse_ndjson")
         parts.append("SELECT parse_json(value) AS r FROM ehelse_ndjson WHERE trim(value) <> ''")
     if parquet:
@@ -140,11 +144,12 @@ def source_sql(spark: Any, source: Any, type: str, workdir: str, keys: dict[str,
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = None, prune: bool = False) -> Result:
-    """`prune`: read only the keys the view uses with an explicit schema (pruned_reader).
-    Off by default because it measured slower: 7.0 vs 4.9 CPU-seconds (JVM and Python) for the
-    flat Observation view over 20,185 Observations (docs/benchmarks.md); Spark's own VARIANT
-    parse of the whole line is cheaper than its JSON reader plus rebuilding a small VARIANT."""
+def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = None, reader: str = "typed") -> Result:
+    """`reader`: "typed" (the default) reads NDJSON with Spark's JSON reader and a schema of
+    only the paths the view reads (typed_schema), when the view reads the resource only by
+    member paths and the source has no Parquet; else, or with "variant", each line is parsed
+    whole to VARIANT. Measured (docs/benchmarks.md, issue 9 third session): the typed read
+    costs about half the CPU of the whole-line VARIANT parse for the flat Observation view."""
     try:
         compiled = compile_spark(view, Spark(), "__SOURCE__")
     except Unsupported as exc:
@@ -154,8 +159,13 @@ def run_spark(view: Any, source: Any, *, limit: int | None = None, spark: Any = 
         return Result(view.column_names(), rows, f"runner (spark fallback: {exc})")
     spark = spark or session()
     workdir = tempfile.mkdtemp(prefix="ehelse-spark-")
-    keys = top_level_keys(compiled.sql, view.resource) if prune else None
-    sql = compiled.sql.replace("__SOURCE__", source_sql(spark, source, view.resource, workdir, keys))
+    files = source.files()
+    typed = typed_schema(compiled.sql) if reader == "typed" and not (files and files[1]) else None
+    if typed is not None:
+        schema, sql = typed
+        sql = sql.replace("__SOURCE__", source_sql(spark, source, view.resource, workdir, schema))
+    else:
+        sql = compiled.sql.replace("__SOURCE__", source_sql(spark, source, view.resource, workdir))
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
 
