@@ -13,7 +13,9 @@ The corpus: the 705 official R4 examples, the resources of every Synthea bundle 
 no-basis profiles), each of them with one mutation of every class of
 tests/fhir/validation/validation_mutations.py, and seeded random mutations (a value replaced by
 one of another JSON type or a malformed one, removed, wrapped in an array, unwrapped, an
-unknown or second choice key added). Some Observations are also validated against the core
+unknown or second choice key added), and variants of the first extensions of each (value
+removed, a second value, nested extensions added, url changed, nested items doubled, removed
+or renamed, value of another type). Some Observations are also validated against the core
 vital-signs profile by argument. `dump` validates the corpus twice in order (the second pass
 meets the caches of known-valid values filled by the first) and writes every issue's severity,
 code, expression and message, or the exception raised.
@@ -115,6 +117,55 @@ def _random_mutation(resource: dict, rng: random.Random) -> dict | None:
     return resource
 
 
+def _extensions(value: Any, out: list) -> None:
+    """Every extension object (an item of an `extension` array) below `value`."""
+    if type(value) is dict:
+        for key, item in value.items():
+            if key in ("extension", "modifierExtension") and type(item) is list:
+                out.extend(x for x in item if type(x) is dict)
+            _extensions(item, out)
+    elif type(value) is list:
+        for item in value:
+            _extensions(item, out)
+
+
+def _extension_mutations(resource: dict) -> list[dict]:
+    """Variants breaking (or not) the extensions of a resource, which the profile pass checks
+    against their definitions: the first three extensions, each changed in eight ways."""
+    variants = []
+    found: list = []
+    _extensions(resource, found)
+    for number in range(min(3, len(found))):
+        for action in range(8):
+            copy_ = copy.deepcopy(resource)
+            mine: list = []
+            _extensions(copy_, mine)
+            ext = mine[number]
+            values = [k for k in ext if k.startswith("value")]
+            inner = ext.get("extension")
+            if action == 0:
+                for key in values:
+                    del ext[key]
+            elif action == 1:
+                ext["valueString" if "valueString" not in ext else "valueBoolean"] = "x"
+            elif action == 2:
+                ext["extension"] = [{"url": "latitude", "valueDecimal": 1.5}]
+            elif action == 3 and type(ext.get("url")) is str:
+                ext["url"] = ext["url"] + "x"
+            elif action == 4 and type(inner) is list and inner:
+                inner.append(copy.deepcopy(inner[0]))
+            elif action == 5 and type(inner) is list and inner:
+                del inner[0]
+            elif action == 6 and type(inner) is list and inner and type(inner[0]) is dict:
+                inner[0]["url"] = "other"
+            elif action == 7 and values:
+                ext["valueCode" if values[0] != "valueCode" else "valueString"] = ext.pop(values[0])
+            else:
+                continue
+            variants.append(copy_)
+    return variants
+
+
 def build_corpus(out: Path) -> None:
     from validation_mutations import MUTATIONS, mutate
 
@@ -133,6 +184,8 @@ def build_corpus(out: Path) -> None:
                 result = None
             if result is not None:
                 corpus.append((f"{name} {kind}", result[0], None))
+        for number, variant in enumerate(_extension_mutations(resource)):
+            corpus.append((f"{name} extension {number}", variant, None))
         for number in range(RANDOM_MUTATIONS):
             mutated = _random_mutation(resource, rng)
             if mutated is not None:

@@ -19,7 +19,8 @@ _STEP = re.compile(r"([^.\[\]]+)(?:\[(\d+)\])?")
 
 
 # element_names for paths that cross no nested resource depend on the path alone (indices
-# aside): kept per index-free path. Bounded like primitives' known values.
+# aside): kept per index-free path, and per path as written. Bounded like primitives' known
+# values.
 _NAMES: dict[str, set[str] | None] = {}
 _NAMES_LIMIT = 10_000
 _INDEX = re.compile(r"\[\d+\]")
@@ -31,16 +32,22 @@ def element_names(model: Model, resource: dict, extension_path: str) -> set[str]
     The path is followed through the tables and, in step, through the resource itself, so
     that a nested resource (Bundle.entry.resource, contained) restarts at its own type:
     contexts are relative to the resource the extension is in."""
-    key = _INDEX.sub("", extension_path)
     try:
-        return _NAMES[key]
+        return _NAMES[extension_path]  # this very path, seen before (Patient.extension[0])
     except KeyError:
         pass
-    names, crossed = _element_names(model, resource, extension_path)
-    if not crossed:
-        if len(_NAMES) >= _NAMES_LIMIT:
-            _NAMES.clear()
-        _NAMES[key] = names
+    key = _INDEX.sub("", extension_path)
+    try:
+        names = _NAMES[key]
+    except KeyError:
+        names, crossed = _element_names(model, resource, extension_path)
+        if crossed:
+            return names
+    if len(_NAMES) >= _NAMES_LIMIT:
+        _NAMES.clear()
+    # under both: the index-free path for other indices, the path itself for a look-up
+    # without the regex next time
+    _NAMES[key] = _NAMES[extension_path] = names
     return names
 
 

@@ -18,7 +18,7 @@ class Constraint:
 
     __slots__ = ("name", "min", "max", "fixed", "pattern", "types", "binding", "slicing",
                  "slices", "children", "slice_name", "type_profiles", "max_length", "path", "checked",
-                 "forms", "expected", "per_value", "count_only")
+                 "forms", "expected", "per_value", "count_only", "accept")
 
     def __init__(self, element: dict[str, Any]):
         self.name = element["path"].rsplit(".", 1)[-1]
@@ -50,6 +50,8 @@ class Constraint:
         # whether checking this element is its cardinality alone (set by Profile.prune, once
         # the children that can report anything are known): the checker then only counts
         self.count_only = False
+        # profile_accept.accepts' predicate for this node (None: none; False: not built yet)
+        self.accept: Any = False
 
     def inert(self, model: Any) -> bool:
         """True when checking this element (and all below it) can report nothing on a

@@ -33,6 +33,7 @@ from ehelse.fhir.validation.bindings import has_valueset
 from ehelse.fhir.validation.contexts import allowed_at, element_expressions
 from ehelse.fhir.validation.matching import matches_fixed, matches_pattern
 from ehelse.fhir.validation.model import model
+from ehelse.fhir.validation.profile_accept import accepts
 from ehelse.fhir.validation.profile_tree import Constraint, Profile
 from ehelse.fhir.validation.slicing import slice_matches
 from ehelse.fhir.validation.terminology import check_value
@@ -157,7 +158,9 @@ def check(resource: dict[str, Any], profiles: list[str] | None,
             if expressions is not None and allowed_at(model(), expressions, resource, path) is False:
                 issues.append(Issue("error", "structure", f"extension {url} is not allowed here: its "
                                     f"definition allows it on {where} (extensibility.html#context)", path))
-            Checker(issues, url).children(profile.root, [(extension, path)])
+            accept = accepts(profile.root)
+            if accept is None or not accept(extension):  # the checker says where it fails
+                Checker(issues, url).children(profile.root, [(extension, path)])
     return issues
 
 
@@ -185,7 +188,9 @@ def _check_profiles(resource: dict[str, Any], path: str, profiles: list[str] | N
             issues.append(Issue("error", "invalid", f"profile {url} is for {profile.type}, "
                                 f"not {resource_type}", path))
             continue
-        Checker(issues, url).children(profile.root, [(resource, path)])
+        accept = accepts(profile.root)
+        if accept is None or not accept(resource):  # the checker says where it fails
+            Checker(issues, url).children(profile.root, [(resource, path)])
 
 
 class Checker:
