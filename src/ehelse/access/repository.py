@@ -74,6 +74,7 @@ class SecuredRepository:
         self.view: AccessView = self.policy.view(repo, actor, facts_version=facts_version)
         # While a batch is open: (patient, denied) -> [interactions, references, queries].
         self._batch: dict[tuple[str, bool], tuple[list[str], list[str], list[str]]] | None = None
+        self._kept: dict[tuple[str, str, int], dict[str, Any]] | None = None  # keeping_content()
 
     # -- checks ---------------------------------------------------------------------------------
     def _check_type(self, type: str, interaction: str) -> None:
@@ -293,12 +294,28 @@ class SecuredRepository:
         total = stored + events.total if events.total is not None else None
         return Page(entries, total, page.included)
 
+    @contextmanager
+    def keeping_content(self) -> Iterator[dict[tuple[str, str, int], dict[str, Any]]]:
+        """For a caller that shows what its searches return (a portal page): the content each
+        access decision was made on, for every version returned as stored, keyed by (type,
+        id, version_id), so the page does not parse it again. Parsed by orjson (numbers it
+        cannot hold exactly become floats): for display, never to write back."""
+        previous, self._kept = self._kept, {}
+        try:
+            yield self._kept
+        finally:
+            self._kept = previous
+
     def _filter(self, versions: list[ResourceVersion], touched: dict[str, list[str]]) -> list[ResourceVersion]:
         out = []
         for version in versions:
-            visible, patients = self._decide(self._subject(version, exact=False), targeted=False)
+            resource = self._subject(version, exact=False)
+            visible, patients = self._decide(resource, targeted=False)
             if visible:  # the SQL rule let it through; checked again, cheaply, per resource
-                out.append(self._present(version))
+                shown = self._present(version)
+                out.append(shown)
+                if self._kept is not None and shown is version and resource is not None:
+                    self._kept[(version.type, version.id, version.version_id)] = resource
                 for patient in patients:
                     touched.setdefault(patient, []).append(f"{version.type}/{version.id}")
         return out

@@ -152,15 +152,18 @@ class Clinician:
         page writes back it reads first (`read`, exact decimals)."""
         query = [(k.replace("__", ":").replace("_", "-") if not k.startswith("_") else k, str(v))
                  for k, vs in params.items() for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
-        return [_shown(v) for v in self.matches(type, query, on=on)]
+        versions, kept = self._matches(type, query, on=on)
+        return [kept.get((v.type, v.id, v.version_id)) or _shown(v) for v in versions]
 
-    def matches(self, path: str, query: list[tuple[str, str]], *, on: str | None = None) -> list[Any]:
+    def _matches(self, path: str, query: list[tuple[str, str]], *,
+                 on: str | None = None) -> tuple[list[Any], dict[tuple[str, str, int], dict[str, Any]]]:
         """The stored versions a search matches (`Patient`, `Patient/<id>/Observation`,
         `Patient/<id>/*`), through the request's SecuredRepository: the same access rules,
         checks per resource and audit records as the API's search, which calls the same
         `repo.search(type, query)` (fhir/searchset.py) with a query parsed the same way. What
         is skipped is the searchset Bundle, its serialisation and the parse of it again: the
-        pages read the matches and build no Bundle (issue 8: 13 searches a summary)."""
+        pages read the matches and build no Bundle (issue 8: 13 searches a summary). With
+        them, the content the access rules parsed to decide (SecuredRepository.keeping_content)."""
         if any(k in _SHAPING for k, _ in query):
             raise BadRequest("the pages read whole resources: no _summary, _elements or _contained")
         actor, repo = self.secured(on)
@@ -178,7 +181,8 @@ class Clinician:
             parsed = searchset.parse(Context(self.router.settings, repo, request), type)
             parsed.query.compartment = compartment
             parsed.query.snapshot = now_instant()
-            return repo.search(type, parsed.query).entries
+            with repo.keeping_content() as kept:
+                return repo.search(type, parsed.query).entries, kept
         except FhirError as error:  # as the router answers it, and `call` turns the answer back
             raise refused(error.status, error.outcome()) from None
 
