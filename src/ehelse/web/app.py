@@ -15,6 +15,7 @@ process needs: any number of them can serve one PostgreSQL database behind a loa
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from typing import Any, Awaitable, Callable
@@ -105,6 +106,16 @@ def _pool_stats(repo: Any) -> Callable[[], dict[str, Any]] | None:
     return pool.get_stats if callable(getattr(pool, "get_stats", None)) else None
 
 
+# Python's full (generation 2) collection walks every object the collector tracks: after the
+# first pages ~120,000 that live as long as the process (definitions, the search registry,
+# templates), 50-60 ms of CPU and 160-200 ms of wall time per collection with the GIL held,
+# so every thread of the process stalled, once per ~75 clinician summaries (issue 8's p99;
+# N=10,000, in process). gc.freeze() (https://docs.python.org/3/library/gc.html#gc.freeze)
+# moves what exists now out of the collector's sight: at startup, and after the requests
+# that load what is loaded lazily; reference counting still frees all of it as before.
+_FREEZE_AFTER = (100, 1000)
+
+
 class EhelseApp:
     """The whole server as one ASGI callable. Dispatch is by path prefix: a dictionary
     look-up and a few string tests, so a FHIR read pays almost nothing for routing."""
@@ -113,6 +124,7 @@ class EhelseApp:
         self.state = state
         self.fhir = FhirEndpoint(state)
         self.mounts: list[tuple[str, ASGIApp]] = []
+        self._served = 0  # requests, on the event loop's thread (for _FREEZE_AFTER)
         self._operations: dict[str, Callable[..., Awaitable[None]]] = {
             "/healthz": operations.healthz, "/readyz": operations.readyz}
         if state.settings.metrics:
@@ -130,6 +142,9 @@ class EhelseApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         else:
+            self._served += 1
+            if self._served in _FREEZE_AFTER:
+                gc.freeze()
             await self._stack(scope, receive, send)
 
     async def _dispatch(self, scope: dict, receive: Any, send: Any) -> None:
@@ -164,6 +179,7 @@ class EhelseApp:
                     self.state.repo
                 except Exception as exc:
                     logs.log.error("database not reachable at startup: %s", type(exc).__name__)
+                gc.freeze()  # see _FREEZE_AFTER
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.state.close()
