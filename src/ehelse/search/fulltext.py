@@ -4,7 +4,7 @@ the query side, with Norwegian stemming.
 The index side (search/extract.py) stores each resource's distinct words, folded as string
 search folds them (search/normalize.py: case, accents, æ -> ae, ø -> o, å -> a), in one
 text_index row per resource and parameter; SQLite indexes those rows with FTS5 and
-PostgreSQL with a tsvector and GIN (migrations 0009).
+PostgreSQL with a tsvector and GIN (migrations 0009 and 0010: terms are `<type>_<word>`).
 
 Matching rule: every word of a value, folded and stemmed with the Snowball Norwegian
 stemmer (https://snowballstem.org/algorithms/norwegian/stemmer.html), must start a word of
@@ -49,22 +49,39 @@ def query_words(value: str) -> list[str]:
     return list(dict.fromkeys(stem(word)[:MAX_WORD] for word in WORD.findall(normalize(value))))
 
 
+@lru_cache(maxsize=1)
+def _all_types() -> tuple[str, ...]:
+    from ehelse.fhir.resource_types import resource_types
+
+    return tuple(sorted(resource_types()))
+
+
+def _types(type: str | None) -> tuple[str, ...]:
+    return (type,) if type is not None else _all_types()
+
+
 def fts5_query(words: list[str], type: str | None = None) -> str:
     """An FTS5 MATCH expression: every word as a prefix (https://sqlite.org/fts5.html#
-    fts5_prefix_queries), and the type's `$type` token (migration 0009) when the search has
-    one type. The words hold only \\w characters, so the quoted strings are one token each
-    under the tables' `ascii tokenchars '_$'` tokenizer."""
-    terms = [f'"{word}"*' for word in words]
-    if type is not None:
-        terms.append(f'"${type}"')
+    fts5_prefix_queries) of the type's terms, which are `<type>_<word>` (migration 0010);
+    a system search (type None) ORs each word over every type. The words hold only \\w
+    characters and types only letters, so each quoted string is one token under the
+    tables' `ascii tokenchars '_'` tokenizer (which folds the type to lower case)."""
+    types = _types(type)
+    terms = []
+    for word in words:
+        alternatives = [f'"{t}_{word}"*' for t in types]
+        terms.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
     return " AND ".join(terms)
 
 
 def tsquery(words: list[str], type: str | None = None) -> str:
-    """A tsquery in its text form: every word a prefix lexeme (`'w':*`, PostgreSQL manual,
-    Text Search, 8.11.2 tsquery), and the type's `$Type` lexeme (migration 0009) when the
-    search has one type; cast with `::tsquery`, so no parser or dictionary touches them."""
-    terms = ["'" + word.replace("\\", "\\\\").replace("'", "''") + "':*" for word in words]
-    if type is not None:
-        terms.append(f"'${type}'")
+    """A tsquery in its text form: every word a prefix lexeme (`'<Type>_w':*`, PostgreSQL
+    manual, Text Search, 8.11.2 tsquery; migration 0010), ORed over every type in a system
+    search; cast with `::tsquery`, so no parser or dictionary touches them."""
+    types = _types(type)
+    terms = []
+    for word in words:
+        word = word.replace("\\", "\\\\").replace("'", "''")
+        alternatives = [f"'{t}_{word}':*" for t in types]
+        terms.append(alternatives[0] if len(alternatives) == 1 else "(" + " | ".join(alternatives) + ")")
     return " & ".join(terms)
