@@ -8,8 +8,8 @@ resourceType as the spec's examples do.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from typing import Any
 
 from ehelse.fhir import jsoncodec
@@ -32,7 +32,17 @@ _SECOND: tuple[int, str] = (-1, "")  # (a whole second since the epoch, its text
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A new resource id: a version 7 UUID (RFC 9562 section 5.7), 48 bits of Unix time in
+    milliseconds, then 74 random bits. Ids made one after another sort one after another, so
+    a write appends to the right-hand edge of every B-tree keyed by (type, id) -- resource,
+    resource_version and each index table's per-resource index -- instead of landing on a
+    random page of each: fewer pages dirtied, and written to the WAL, per commit. 74 random
+    bits keep ids as hard to guess as a UUID4's 122 within any one millisecond."""
+    random = int.from_bytes(os.urandom(10), "big")
+    value = ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (random >> 62 & 0xFFF) << 64
+             | 0x2 << 62 | random & 0x3FFF_FFFF_FFFF_FFFF)
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def stamp(resource: dict[str, Any], id: str, version_id: int, last_updated: str) -> bytes:
