@@ -257,8 +257,16 @@ def _rows(spark: Any, sql: str, columns: list[str], json_columns: set[str], work
     try:
         # One partition at a time keeps memory bounded; prefetching the next one while this
         # one is read keeps a second core busy (without it, local[2] ran one task at a time).
-        for row in spark.sql(sql).toLocalIterator(prefetchPartitions=True):
-            yield {name: (_decode(row[name]) if name in json_columns else _plain(row[name])) for name in columns}
+        rows = spark.sql(sql).toLocalIterator(prefetchPartitions=True)
+        if not json_columns:
+            # A Row is a tuple in column order (row[name] searches the names per call) and
+            # pyspark gives arrays as lists: zip them, no call per value.
+            for row in rows:
+                yield dict(zip(columns, row))
+            return
+        convert = [_decode if name in json_columns else _plain for name in columns]
+        for row in rows:
+            yield {name: f(value) for name, f, value in zip(columns, convert, row)}
     except InvalidView:
         raise
     except Exception as exc:  # AnalysisException, or raise_error() of a Collection value
