@@ -4,7 +4,7 @@ the query side, with Norwegian stemming.
 The index side (search/extract.py) stores each resource's distinct words, folded as string
 search folds them (search/normalize.py: case, accents, æ -> ae, ø -> o, å -> a), in one
 text_index row per resource and parameter; SQLite indexes those rows with FTS5 and
-PostgreSQL with a tsvector and GIN (migrations 0009 and 0010: terms are `<type>_<word>`).
+PostgreSQL with a tsvector and GIN (migration 0009; SQLite's 0010 keys its terms by type).
 
 Matching rule: every word of a value, folded and stemmed with the Snowball Norwegian
 stemmer (https://snowballstem.org/algorithms/norwegian/stemmer.html), must start a word of
@@ -75,13 +75,11 @@ def fts5_query(words: list[str], type: str | None = None) -> str:
 
 
 def tsquery(words: list[str], type: str | None = None) -> str:
-    """A tsquery in its text form: every word a prefix lexeme (`'<Type>_w':*`, PostgreSQL
-    manual, Text Search, 8.11.2 tsquery; migration 0010), ORed over every type in a system
-    search; cast with `::tsquery`, so no parser or dictionary touches them."""
-    types = _types(type)
-    terms = []
-    for word in words:
-        word = word.replace("\\", "\\\\").replace("'", "''")
-        alternatives = [f"'{t}_{word}':*" for t in types]
-        terms.append(alternatives[0] if len(alternatives) == 1 else "(" + " | ".join(alternatives) + ")")
+    """A tsquery in its text form: every word a prefix lexeme (`'w':*`, PostgreSQL manual,
+    Text Search, 8.11.2 tsquery), and the type's `$Type` lexeme (migration 0009) when the
+    search has one type; cast with `::tsquery`, so no parser or dictionary touches them.
+    (PostgreSQL does not key its lexemes by type: see its migration 0010.)"""
+    terms = ["'" + word.replace("\\", "\\\\").replace("'", "''") + "':*" for word in words]
+    if type is not None:
+        terms.append(f"'${type}'")
     return " & ".join(terms)
