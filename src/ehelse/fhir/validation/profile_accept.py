@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from ehelse.fhir.validation.matching import matches_fixed
 from ehelse.fhir.validation.profile_tree import Constraint
-from ehelse.fhir.validation.slicing import slice_matches
+from ehelse.fhir.validation.slicing import _expected, slice_matches
 
 _SLICE_KINDS = ("value", "pattern", "exists")
 
@@ -111,7 +111,8 @@ def _element(node: Constraint) -> Callable[[Any], bool] | None:
         checks = [_element(slice_) for slice_ in node.slices]
         if any(check is None for check in checks):
             return None
-        slicing = (discriminators, node.slicing["rules"] == "closed", node.slices, checks)
+        slicing = (discriminators, node.slicing["rules"] == "closed", node.slices, checks,
+                   _by_key(node.slices, discriminators))
     children = _children(node) if node.checked else None
     if node.checked and children is None:
         return None
@@ -136,13 +137,42 @@ def _element(node: Constraint) -> Callable[[Any], bool] | None:
     return accept
 
 
+def _by_key(slices: list[Constraint], discriminators: list) -> tuple[str, dict[str, int]] | None:
+    """For a slicing by the value of one plain key whose slices each expect a string there
+    (extension slices by `url`): (the key, {expected string: first slice's index})."""
+    if len(discriminators) != 1 or discriminators[0][0] not in ("value", "pattern"):
+        return None
+    key = discriminators[0][1]
+    if "." in key or key == "$this":
+        return None
+    indexes: dict[str, int] = {}
+    for index, slice_ in enumerate(slices):
+        expected = _expected(slice_, key)
+        if type(expected) is not str:
+            return None
+        indexes.setdefault(expected, index)
+    return key, indexes
+
+
 def _sliced(values: Any, name: str, slicing: tuple) -> bool:
     """Checker.slices as a predicate: each value in its first matching slice, none unmatched
     in a closed slicing, each slice's values accepted. A discriminator that cannot be
     evaluated leaves the slicing unchecked there, as the Checker does."""
-    discriminators, closed, slices, checks = slicing
+    discriminators, closed, slices, checks, by_key = slicing
     matched: list[list] = [[] for _ in slices]
     for value in values:
+        if by_key is not None:
+            key, indexes = by_key
+            found = value.get(key) if type(value) is dict else None
+            if type(found) is str:
+                # slice_matches' answer for a string at the key: the first slice expecting it
+                index = indexes.get(found)
+                if index is None:
+                    if closed:
+                        return False
+                else:
+                    matched[index].append(value)
+                continue
         index = None
         for i, slice_ in enumerate(slices):
             # the path only matters for `type` discriminators, which have no predicate
