@@ -268,11 +268,13 @@ class AccessView:
             parts.append(f"({a}.type = 'Patient' AND {a}.id IN ({', '.join('?' * len(self.patients))}))")
             args += sorted(self.patients)
         groups: dict[Rights, list[str]] = {}
-        for patient_id, rights in self.patients.items():
-            # Personnel searching Patients: `type = 'Patient'` above admits every row already
-            # (demographics, to find the patient), so the GP's list adds nothing but cost.
-            if rights.read and not (self.kind == "practitioner" and type == "Patient"):
-                groups.setdefault(rights, []).append(patient_id)
+        # Personnel searching Patients: `type = 'Patient'` above admits every row already
+        # (demographics, to find the patient), so the GP's list adds nothing but cost; not
+        # even a walk over it (a thousand entries of a ChainMap: 0.45 ms of a type-ahead).
+        if not (self.kind == "practitioner" and type == "Patient"):
+            for patient_id, rights in self.patients.items():
+                if rights.read:
+                    groups.setdefault(rights, []).append(patient_id)
         for rights, ids in sorted(groups.items(), key=lambda kv: sorted(kv[1])):
             # Uncorrelated: the database computes the members of these compartments once
             # and tests each row against that set (a correlated EXISTS per row cost a GP
