@@ -1,11 +1,14 @@
 """The Apache Spark engine: a ViewDefinition compiled to Spark SQL over NDJSON.
 
 Local mode by default (`local[2]`); a cluster by its master URL in the `spark_master` setting
-(e.g. `spark://host:7077`). Resources are read as text lines (`spark.read.text`) and parsed
-to VARIANT (`parse_json`), so no schema inference pass over the data is needed and every
-resource type reads alike. Inline and live-database sources are first written to a temporary
-NDJSON file, streaming, so memory stays bounded. Compilation: engines/spark_compile.py; a
-view it cannot express runs on the in-process runner, and the Result says so.
+(e.g. `spark://host:7077`). NDJSON (Bulk Data's output format,
+https://hl7.org/fhir/uv/bulkdata/export.html#bulk-data-output-file-format) is read by Spark's
+JSON reader with a schema of only the paths the view reads (typed_schema), or, when the view
+uses the resource whole, as text lines parsed to VARIANT (`parse_json`); never with a schema
+inference pass over the data. Inline and live-database sources are first written to a
+temporary NDJSON file, streaming, so memory stays bounded. Compilation:
+engines/spark_compile.py; a view it cannot express runs on the in-process runner, and the
+Result says so. Files are written by Spark itself (Result.save, _save).
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ def stop() -> None:
 
 
 _ROOT_USE = re.compile(r"\bs\.r\b")
-_ROOT_PATH = re.compile(r"try_variant_get\(s\.r, '\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)', '(string|double|bigint|boolean|variant)'\)")
+_ROOT_PATH = re.compile(r"try_variant_get\(s\.r, '\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)', "
+                        r"'(string|double|bigint|boolean|variant)'\)")
 
 
 class _Node:
