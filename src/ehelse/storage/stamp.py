@@ -36,8 +36,9 @@ def new_id() -> str:
     milliseconds, then 74 random bits. Ids made one after another sort one after another, so
     a write appends to the right-hand edge of every B-tree keyed by (type, id) -- resource,
     resource_version and each index table's per-resource index -- instead of landing on a
-    random page of each: fewer pages dirtied, and written to the WAL, per commit. 74 random
-    bits keep ids as hard to guess as a UUID4's 122 within any one millisecond."""
+    random page of each: fewer pages dirtied, and written to the WAL, per commit. The price:
+    74 random bits instead of a UUID4's 122 (still 2^74 candidates per millisecond), and the
+    id tells when the resource was created, as its first version's meta.lastUpdated does."""
     random = int.from_bytes(os.urandom(10), "big")
     value = ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (random >> 62 & 0xFFF) << 64
              | 0x2 << 62 | random & 0x3FFF_FFFF_FFFF_FFFF)
