@@ -116,6 +116,13 @@ def _pool_stats(repo: Any) -> Callable[[], dict[str, Any]] | None:
 _FREEZE_AFTER = (100, 1000)
 
 
+def _freeze() -> None:
+    """Collect first, then freeze: what is garbage now is freed instead of being kept for
+    the life of the process (a one-off collection at each of the three freeze points)."""
+    gc.collect()
+    gc.freeze()
+
+
 class EhelseApp:
     """The whole server as one ASGI callable. Dispatch is by path prefix: a dictionary
     look-up and a few string tests, so a FHIR read pays almost nothing for routing."""
@@ -144,7 +151,7 @@ class EhelseApp:
         else:
             self._served += 1
             if self._served in _FREEZE_AFTER:
-                gc.freeze()
+                _freeze()
             await self._stack(scope, receive, send)
 
     async def _dispatch(self, scope: dict, receive: Any, send: Any) -> None:
@@ -179,7 +186,7 @@ class EhelseApp:
                     self.state.repo
                 except Exception as exc:
                     logs.log.error("database not reachable at startup: %s", type(exc).__name__)
-                gc.freeze()  # see _FREEZE_AFTER
+                _freeze()  # see _FREEZE_AFTER
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.state.close()
