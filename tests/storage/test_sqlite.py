@@ -125,3 +125,31 @@ def test_sort_by_last_updated_and_id(sqlite_url):
     by_id = repo.search("Patient", SearchQuery(sort=[("_id", False)]))
     assert [v.id for v in by_id.entries] == ["a", "b", "c"]
     repo.close()
+
+
+def test_the_checkpoint_thread_stops_with_its_repository(sqlite_url):
+    """The background WAL checkpointer starts with the first write, stops on close, and holds
+    its repository weakly: a repository nobody closed does not keep a thread and a
+    connection alive for the rest of the process."""
+    import gc
+    import time
+
+    def checkpointers():
+        return [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
+
+    before = len(checkpointers())
+    repo = open_repository(sqlite_url)
+    repo.create({"resourceType": "Patient", "active": True})
+    assert len(checkpointers()) == before + 1
+    repo.close()
+    assert len(checkpointers()) == before
+
+    forgotten = open_repository(sqlite_url)
+    forgotten.create({"resourceType": "Patient", "active": True})
+    assert len(checkpointers()) == before + 1
+    del forgotten
+    gc.collect()
+    deadline = time.monotonic() + 30
+    while len(checkpointers()) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(checkpointers()) == before

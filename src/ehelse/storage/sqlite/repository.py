@@ -23,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,15 +106,23 @@ class SqliteRepository(SqlRepository):
         return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
 
     # -- connections ------------------------------------------------------------------------
-    def _checkpoint_loop(self) -> None:
+    @staticmethod
+    def _checkpoint_loop(owner: weakref.ref, stopping: threading.Event) -> None:
+        """Checkpoint every _CHECKPOINT_SECONDS until the repository is closed or, if nobody
+        closed it, garbage (the thread holds it weakly, so a forgotten repository does not
+        keep a thread and a connection alive for the rest of the process)."""
         conn = None
         try:
-            while not self._stopping.wait(_CHECKPOINT_SECONDS):
+            while not stopping.wait(_CHECKPOINT_SECONDS):
+                repo = owner()
+                if repo is None:
+                    return
                 try:
-                    conn = conn or self._connect()
+                    conn = conn or repo._connect()
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     pass  # busy or gone for a moment: the next round checkpoints
+                del repo
         finally:
             if conn is not None:
                 conn.close()
@@ -148,8 +157,9 @@ class SqliteRepository(SqlRepository):
                 raise RuntimeError("repository is closed")
             if self._checkpointer is None or self._checkpointer_pid != os.getpid():  # a forked child: its own
                 self._checkpointer_pid = os.getpid()
-                self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
-                                                      daemon=True)
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, args=(weakref.ref(self), self._stopping),
+                    name="sqlite-checkpoint", daemon=True)
                 self._checkpointer.start()
             conn = self._writer
             self._begin_immediate(conn)
