@@ -216,3 +216,34 @@ def test_codes_remembered_as_valid_are_forgotten_when_value_sets_change():
             bindings._EXTRA[status_vs] = original
         bindings.register_valuesets({})
     assert coded(observation("final")) == []
+
+
+def test_codes_remembered_as_raising_an_issue_report_it_again_at_their_own_path():
+    """terminology.check_binding remembers the issue a binding raised for the same codes; the
+    issue comes back the same, at the path of each new occurrence."""
+    from ehelse.fhir.validation import validate
+    from ehelse.fhir.validation.primitives import clear_known
+
+    v2 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+
+    def patient(*types: list[tuple[str, str]]) -> dict:
+        return {"resourceType": "Patient", "identifier": [
+            {"type": {"coding": [{"system": s, "code": c} for s, c in codings]}, "value": "1"}
+            for codings in types]}
+
+    def coded(resource: dict) -> list[tuple[str, str, str]]:
+        return [(i.severity, i.expression, i.diagnostics) for i in validate(resource)
+                if i.code == "code-invalid"]
+
+    clear_known()
+    message = f"{v2}#SS is not in the extensible value set http://hl7.org/fhir/ValueSet/identifier-type"
+    first = coded(patient([(v2, "SS")]))
+    assert first == [("warning", "Patient.identifier[0].type.coding[0].code", message)]
+    again = coded(patient([(v2, "MR")], [(v2, "SS")], [(v2, "SS")]))
+    assert again == [("warning", f"Patient.identifier[{i}].type.coding[0].code", message) for i in (1, 2)]
+    two = coded(patient([(v2, "SS"), (v2, "XX")]))
+    assert two == [("warning", "Patient.identifier[0].type",
+                    f"{v2}#SS, {v2}#XX is not in the extensible value set "
+                    "http://hl7.org/fhir/ValueSet/identifier-type")]
+    assert coded(patient([(v2, "SS"), (v2, "XX")])) == two
+    assert coded(patient([(v2, "SS"), (v2, "MR")])) == []  # one coding in the set suffices

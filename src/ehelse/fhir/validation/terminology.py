@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from ehelse.errors import Issue
-from ehelse.fhir.validation.primitives import KNOWN_LENGTH, KNOWN_LIMIT
+from ehelse.fhir.validation.primitives import KNOWN_LENGTH, KNOWN_LIMIT, register_known
 
 try:  # the terminology module lands in parallel (issue 3, bindings part)
     from ehelse.fhir.validation.bindings import check_code as _check_code
@@ -52,7 +52,53 @@ def check_binding(walk: "Walk", rule: "Rule", code_type: str | None, value: Any,
                         return  # check_value would stop at this coding (or earlier) with no issue
     if len(known) >= KNOWN_LIMIT:
         known.clear()
-    check_value(walk.issues, rule.binding, code_type, value, path, known)
+    # A code that did raise an issue is remembered too, with the issue (an extensible
+    # binding's warning, e.g. identifier type SS on every Synthea Patient): same binding,
+    # same codes, same issue; only its path differs.
+    signature = _signature(code_type, value)
+    if signature is not None:
+        missed = _MISSED.get((rule.binding, code_type, signature))
+        if missed is not None:
+            severity, message, suffix = missed
+            walk.issues.append(Issue(severity, "code-invalid", message, path + suffix))
+            return
+    issues = walk.issues
+    before = len(issues)
+    check_value(issues, rule.binding, code_type, value, path, known)
+    if signature is not None and len(issues) == before + 1:
+        issue = issues[-1]
+        if issue.expression is not None and issue.expression.startswith(path):
+            if len(_MISSED) >= KNOWN_LIMIT:
+                _MISSED.clear()
+            _MISSED[(rule.binding, code_type, signature)] = (
+                issue.severity, issue.diagnostics, issue.expression[len(path):])
+
+
+# (binding, code type, _signature) -> (severity, message, path suffix) of the issue it raised;
+# emptied with the known-valid values (primitives.clear_known, and when value sets change)
+_MISSED: dict[tuple, tuple[str, str, str]] = {}
+register_known(_MISSED)
+
+
+def _signature(code_type: str | None, value: Any) -> tuple | str | None:
+    """What check_value's answer depends on, when every code is well formed (a string code,
+    a string or absent system) and short; None otherwise (not remembered)."""
+    if code_type is None:
+        return value if type(value) is str and len(value) <= KNOWN_LENGTH else None
+    codings = (value,) if code_type == "Coding" else value.get("coding")
+    if type(codings) not in (list, tuple):
+        return None
+    pairs = []
+    size = 0
+    for coding in codings:
+        if type(coding) is not dict:
+            return None
+        code, system = coding.get("code"), coding.get("system")
+        if type(code) is not str or (system is not None and type(system) is not str):
+            return None
+        size += len(code) + len(system or "")
+        pairs.append((system, code))
+    return tuple(pairs) if size <= KNOWN_LENGTH else None
 
 
 def check_value(issues: list[Issue], binding: tuple[str, str], code_type: str | None, value: Any,
