@@ -38,3 +38,47 @@ def test_a_walk_generated_before_attach_is_generated_again_after_it():
     assert {"cpt-2", "dom-6"} <= keys  # ContactPoint's and the resource's own constraints
     invariants.attach(model())  # give the shared model its constraints back for other tests
     assert [i.expression for i in validate(resource) if i.is_error] == []
+
+
+def test_threads_generating_at_once_give_each_table_its_own_function():
+    import sys
+    import threading
+
+    resources = [
+        {"resourceType": "Patient", "name": [{"family": "N", "given": ["K", 3]}], "gender": "x",
+         "address": [{"line": ["1"], "period": {"start": "2020-02-30"}}]},
+        {"resourceType": "Observation", "status": "final", "code": {"coding": [{"code": " x"}]},
+         "valueQuantity": {"value": 1, "comparator": "<<"}, "valueString": "2"},
+        {"resourceType": "Condition", "subject": {"reference": "Patient/1"},
+         "onsetPeriod": {"start": "2020"}, "stage": [{"summary": {"text": "s"}, "x": 1}]},
+        {"resourceType": "Encounter", "status": "planned", "class": {"code": "AMB"},
+         "participant": [{"individual": {"reference": "Observation/1"}}]},
+    ]
+
+    def issues(resource: dict) -> list[tuple]:
+        return [(i.severity, i.code, i.expression, i.diagnostics) for i in validate(resource)]
+
+    expected = [issues(r) for r in resources]
+    assert all(expected)
+    compiled = walkers(model())
+    compiled.reset()
+    wrong: list = []
+
+    def work(offset: int) -> None:
+        for step in range(40):
+            index = (step + offset) % len(resources)
+            if issues(resources[index]) != expected[index]:
+                wrong.append(index)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
+    assert len(set(compiled.names.values())) == len(compiled.names)

@@ -21,6 +21,7 @@ string comparisons or a call per key.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, FORBIDDEN, SINGLE_COMPLEX, SINGLE_PRIMITIVE,
@@ -38,9 +39,15 @@ class Compiled:
 
     def __init__(self, model: Model):
         self.model = model
+        # names are numbered: two threads must not give two tables (or constants) one name
+        self._lock = threading.RLock()
         self.reset()
 
     def reset(self) -> None:
+        with self._lock:
+            self._reset()
+
+    def _reset(self) -> None:
         # The namespace every generated function runs in: the helpers, and per table its
         # function (`t<n>`, a stub that compiles it until the first call) and constants.
         self.namespace: dict[str, Any] = {
@@ -57,25 +64,40 @@ class Compiled:
     def name(self, table: Table) -> str:
         name = self.names.get(id(table))
         if name is None:
-            name = self.names[id(table)] = f"t{len(self.names)}"
-            self.namespace[name] = self._stub(table, name)
+            with self._lock:
+                name = self.names.get(id(table))
+                if name is None:
+                    name = f"t{len(self.names)}"
+                    self.namespace[name] = self._stub(table, name)
+                    self.names[id(table)] = name
         return name
 
     def _stub(self, table: Table, name: str) -> Callable:
+        home = self.namespace
+
         def stub(walk: Any, obj: dict, path: str, local_refs: list) -> None:
-            fn = self._compile(table, name)
+            with self._lock:
+                if home is not self.namespace:  # generated before a reset: the table's new one
+                    fn = self.walker(table)
+                elif home.get(name) is not stub:  # another thread compiled it meanwhile
+                    fn = home[name]
+                else:
+                    fn = self._compile(table, name)
             fn(walk, obj, path, local_refs)
 
         return stub
 
     def _compile(self, table: Table, name: str) -> Callable:
-        text = _Source(self, table, name).text()
-        self.sources[name] = text
-        exec(compile(text, f"<walker {table.type_name}>", "exec"), self.namespace)  # noqa: S102 - our own code
-        return self.namespace[name]
+        with self._lock:
+            namespace = self.namespace
+            text = _Source(self, table, name).text()
+            self.sources[name] = text
+            exec(compile(text, f"<walker {table.type_name}>", "exec"), namespace)  # noqa: S102 - our own code
+            return namespace[name]
 
     def constant(self, prefix: str, value: Any) -> str:
-        """A name in the namespace bound to `value` (rules, checkers, sets, tables)."""
+        """A name in the namespace bound to `value` (rules, checkers, sets, tables); called
+        while compiling, under the lock."""
         name = f"{prefix}{len(self.namespace)}"
         self.namespace[name] = value
         return name
