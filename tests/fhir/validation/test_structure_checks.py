@@ -97,6 +97,14 @@ def test_extensions_are_well_formed():
     assert expressions(patient(extension=[both])) == ["Patient.extension[0]"]
     assert expressions(patient(modifierExtension=[{"url": "http://example.org/x", "valueFoo": 1}])) == [
         "Patient.modifierExtension[0].valueFoo"]
+    # ext-1 is checked at the end of the Extension table's generated walk (walker.extension_tail):
+    # a `_valueString` alone is no value[x]; an empty extension breaks ext-1 too
+    alone = {"url": "http://example.org/x", "_valueString": {"extension": [good]}}
+    assert errors(patient(extension=[alone])) == [("Patient.extension[0]", "structure")]
+    assert errors(patient(extension=[{**alone, "extension": [good]}])) == []
+    assert errors(patient(extension=[{}])) == [("Patient.extension[0]", "structure")] * 2
+    assert errors(patient(extension=[{"url": "http://example.org/x", "valueString": "y", "valueCode": "z"}])) == [
+        ("Patient.extension[0].valueCode", "structure")]
 
 
 def test_contained_resources_are_validated_and_not_nested():

@@ -209,8 +209,8 @@ class Walk:
         code = rule.code
         if code == "Reference":
             self._reference(rule, value, path, local_refs)
-        elif code == "Extension":
-            self._extension(value, path)
+        elif code == "Extension" and table is not self.model.tables.get("Extension"):
+            self._extension(value, path)  # the Extension table's walk did it (walker.extension_tail)
         elif rule.binding is not None and (code == "CodeableConcept" or code == "Coding"):
             check_binding(self, rule, code, value, path)
 

@@ -31,6 +31,7 @@ from ehelse.fhir.validation.terminology import check_binding
 
 OBJECT_LIMIT = 5_000  # flat objects remembered per table (Table.known)
 FLAT_VALUE_LIMIT = 256  # characters: longer strings make an object not worth remembering
+EXT_1 = "an extension must have either a value[x] or nested extensions, not both and not neither (ext-1)"
 
 
 class Compiled:
@@ -136,8 +137,11 @@ class _Source:
             emit(2, "known = None")
             emit(1, "else:")
             emit(2, "before = (len(walk.issues), len(walk.pending), len(walk.extensions), len(local_refs))")
+        extension = table is self.compiled.model.tables.get("Extension")
         emit(1, "if not obj:")
         emit(2, 'walk.error("structure", "an object must not be empty", path)')
+        if extension:  # ext-1 as extension_tail would find it: neither a value nor extensions
+            emit(2, f"walk.error(\"structure\", {EXT_1!r}, path)")
         emit(2, "return")
         emit(1, "choices = None")
         emit(1, f"case_of = {cases_name}.get")
@@ -154,6 +158,8 @@ class _Source:
             emit(1, f"if {test}:")
             emit(2, f'walk.error("required", {label + " is required (minimum cardinality 1)"!r}, '
                     f'path + {"." + shown!r})')
+        if extension:
+            self.extension_tail(1)
         if known is not None:
             emit(1, "if known is not None and before == (len(walk.issues), len(walk.pending), "
                     "len(walk.extensions), len(local_refs)):")
@@ -164,6 +170,26 @@ class _Source:
             emit(3, "known.clear()")
             emit(2, "known.add(items)")
         return "\n".join(self.lines) + "\n"
+
+    def extension_tail(self, depth: int) -> None:
+        """What an Extension's walk ends with (it was Walk._extension, called after it): ext-1,
+        either a value[x] or nested extensions, never both (extensibility.html); and the
+        extension is kept for the profile pass when its definition is known. A value[x] form
+        the walk accepted is in `choices`; other keys are looked at only without one."""
+        emit = self.emit
+        emit(depth, "if choices is not None and choices.get('value') in obj:  # not `_valueX` alone")
+        emit(depth + 1, "has_value = True")
+        emit(depth, "else:")
+        emit(depth + 1, "has_value = False")
+        emit(depth + 1, "for key in obj:  # a key 'value...' the table does not know counts too")
+        emit(depth + 2, "if key.startswith('value'):")
+        emit(depth + 3, "has_value = True")
+        emit(depth + 3, "break")
+        emit(depth, "if has_value == ('extension' in obj):")
+        emit(depth + 1, f"walk.error(\"structure\", {EXT_1!r}, path)")
+        emit(depth, "url = obj.get('url')")
+        emit(depth, "if type(url) is str and url in walk.extension_urls:")
+        emit(depth + 1, "walk.extensions.append((obj, path, url))")
 
     def tree(self, depth: int, numbered: list[tuple[int, str]]) -> None:
         """Branch on `case` to each key's code: a balanced tree of comparisons."""
@@ -190,7 +216,7 @@ class _Source:
             return
         if rule.simple_object:
             emit(depth, "if type(value) is dict:")
-            emit(depth + 1, f"{self.walker_of(rule)}(walk, value, path + {'.' + key!r}, local_refs)")
+            self.call(depth + 1, rule, "value", f"path + {'.' + key!r}")
             emit(depth, "else:")
             depth += 1
         self.general(depth, rule, key)
@@ -295,17 +321,37 @@ class _Source:
         if rule.is_resource or rule.table is None:
             emit(depth, f"walk.item({rule_name}, {value}, {here}, local_refs)")
             return
+        if rule.code == "Extension" and rule.table is self.compiled.model.tables.get("Extension"):
+            self.call(depth, rule, value, here)  # its function ends with Walk._extension's checks
+            return
         if rule.code in ("Reference", "Extension") or rule.binding is not None and rule.code in (
                 "CodeableConcept", "Coding"):
             emit(depth, f"where = {here}")
             here = "where"
-        emit(depth, f"{self.walker_of(rule)}(walk, {value}, {here}, local_refs)")
+        self.call(depth, rule, value, here)
         if rule.code == "Reference":
             emit(depth, f"walk._reference({rule_name}, {value}, where, local_refs)")
         elif rule.code == "Extension":
             emit(depth, f"walk._extension({value}, where)")
         elif rule.binding is not None and rule.code in ("CodeableConcept", "Coding"):
             emit(depth, f"check_binding(walk, {rule_name}, {rule.code!r}, {value}, where)")
+
+    def call(self, depth: int, rule: Rule, value: str, here: str) -> None:
+        """Walk `value` with its table's function. A flat object of a remembering table
+        (Table.known: Coding, Period, Quantity, ...) that is already known to be valid is
+        skipped here, by the test that function would begin with, without calling it or
+        formatting its path (most codings and periods in real data are known ones)."""
+        emit = self.emit
+        known = rule.table.known
+        if known is None:
+            emit(depth, f"{self.walker_of(rule)}(walk, {value}, {here}, local_refs)")
+            return
+        emit(depth, "try:")
+        emit(depth + 1, f"known_flat = tuple({value}.items()) in {self.compiled.constant('KNOWN', known)}")
+        emit(depth, "except TypeError:  # a list or object inside: not a flat one")
+        emit(depth + 1, "known_flat = False")
+        emit(depth, "if not known_flat:")
+        emit(depth + 1, f"{self.walker_of(rule)}(walk, {value}, {here}, local_refs)")
 
     def walker_of(self, rule: Rule) -> str:
         return self.compiled.name(rule.table)
