@@ -82,3 +82,40 @@ def test_threads_generating_at_once_give_each_table_its_own_function():
         sys.setswitchinterval(interval)
     assert wrong == []
     assert len(set(compiled.names.values())) == len(compiled.names)
+
+
+def _issues(resource):
+    return [(i.severity, i.expression, i.diagnostics) for i in validate(resource)]
+
+
+def test_a_remembered_codeable_concept_is_remembered_only_in_its_own_form():
+    """Rule.memo: a CodeableConcept found valid is not walked again, but one that differs in
+    any way (another JSON type equal in Python, a key more, an extension) still is."""
+    coding = {"system": "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus", "code": "M"}
+    good = {"resourceType": "Patient", "maritalStatus": {"coding": [coding], "text": "1"}}
+    for _ in range(2):
+        assert [i for i in _issues(good) if i[0] == "error"] == []
+    assert model().tables["Patient"]["maritalStatus"].memo  # remembered
+    bad_text = {"resourceType": "Patient", "maritalStatus": {"coding": [coding], "text": 1}}
+    assert ("error", "Patient.maritalStatus.text") in [i[:2] for i in _issues(bad_text)]
+    flag = {"resourceType": "Patient", "maritalStatus": {"coding": [dict(coding, userSelected=True)]}}
+    one = {"resourceType": "Patient", "maritalStatus": {"coding": [dict(coding, userSelected=1)]}}
+    for _ in range(2):
+        assert [i for i in _issues(flag) if i[0] == "error"] == []
+        assert ("error", "Patient.maritalStatus.coding[0].userSelected") in [i[:2] for i in _issues(one)]
+    extra = {"resourceType": "Patient", "maritalStatus": {"coding": [coding], "text": "1", "colour": "x"}}
+    assert ("error", "Patient.maritalStatus.colour") in [i[:2] for i in _issues(extra)]
+    unknown_code = {"resourceType": "Patient", "maritalStatus": {"coding": [dict(coding, code="Q")], "text": "1"}}
+    first = _issues(unknown_code)
+    assert any(i[1].startswith("Patient.maritalStatus") for i in first)  # the required binding
+    assert _issues(unknown_code) == first
+
+
+def test_a_codeable_concept_valid_under_one_binding_is_checked_under_another():
+    """The memo is per rule: the same concept at another element meets that element's binding."""
+    concept = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus", "code": "M"}]}
+    assert [i for i in _issues({"resourceType": "Patient", "maritalStatus": concept}) if i[0] == "error"] == []
+    elsewhere = {"resourceType": "Patient", "communication": [{"language": concept}]}
+    first = _issues(elsewhere)
+    assert any(i[1].startswith("Patient.communication[0].language") for i in first)  # not a language
+    assert _issues(elsewhere) == first

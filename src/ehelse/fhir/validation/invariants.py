@@ -446,6 +446,11 @@ def attach(model: Any) -> None:
                 root,                                                     # contained, top
                 [c for c in root if c.key != "dom-6"] or None,            # (a contained one has none)
             )
+    # CodeableConcepts remembered as valid (Rule.memo) were walked without these constraints
+    for table in [*model.tables.values(), *model._paths.values()]:
+        for rule in table.values():
+            if rule.memo is not None:
+                rule.memo.clear()
     _ATTACHED[:] = [model]
     if getattr(model, "walkers", None) is not None:
         model.walkers.reset()  # generated from the tables as they were before

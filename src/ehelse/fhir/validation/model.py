@@ -32,7 +32,7 @@ class Rule:
 
     __slots__ = ("name", "code", "check", "table", "min", "max", "array", "choice",
                  "binding", "targets", "profiles", "is_resource", "is_primitive", "shape", "plain",
-                 "invariants", "known", "simple", "simple_object", "string")
+                 "invariants", "known", "simple", "simple_object", "string", "memo")
 
     def __init__(self, name: str, code: str, min_: int, max_: int, array: bool, choice: str | None,
                  binding: tuple[str, str] | None, targets: frozenset[str] | None,
@@ -62,6 +62,9 @@ class Rule:
         # values already found to raise no binding issue: codes, or (system, code) of codings
         # (terminology.check_binding); emptied by primitives.clear_known
         self.known: set | None = known_set() if binding is not None else None
+        # for a CodeableConcept: those found valid here, binding included (walker.py, cc_memorable);
+        # made when the walk is generated, emptied with the known values and by invariants.attach
+        self.memo: set | None = None
         self.simple = False  # set in finish
         self.simple_object = False  # set in finish
         # a string-like primitive (string, markdown): the walk checks it inline

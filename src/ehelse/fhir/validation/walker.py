@@ -26,12 +26,29 @@ from typing import Any, Callable
 
 from ehelse.fhir.validation.model import (ARRAY_PRIMITIVE, FORBIDDEN, SINGLE_COMPLEX, SINGLE_PRIMITIVE,
                                           Model, Rule, Table)
-from ehelse.fhir.validation.primitives import MAX_STRING, json_type
+from ehelse.fhir.validation.primitives import MAX_STRING, json_type, known_set
 from ehelse.fhir.validation.terminology import check_binding
 
 OBJECT_LIMIT = 5_000  # flat objects remembered per table (Table.known)
 FLAT_VALUE_LIMIT = 256  # characters: longer strings make an object not worth remembering
 EXT_1 = "an extension must have either a value[x] or nested extensions, not both and not neither (ext-1)"
+
+
+def cc_memorable(value: dict) -> bool:
+    """Whether a valid CodeableConcept may be remembered (Rule.memo): only codings and a text,
+    all short strings, as Table.known's flat objects. Only such are added, so a key built
+    without these tests (in the walk: its codings' items, its text, its length) can equal an
+    added one only for an object of the same form (a string equals no other JSON value)."""
+    text = value.get("text")
+    if len(value) != (1 if text is None else 2) or "coding" not in value:
+        return False
+    if text is not None and (type(text) is not str or len(text) > FLAT_VALUE_LIMIT):
+        return False
+    for item in value["coding"]:
+        for part in item.values():
+            if type(part) is not str or len(part) > FLAT_VALUE_LIMIT:
+                return False
+    return True
 
 
 class Compiled:
@@ -53,7 +70,7 @@ class Compiled:
         # function (`t<n>`, a stub that compiles it until the first call) and constants.
         self.namespace: dict[str, Any] = {
             "MAX_STRING": MAX_STRING, "json_type": json_type, "check_binding": check_binding,
-            "OBJECT_LIMIT": OBJECT_LIMIT, "FLAT_VALUE_LIMIT": FLAT_VALUE_LIMIT,
+            "OBJECT_LIMIT": OBJECT_LIMIT, "FLAT_VALUE_LIMIT": FLAT_VALUE_LIMIT, "cc_memorable": cc_memorable,
         }
         self.names: dict[int, str] = {}
         self.sources: dict[str, str] = {}
@@ -216,7 +233,11 @@ class _Source:
             return
         if rule.simple_object:
             emit(depth, "if type(value) is dict:")
-            self.call(depth + 1, rule, "value", f"path + {'.' + key!r}")
+            if self.remembers(rule):
+                self.complex_item(depth + 1, rule, self.compiled.constant("RULE", rule), "value",
+                                  f"path + {'.' + key!r}")
+            else:
+                self.call(depth + 1, rule, "value", f"path + {'.' + key!r}")
             emit(depth, "else:")
             depth += 1
         self.general(depth, rule, key)
@@ -321,6 +342,37 @@ class _Source:
         if rule.is_resource or rule.table is None:
             emit(depth, f"walk.item({rule_name}, {value}, {here}, local_refs)")
             return
+        if self.remembers(rule):
+            # A CodeableConcept found valid here before (its walk and binding gave no issue
+            # and collected nothing) is not walked again: same codings and text, same rule,
+            # same result; the set is emptied when value sets or constraints change.
+            memo = rule.memo
+            if memo is None:
+                memo = rule.memo = known_set()
+            memo_name = self.compiled.constant("MEMO", memo)
+            emit(depth, "try:")
+            emit(depth + 1, f"memo_key = (tuple(map(tuple, map(dict.items, {value}['coding']))), "
+                            f"{value}.get('text'), len({value}))")
+            emit(depth + 1, f"memo_hit = memo_key in {memo_name}")
+            emit(depth, "except (KeyError, TypeError):  # no codings, or not of a remembered form")
+            emit(depth + 1, "memo_key = None")
+            emit(depth + 1, "memo_hit = False")
+            emit(depth, "if not memo_hit:")
+            depth += 1
+            emit(depth, "memo_before = (len(walk.issues), len(walk.pending), len(walk.extensions), "
+                        "len(local_refs))")
+            if rule.binding is not None:
+                emit(depth, f"where = {here}")
+                here = "where"
+            self.call(depth, rule, value, here)
+            if rule.binding is not None:
+                emit(depth, f"check_binding(walk, {rule_name}, 'CodeableConcept', {value}, where)")
+            emit(depth, "if memo_key is not None and memo_before == (len(walk.issues), len(walk.pending), "
+                        f"len(walk.extensions), len(local_refs)) and cc_memorable({value}):")
+            emit(depth + 1, f"if len({memo_name}) >= OBJECT_LIMIT:")
+            emit(depth + 2, f"{memo_name}.clear()")
+            emit(depth + 1, f"{memo_name}.add(memo_key)")
+            return
         if rule.code == "Extension" and rule.table is self.compiled.model.tables.get("Extension"):
             self.call(depth, rule, value, here)  # its function ends with Walk._extension's checks
             return
@@ -352,6 +404,10 @@ class _Source:
         emit(depth + 1, "known_flat = False")
         emit(depth, "if not known_flat:")
         emit(depth + 1, f"{self.walker_of(rule)}(walk, {value}, {here}, local_refs)")
+
+    def remembers(self, rule: Rule) -> bool:
+        """Whether valid CodeableConcepts of this rule are remembered (Rule.memo)."""
+        return rule.code == "CodeableConcept" and rule.table is self.compiled.model.tables.get("CodeableConcept")
 
     def walker_of(self, rule: Rule) -> str:
         return self.compiled.name(rule.table)
