@@ -160,12 +160,26 @@ class _Source:
         if extension:  # ext-1 as extension_tail would find it: neither a value nor extensions
             emit(2, f"walk.error(\"structure\", {EXT_1!r}, path)")
         emit(2, "return")
-        emit(1, "choices = None")
+        # the form found of each choice (value[x]: 'valueString'), in a local per choice;
+        # a dict only for Walk.other_key (a `_valueString` is a form too)
+        groups = dict.fromkeys(rule.choice for rule in table.values() if rule.choice is not None)
+        self.choices = {choice: f"choice{number}" for number, choice in enumerate(groups)}
+        for variable in self.choices.values():
+            emit(1, f"{variable} = None")
         emit(1, f"case_of = {cases_name}.get")
         emit(1, "for key, value in obj.items():")
         emit(2, "case = case_of(key)")
         emit(2, "if case is None:")
-        emit(3, f"choices = walk.other_key(obj, key, value, {table_name}, path, choices)")
+        if self.choices:
+            emit(3, "choices = {}")
+            for choice, variable in self.choices.items():
+                emit(3, f"if {variable} is not None:")
+                emit(4, f"choices[{choice!r}] = {variable}")
+            emit(3, f"choices = walk.other_key(obj, key, value, {table_name}, path, choices)")
+            for choice, variable in self.choices.items():
+                emit(3, f"{variable} = choices.get({choice!r})")
+        else:
+            emit(3, f"walk.other_key(obj, key, value, {table_name}, path, None)")
         emit(2, "else:")
         numbered = [(number, key) for key, number in cases.items()]
         self.tree(3, numbered)
@@ -192,9 +206,9 @@ class _Source:
         """What an Extension's walk ends with (it was Walk._extension, called after it): ext-1,
         either a value[x] or nested extensions, never both (extensibility.html); and the
         extension is kept for the profile pass when its definition is known. A value[x] form
-        the walk accepted is in `choices`; other keys are looked at only without one."""
+        the walk accepted is in its local (`choice<n>`); other keys are looked at only without one."""
         emit = self.emit
-        emit(depth, "if choices is not None and choices.get('value') in obj:  # not `_valueX` alone")
+        emit(depth, f"if {self.choices['value']} in obj:  # the form found, not `_valueX` alone")
         emit(depth + 1, "has_value = True")
         emit(depth, "else:")
         emit(depth + 1, "has_value = False")
@@ -264,17 +278,19 @@ class _Source:
         if rule.invariants is not None:
             emit(depth, f"walk.collect({const('INV', rule.invariants)}, {key!r}, value, path)")
         if rule.choice is not None:
-            emit(depth, "if choices is None:")
-            emit(depth + 1, "choices = {}")
-            emit(depth, f"other = choices.get({rule.choice!r})")
-            emit(depth, f"if other is not None and other != {key!r}:")
+            other = self.choices[rule.choice]
+            emit(depth, f"if {other} is not None and {other} != {key!r}:")
             emit(depth + 1, f'walk.error("structure", f"{rule.choice}[x] must have exactly one form, '
-                            f'found {{other}} and {key}", {here})')
+                            f'found {{{other}}} and {key}", {here})')
             emit(depth, "else:")
             depth += 1
-            emit(depth, f"choices[{rule.choice!r}] = {key!r}")
+            emit(depth, f"{other} = {key!r}")
         shape = rule.shape
-        if shape == SINGLE_PRIMITIVE:
+        if shape == SINGLE_PRIMITIVE and rule.binding is None:
+            # a choice form (valueString, valueUri, ...): its format checked inline when it is
+            # a string or a known value, as the fast path does
+            self.primitive(depth, rule, key, "value", inline_known=True)
+        elif shape == SINGLE_PRIMITIVE:
             check = const("CHECK", rule.check)
             emit(depth, f"message = {check}(value)")
             emit(depth, "if message is not None:")
