@@ -66,3 +66,25 @@ def test_the_compartment_search_is_refused_without_a_care_relationship(app):
         with hospital.audit_batch():
             summary.gather(hospital, outsider)
     assert getattr(refusal.value, "access_reason", None) in ("purpose-required", "blocked")
+
+
+def test_a_smaller_max_page_size_does_not_cut_the_summary(portal_db, tmp_path_factory, monkeypatch):
+    """settings.max_page_size caps the one compartment search's _count (search.html#count);
+    a page it filled is a record too full for one page, as a page of TOGETHER_COUNT is, so
+    every section is read per type and none is left out (allergies, medicines, flags)."""
+    from ehelse.web.app import create_app
+
+    path = copy_db(portal_db, tmp_path_factory.mktemp("clinician-gather-small-pages"))
+    small = create_app(get_settings(database_url=f"sqlite:///{path}", rate_limit=0, max_page_size=5))
+    gp = clinician_for(small, "gp")
+    checked = 0
+    for patient_id in sorted(gp.care_patients()):
+        with gp.audit_batch():
+            together = summary.gather(gp, patient_id)
+        with monkeypatch.context() as m:
+            m.setattr(summary, "TOGETHER_COUNT", 1)  # the per-type searches, each capped at 5
+            with gp.audit_batch():
+                per_type = summary.gather(gp, patient_id)
+        assert ids(together) == ids(per_type), patient_id
+        checked += sum(len(v) for k, v in ids(per_type).items() if k not in ("patient", "contacts")) > 5
+    assert checked  # some record holds more than one page of 5

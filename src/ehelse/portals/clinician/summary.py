@@ -67,9 +67,12 @@ def gather(clinician: Any, patient_id: str) -> dict[str, Any]:
     contacts = clinician.search(f"Patient/{patient_id}/Encounter", on=patient_id, _total="none", _sort="-date",
                                 _count=10)
     by_type: dict[str, list[dict[str, Any]]] = {type: [] for type in TOGETHER}
+    # The server caps _count at settings.max_page_size (search.html#count): a page that cap
+    # filled is as full as one of TOGETHER_COUNT, and the rows past it are not in it.
+    page = min(TOGETHER_COUNT, clinician.router.settings.max_page_size)
     rows = clinician.search(f"Patient/{patient_id}/*", on=patient_id, _type=",".join(TOGETHER), _total="none",
-                            _count=TOGETHER_COUNT)
-    if len(rows) < TOGETHER_COUNT:
+                            _count=page)
+    if len(rows) < page:
         for resource in rows:
             type = resource.get("resourceType")
             if type in by_type and _FILTERS.get(type, _ALL)(resource):
