@@ -5,6 +5,8 @@ the receiver has access on their next request, not FACTS_TTL later."""
 
 from __future__ import annotations
 
+import base64
+
 import orjson
 import pytest
 
@@ -94,3 +96,17 @@ def test_a_referral_opens_the_record_at_the_receiver_at_once(world):
         SecuredRepository(repo, actor("admin", "test"), policy).delete("ServiceRequest", referral.id)
     with pytest.raises(Forbidden):  # the deletion drops it again: nothing stays open
         SecuredRepository(repo, doctor_actor, policy).search("Observation", query())
+
+
+def test_a_search_of_several_types_keeps_the_types_in_its_audit_record(world):
+    """`Patient/<id>/*?_type=...` (search.html#compartments): what was asked includes the
+    types, also when the search is refused and the record lists no resource."""
+    repo, _ = world
+    doctor = SecuredRepository(repo, actor("practitioner", C["hospital_doctor"].hpr,
+                                           organization=C["hospital_doctor"].orgnr), AccessPolicy(TODAY))
+    query = SearchQuery(compartment=("Patient", "demo-knut"), types=["Observation", "Condition"], total="none")
+    with pytest.raises(Forbidden):
+        doctor.search(None, query)
+    event = newest_audit(repo, 1)[0]
+    asked = [base64.b64decode(e["query"]).decode() for e in event["entity"] if "query" in e]
+    assert asked == ["Patient/demo-knut/*?_type=Observation,Condition"], asked

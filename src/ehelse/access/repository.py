@@ -524,6 +524,11 @@ def _loads_for_decision(content: bytes, *, max_depth: int) -> Any:
 
 
 def _describe(type: str | None, query: SearchQuery) -> str:
+    """What was asked, for the audit record: the path as the client wrote it (`*` for all
+    types of a compartment, search.html#compartments) and the parameters, `_type` included
+    (a refused search lists no resource, so this is all the record says of it)."""
     parts = [f"{p.name}{':' + p.modifier if p.modifier else ''}={','.join(p.values)}" for p in query.params]
+    if type is None and query.types:
+        parts.insert(0, "_type=" + ",".join(query.types))
     base = "/".join(query.compartment) + "/" if query.compartment else ""
-    return f"{base}{type or ''}?{'&'.join(parts)}"
+    return f"{base}{type or ('*' if query.compartment else '')}?{'&'.join(parts)}"
