@@ -120,3 +120,22 @@ def test_the_stem_of_a_norwegian_word_is_a_prefix_of_the_word():
     for word in words:
         assert word.startswith(stem(word)), (word, stem(word))
     assert stem("blodtrykket") == stem("blodtrykk") == "blodtrykk"
+
+
+def test_too_many_full_text_words_in_one_search_are_refused(sql_repo):
+    """Each word is an index look-up, in a system search one per resource type: at most
+    fulltext.MAX_QUERY_WORDS words over all _text/_content values of one search, counted
+    across commas and repeated parameters; more is a 400 OperationOutcome, not seconds of CPU."""
+    from ehelse.search.fulltext import MAX_QUERY_WORDS
+
+    sql_repo.update({"resourceType": "Condition", "id": "c1", "text": narrative("Astma hos barn"),
+                     "subject": {"reference": "Patient/p1"}})
+    client = RouterClient(sql_repo)
+    words = [f"w{i}" for i in range(MAX_QUERY_WORDS)]
+    assert bundle_ids(client.get("Condition", query=[("_text", " ".join(words))])) == []  # at the limit: searched
+    for query in ([("_content", " ".join(words + ["astma"]))],
+                  [("_content", ",".join(words[:20])), ("_text", " ".join(words[20:] + ["astma"]))]):
+        for path in ("Condition", ""):  # typed and system search
+            response = client.get(path, query=query)
+            assert response.status == 400, (path, query)
+            assert response.resource["issue"][0]["code"] == "too-costly"

@@ -124,6 +124,7 @@ def where(type: str | None, query: SearchQuery, condition: Condition,
     # type that has the parameter reads alike on every type (_id, _tag, identifier, ...).
     on = type or (query.types[0] if len(query.types) == 1 else None)
     params = query.params
+    _limit_fulltext_words(params)
     if backend == "postgres" and on is not None:
         params = _per_row_beside_a_driver(on, params, query.compartment is not None)
     elif on is not None and len(params) > 1:
@@ -169,6 +170,22 @@ def _per_row_beside_a_driver(type: str, params: list[SearchParam], compartment: 
     if not (compartment or any(kinds)):
         return params
     return [replace(p, drive=False) if kind is False and p.drive is None else p for p, kind in zip(params, kinds)]
+
+
+def _limit_fulltext_words(params: list[SearchParam]) -> None:
+    """At most fulltext.MAX_QUERY_WORDS words in all the `_text`/`_content` values of one
+    search (commas and repeated parameters counted together): each word is an index look-up,
+    and in a system search one per resource type (fulltext.fts5_query), so an unbounded list
+    of short words made one request cost seconds of CPU (1.5 ms per word, measured)."""
+    from ehelse.search import fulltext
+
+    words = 0
+    for param in params:
+        if param.name in ("_text", "_content"):
+            words += sum(len(fulltext.query_words(value)) for value in param.values)
+            if words > fulltext.MAX_QUERY_WORDS:
+                raise BadRequest(f"{param.name}: at most {fulltext.MAX_QUERY_WORDS} words in the full-text"
+                                 " parameters of one search", code="too-costly", expression=param.name)
 
 
 def _strings_beside_a_sharper_driver(type: str, params: list[SearchParam]) -> list[SearchParam]:

@@ -31,6 +31,7 @@ from ehelse.search.normalize import normalize
 
 WORD = re.compile(r"\w+")
 MAX_WORD = 64  # characters of a word the index keeps (search/values.py)
+MAX_QUERY_WORDS = 32  # words in the full-text parameters of one search (search/execute.py)
 _local = threading.local()  # a PyStemmer object is not to be shared between threads
 
 
