@@ -10,7 +10,8 @@ Index strategy per SearchParameter.type (storage/index.py describes the tables):
   number -> number_index, date -> date_index, string -> string_index,
   token -> token_index, reference -> reference_index, quantity -> quantity_index,
   uri -> uri_index, composite -> the tables of its components (rows grouped by `grp`),
-  special -> `_text`/`_content` are words in string_index (a simple full-text search);
+  special -> `_text`/`_content`: full text with Norwegian stemming (text_index, indexed by
+    FTS5 on SQLite and a tsvector on PostgreSQL; search/fulltext.py);
   `near` (Location), `_query` and `_filter` are not supported: searching with them is 400.
 `_id` and `_lastUpdated` are columns of the `resource` table (strategy "column").
 """
