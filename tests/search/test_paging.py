@@ -147,3 +147,27 @@ def test_link_query_text_is_urlencode():
                    "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))) for _ in range(rng.randint(1, 4))]
         assert _query(params) == urlencode(params), params
     assert _query([("family", "østby"), ("_id", "a-b_c.d~e")]) == "family=%C3%B8stby&_id=a-b_c.d~e"
+
+
+@pytest.mark.parametrize("subset", [("_elements", "gender"), ("_summary", "true")])
+def test_every_page_keeps_elements_and_summary(sql_repo, subset):
+    """The paging links continue the same search (search.html#paging): a subset asked for
+    with _elements or _summary is on every page, not only the first (maritalStatus is
+    neither the element asked for nor a summary element of Patient)."""
+    for i in range(5):
+        sql_repo.update({"resourceType": "Patient", "id": f"p{i}", "gender": "female",
+                         "maritalStatus": {"text": "Gift"}})
+    client = RouterClient(sql_repo)
+    response = client.get("Patient", query=[subset, ("_count", "2")])
+    pages = 0
+    while True:
+        pages += 1
+        for entry in response.parsed()["entry"]:
+            resource = entry["resource"]
+            assert resource["gender"] == "female" and "maritalStatus" not in resource, (pages, resource)
+            assert "SUBSETTED" in [t["code"] for t in resource["meta"].get("tag", [])]
+        assert subset[0] + "=" in link(response, "self")
+        if not link(response, "next"):
+            break
+        response = follow(client, link(response, "next"))
+    assert pages == 3

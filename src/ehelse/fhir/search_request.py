@@ -112,7 +112,10 @@ def parse_request(query: list[tuple[str, str]], settings: Settings, type: str | 
                                  expression="_containedType")
             out.contained_type = value
         elif name in RESULT_PARAMS:
-            continue
+            if name not in ("_summary", "_elements"):
+                continue
+            # They change what every page holds, so the paging links carry them on
+            # (search.html#paging: the links continue the same search).
         else:
             param = search_param(name, value)
             if supported is not None and not _is_supported(param, supported):
