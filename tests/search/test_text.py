@@ -139,3 +139,29 @@ def test_too_many_full_text_words_in_one_search_are_refused(sql_repo):
             response = client.get(path, query=query)
             assert response.status == 400, (path, query)
             assert response.resource["issue"][0]["code"] == "too-costly"
+
+
+def test_full_text_within_one_patient(sql_repo):
+    """Beside a patient (a parameter or the compartment) the words are checked per candidate
+    row on SQLite (search/execute.py), with the same matching rule as the index: the same
+    answers as a search over everyone, filtered to the patient."""
+    from ehelse.search.execute import _strings_beside_a_sharper_driver
+    from ehelse.storage.protocol import SearchParam
+
+    for i, (patient, words) in enumerate([("p1", "Blodtrykket var høyt"), ("p1", "Vekt 80 kg"),
+                                          ("p2", "Blodtrykk målt"), ("p1", "Blodtrykkene stabile")]):
+        sql_repo.update({"resourceType": "Observation", "id": f"o{i}", "status": "final", "code": {"text": "x"},
+                         "subject": {"reference": f"Patient/{patient}"}, "text": narrative(words)})
+    client = RouterClient(sql_repo)
+    everyone = sorted(bundle_ids(client.get("Observation", query=[("_text", "blodtrykk")])))
+    assert everyone == ["o0", "o2", "o3"]
+    assert sorted(bundle_ids(client.get("Observation", query=[("patient", "p1"), ("_text", "blodtrykk")]))) == ["o0", "o3"]
+    assert sorted(bundle_ids(client.get("Patient/p1/Observation", query=[("_text", "blodtrykk")]))) == ["o0", "o3"]
+    assert sorted(bundle_ids(client.get("Observation", query=[("patient", "p1"), ("_text", "hoyt blodtrykk")]))) == ["o0"]
+    assert bundle_ids(client.get("Observation", query=[("patient", "p2"), ("_content", "vekt")])) == []
+
+    text = SearchParam("_content", None, ("blodtrykk",))
+    patient = SearchParam("patient", None, ("p1",))
+    assert [p.drive for p in _strings_beside_a_sharper_driver("Observation", [patient, text])] == [None, False]
+    assert [p.drive for p in _strings_beside_a_sharper_driver("Observation", [text], compartment=True)] == [False]
+    assert _strings_beside_a_sharper_driver("Observation", [text]) == [text]  # alone it is the list to start from

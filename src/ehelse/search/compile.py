@@ -90,7 +90,8 @@ def condition_for(type: str | None, param: SearchParam, alias: str = "r", drive:
     if modifier == "missing":
         return _missing(definition, param.values, alias, common)
     if definition.strategy == "fulltext":
-        return _fulltext(definition, param.values, alias, backend, type)
+        per_row = drive is False or (drive is None and param.drive is False)
+        return _fulltext(definition, param.values, alias, None if per_row else backend, type)
     # PostgreSQL: a parameter a caller says not to drive from is an opaque per-row check (see
     # _membership); left to the planner it becomes one more semi-join to order.
     opaque = backend == "postgres" and (drive is False or (drive is None and param.drive is False))
@@ -349,7 +350,10 @@ def _fulltext(definition: SearchParameterDef, values: tuple[str, ...], alias: st
     candidate; inside a correlated EXISTS it would run the full-text match again for every
     candidate row (measured: 8 s to count the Observations with `blodtrykk` at N=1,000).
     `type` (None in a system search, search/execute.py) is matched inside the index too.
-    Without a backend, the plain SQL both understand: LIKE per resource (a scan)."""
+    Without a backend, the plain SQL both understand: LIKE on the words of each candidate's
+    text_index row, a correlated check, which is what a caller asks for when something else
+    (a compartment, a patient) selects the few candidates (drive=False, search/execute.py);
+    the same rule as the index's, since its documents are those words."""
     if type is not None and not (type.isascii() and type.isalpha()):
         type = None  # not a resource type's name: leave the type to the caller's r.type = ?
     parts = []
