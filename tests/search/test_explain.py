@@ -193,16 +193,21 @@ def test_postgres_checks_dense_parameters_per_row_beside_a_driving_one(planned):
 def test_a_name_beside_a_day_is_checked_per_row_on_sqlite():
     """`family=X&birthdate=<a day>` on SQLite: the day is the list the query starts from and
     the name prefix (whose matches grow with the population) is checked per candidate row;
-    a name beside a date range, or alone, still drives (execute._strings_beside_a_sharper_driver)."""
-    from ehelse.search.execute import _strings_beside_a_sharper_driver
+    a name beside a date range, or alone, still drives (execute.drive_hints)."""
+    from ehelse.search.execute import drive_hints
 
     family, day = SearchParam("family", None, ("Hansen",)), SearchParam("birthdate", None, ("1980-03-05",))
-    both = _strings_beside_a_sharper_driver("Patient", [family, day])
+    both = drive_hints("Patient", [family, day], False, "sqlite")
     assert [p.drive for p in both] == [False, None]
     subject = SearchParam("subject", None, ("Patient/p7",))
-    assert _strings_beside_a_sharper_driver("Observation", [subject])[0].drive is None
+    assert drive_hints("Observation", [subject], False, "sqlite")[0].drive is None
     year = SearchParam("birthdate", None, ("1980",))
-    assert [p.drive for p in _strings_beside_a_sharper_driver("Patient", [family, year])] == [None, None]
-    assert _strings_beside_a_sharper_driver("Patient", [family]) == [family]
+    assert [p.drive for p in drive_hints("Patient", [family, year], False, "sqlite")] == [None, None]
+    assert drive_hints("Patient", [family], False, "sqlite") == [family]
     hinted = SearchParam("family", None, ("Hansen",), drive=True)
-    assert _strings_beside_a_sharper_driver("Patient", [hinted, day])[0].drive is True
+    assert drive_hints("Patient", [hinted, day], False, "sqlite")[0].drive is True
+    # PostgreSQL demotes the dense ones instead (a code beside a reference), never alone
+    code = SearchParam("code", None, ("http://loinc.org|1005",))
+    assert [p.drive for p in drive_hints("Observation", [subject, code], False, "postgres")] == [None, False]
+    assert [p.drive for p in drive_hints("Observation", [code], True, "postgres")] == [False]
+    assert drive_hints("Observation", [code], False, "postgres") == [code]

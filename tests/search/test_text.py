@@ -145,7 +145,7 @@ def test_full_text_within_one_patient(sql_repo):
     """Beside a patient (a parameter or the compartment) the words are checked per candidate
     row on SQLite (search/execute.py), with the same matching rule as the index: the same
     answers as a search over everyone, filtered to the patient."""
-    from ehelse.search.execute import _strings_beside_a_sharper_driver
+    from ehelse.search.execute import drive_hints
     from ehelse.storage.protocol import SearchParam
 
     for i, (patient, words) in enumerate([("p1", "Blodtrykket var høyt"), ("p1", "Vekt 80 kg"),
@@ -162,6 +162,6 @@ def test_full_text_within_one_patient(sql_repo):
 
     text = SearchParam("_content", None, ("blodtrykk",))
     patient = SearchParam("patient", None, ("p1",))
-    assert [p.drive for p in _strings_beside_a_sharper_driver("Observation", [patient, text])] == [None, False]
-    assert [p.drive for p in _strings_beside_a_sharper_driver("Observation", [text], compartment=True)] == [False]
-    assert _strings_beside_a_sharper_driver("Observation", [text]) == [text]  # alone it is the list to start from
+    assert [p.drive for p in drive_hints("Observation", [patient, text], False, "sqlite")] == [None, False]
+    assert [p.drive for p in drive_hints("Observation", [text], True, "sqlite")] == [False]
+    assert drive_hints("Observation", [text], False, "sqlite") == [text]  # alone it is the list to start from

@@ -125,10 +125,8 @@ def where(type: str | None, query: SearchQuery, condition: Condition,
     on = type or (query.types[0] if len(query.types) == 1 else None)
     params = query.params
     _limit_fulltext_words(params)
-    if backend == "postgres" and on is not None:
-        params = _per_row_beside_a_driver(on, params, query.compartment is not None)
-    elif on is not None and (len(params) > 1 or query.compartment is not None):
-        params = _strings_beside_a_sharper_driver(on, params, query.compartment is not None)
+    if on is not None:
+        params = drive_hints(on, params, query.compartment is not None, backend)
     for param in params:
         target = on or _some_type_with(param)
         if on is None and param.name in ("_text", "_content"):
@@ -147,31 +145,6 @@ def where(type: str | None, query: SearchQuery, condition: Condition,
     return conditions, args
 
 
-def _per_row_beside_a_driver(type: str, params: list[SearchParam], compartment: bool) -> list[SearchParam]:
-    """PostgreSQL: when some parameter (or the compartment) is an `IN` the query starts from,
-    the parameters compile.drives() would check per candidate row get the explicit hint
-    (drive=False), which compile writes as a subplan PostgreSQL does not try to reorder: it
-    plans a patient's lab trend in a third of the time and runs it faster
-    (compile._membership). Alone, a dense parameter is left to the planner, which may start
-    from its index (`Observation?code=X`: 58 ms that way, 1.9 s walking the type)."""
-    from ehelse.search.compile import drives
-
-    def driving(param: SearchParam) -> bool | None:
-        if param.drive is not None:
-            return param.drive
-        if param.name in ("_id", "_list", "_text", "_content") or param.name.startswith("_has:") or is_chained(param):
-            return True
-        definition = registry().get(type, param.name)
-        if definition is None or definition.strategy in ("unsupported", "column", "composite"):
-            return None  # not ours to hint (errors are reported by compile)
-        return drives(definition, param.modifier, param.values)
-
-    kinds = [driving(p) for p in params]
-    if not (compartment or any(kinds)):
-        return params
-    return [replace(p, drive=False) if kind is False and p.drive is None else p for p, kind in zip(params, kinds)]
-
-
 def _limit_fulltext_words(params: list[SearchParam]) -> None:
     """At most fulltext.MAX_QUERY_WORDS words in all the `_text`/`_content` values of one
     search (commas and repeated parameters counted together): each word is an index look-up,
@@ -188,36 +161,53 @@ def _limit_fulltext_words(params: list[SearchParam]) -> None:
                                  " parameters of one search", code="too-costly", expression=param.name)
 
 
-def _strings_beside_a_sharper_driver(type: str, params: list[SearchParam],
-                                     compartment: bool = False) -> list[SearchParam]:
-    """SQLite materialises every `IN` list of a query (compile.drives()). A name prefix
-    (`family=Hansen`) or a full-text word selects a share of the type that grows with the
-    population, while a compartment, a reference, an identifier or a day
-    (`birthdate=1980-03-05`) selects a handful: beside one of those, names and full text
-    are checked per candidate row instead of listed. Measured at N=10,000:
-    `Patient?family=X&birthdate=Y` listed every patient with the family name (1.6x its
-    N=1,000 cost), and `Observation?patient=X&_content=blodtrykk` matched 97,935
-    Observations to keep the patient's 9 (213 ms CPU; per row: well under 1 ms)."""
+def _selectivity(type: str, param: SearchParam) -> str | None:
+    """How many of the type's resources a parameter selects, for drive_hints: "sharp" (a
+    handful: references, identifiers, uris, a day, `_id`, `_list`, `_has`, chains, or a
+    caller's drive=True hint), "broad" (drives, but a share that grows with the population:
+    name prefixes and full text), "dense" (codes, date ranges, quantities: compile.drives()
+    says check per row), "hinted" (a caller's drive=False), None (not ours to judge: errors
+    are compile's to report)."""
     from ehelse.search.compile import drives
 
-    def kind(param: SearchParam) -> str | None:
-        if param.drive is not None or param.modifier or is_chained(param):
-            return None
-        if param.name in ("_text", "_content"):
-            return "listed"
-        if param.name.startswith("_"):
-            return None
-        definition = registry().get(type, param.name)
-        if definition is None or definition.strategy in ("unsupported", "column", "composite"):
-            return None
-        if not drives(definition, param.modifier, param.values):
-            return None
-        return "listed" if definition.type == "string" else "sharp"
+    if param.drive is not None:
+        return "sharp" if param.drive else "hinted"
+    if param.name in ("_text", "_content"):
+        return "broad"
+    if param.name in ("_id", "_list") or param.name.startswith("_has:") or is_chained(param):
+        return "sharp"
+    definition = registry().get(type, param.name)
+    if definition is None or definition.strategy in ("unsupported", "column", "composite"):
+        return None
+    if not drives(definition, param.modifier, param.values):
+        return "dense"
+    return "broad" if definition.type == "string" else "sharp"
 
-    kinds = [kind(p) for p in params]
-    if "listed" not in kinds or not (compartment or "sharp" in kinds):
+
+def drive_hints(type: str, params: list[SearchParam], compartment: bool, backend: str) -> list[SearchParam]:
+    """Which parameters the query starts from and which it checks per candidate row
+    (SearchParam.drive=False, written by compile as a correlated check), once something
+    selective starts it (another parameter or the compartment).
+
+    PostgreSQL: the dense parameters, as subplans the planner does not try to reorder: a
+    patient's lab trend plans in a third of the time and runs faster (compile._membership).
+    Alone, a dense parameter is left to the planner, which may start from its index
+    (`Observation?code=X`: 58 ms that way, 1.9 s walking the type).
+
+    SQLite plans the dense ones well but materialises every `IN` list, and a broad one
+    grows with the population: beside a sharp parameter or the compartment, names and full
+    text are checked per row. Measured at N=10,000: `Patient?family=X&birthdate=Y` listed
+    every patient with the family name (1.6x its N=1,000 cost), and
+    `Observation?patient=X&_content=blodtrykk` matched 97,935 Observations to keep the
+    patient's 9 (213 ms CPU; per row 0.5 ms)."""
+    kinds = [_selectivity(type, p) for p in params]
+    if backend == "postgres":
+        started, demote = compartment or "sharp" in kinds or "broad" in kinds, "dense"
+    else:
+        started, demote = compartment or "sharp" in kinds, "broad"
+    if not started or demote not in kinds:
         return params
-    return [replace(p, drive=False) if k == "listed" else p for p, k in zip(params, kinds)]
+    return [replace(p, drive=False) if kind == demote else p for p, kind in zip(params, kinds)]
 
 
 class _Guarded:
