@@ -117,3 +117,4 @@ def stop_process(process: "subprocess.Popen", kill: bool = False) -> None:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()

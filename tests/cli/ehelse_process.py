@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from testsupport import free_port  # noqa: F401 (the modules here import it from this one)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,12 +25,6 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> 
                           env={**os.environ, **(env or {})}, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from oauth_flow import KARI, REDIRECT, csrf, people
+from testsupport import stop_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from ehelse_process import ehelse_argv, free_port, wait_until_healthy  # noqa: E402
@@ -41,12 +42,7 @@ def server(tmp_path):
         wait_until_healthy(base, process)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_fhirclient_standalone_launch_and_read(server):
