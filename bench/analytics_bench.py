@@ -193,12 +193,20 @@ def main(argv: list[str] | None = None) -> dict:
 
         report: dict = {"benchmark": "analytics", "patients": args.patients, "observations": resources,
                         "ndjson_mb": round(ndjson.stat().st_size / 2**20, 1)}
-        report["hand_written_duckdb_s"], report["hand_written_duckdb_cpu_s"], hand_rows = best_with_cpu(hand, args.repeat)
-        report["duckdb_view_s"], report["duckdb_view_cpu_s"], rows = best_with_cpu(
-            lambda: engine("duckdb", connection=connection), args.repeat)
+
+        def measure(key: str, run_once, repeat: int, base: str | None = None, name: str | None = None) -> int:
+            """Best of `repeat` runs as report[key_s] and [key_cpu_s]; against `base` (a key
+            measured before) also ratio_<name>_to_hand and its _cpu. Returns the rows."""
+            report[f"{key}_s"], report[f"{key}_cpu_s"], rows = best_with_cpu(run_once, repeat)
+            if base:
+                report[f"ratio_{name or key}_to_hand"] = round(report[f"{key}_s"] / report[f"{base}_s"], 2)
+                report[f"ratio_{name or key}_to_hand_cpu"] = round(report[f"{key}_cpu_s"] / report[f"{base}_cpu_s"], 2)
+            return rows
+
+        hand_rows = measure("hand_written_duckdb", hand, args.repeat)
+        rows = measure("duckdb_view", lambda: engine("duckdb", connection=connection), args.repeat,
+                       "hand_written_duckdb", "duckdb")
         assert rows == hand_rows == resources, (rows, hand_rows, resources)
-        report["ratio_duckdb_to_hand"] = round(report["duckdb_view_s"] / report["hand_written_duckdb_s"], 2)
-        report["ratio_duckdb_to_hand_cpu"] = round(report["duckdb_view_cpu_s"] / report["hand_written_duckdb_cpu_s"], 2)
         parquet_out = Path(tmp) / "out.parquet"
 
         def parquet_rows(path: Path) -> int:
@@ -219,14 +227,11 @@ def main(argv: list[str] | None = None) -> dict:
             assert written == parquet_rows(parquet_out), written
             return written
 
-        report["hand_parquet_s"], report["hand_parquet_cpu_s"], rows = best_with_cpu(hand_parquet, args.repeat)
+        rows = measure("hand_parquet", hand_parquet, args.repeat)
         assert rows == resources, (rows, resources)
-        report["duckdb_parquet_s"], report["duckdb_parquet_cpu_s"], rows = best_with_cpu(
-            lambda: engine_parquet("duckdb", connection=connection), args.repeat)
+        rows = measure("duckdb_parquet", lambda: engine_parquet("duckdb", connection=connection), args.repeat,
+                       "hand_parquet")
         assert rows == resources, (rows, resources)
-        report["ratio_duckdb_parquet_to_hand"] = round(report["duckdb_parquet_s"] / report["hand_parquet_s"], 2)
-        report["ratio_duckdb_parquet_to_hand_cpu"] = round(
-            report["duckdb_parquet_cpu_s"] / report["hand_parquet_cpu_s"], 2)
         if not args.no_runner:
             report["runner_s"], _ = best(lambda: engine("runner"), 1)
         if not args.no_spark:
@@ -241,29 +246,21 @@ def main(argv: list[str] | None = None) -> dict:
             report["spark_start_s"] = time.perf_counter() - started
             report["spark_first_s"], spark_rows = best(lambda: engine("spark", spark=session), 1)
             assert spark_rows == resources, (spark_rows, resources)
-            report["spark_view_s"], report["spark_view_cpu_s"], _ = best_with_cpu(
-                lambda: engine("spark", spark=session), args.spark_repeat)
-            report["ratio_spark_to_hand"] = round(report["spark_view_s"] / report["hand_written_duckdb_s"], 2)
-            report["ratio_spark_to_hand_cpu"] = round(report["spark_view_cpu_s"] / report["hand_written_duckdb_cpu_s"], 2)
+            measure("spark_view", lambda: engine("spark", spark=session), args.spark_repeat,
+                    "hand_written_duckdb", "spark")
             report["ratio_spark_first_to_hand"] = round(report["spark_first_s"] / report["hand_written_duckdb_s"], 2)
             # Into a Parquet file: one cold run (the writer's code paths JIT-compiled), then
             # the best of --spark-repeat warm runs.
             report["spark_parquet_first_s"], _ = best(lambda: engine_parquet("spark", spark=session), 1)
-            report["spark_parquet_s"], report["spark_parquet_cpu_s"], rows = best_with_cpu(
-                lambda: engine_parquet("spark", spark=session), args.spark_repeat)
+            rows = measure("spark_parquet", lambda: engine_parquet("spark", spark=session), args.spark_repeat,
+                           "hand_parquet")
             assert rows == resources, (rows, resources)
-            report["ratio_spark_parquet_to_hand"] = round(report["spark_parquet_s"] / report["hand_parquet_s"], 2)
-            report["ratio_spark_parquet_to_hand_cpu"] = round(
-                report["spark_parquet_cpu_s"] / report["hand_parquet_cpu_s"], 2)
             if args.spark_variant_read:
-                report["spark_variant_read_s"], report["spark_variant_read_cpu_s"], _ = best_with_cpu(
-                    lambda: engine("spark", spark=session, reader="variant"), args.spark_repeat)
-                report["ratio_spark_variant_read_to_hand_cpu"] = round(
-                    report["spark_variant_read_cpu_s"] / report["hand_written_duckdb_cpu_s"], 2)
-                report["spark_variant_read_parquet_s"], report["spark_variant_read_parquet_cpu_s"], _ = best_with_cpu(
-                    lambda: engine_parquet("spark", spark=session, reader="variant"), args.spark_repeat)
-                report["ratio_spark_variant_read_parquet_to_hand_cpu"] = round(
-                    report["spark_variant_read_parquet_cpu_s"] / report["hand_parquet_cpu_s"], 2)
+                measure("spark_variant_read", lambda: engine("spark", spark=session, reader="variant"),
+                        args.spark_repeat, "hand_written_duckdb")
+                measure("spark_variant_read_parquet",
+                        lambda: engine_parquet("spark", spark=session, reader="variant"), args.spark_repeat,
+                        "hand_parquet")
             spark_engine.stop()
         for key, value in list(report.items()):
             if key.endswith("_s") and isinstance(value, float):
