@@ -97,6 +97,17 @@ def test_summary_shows_the_record_in_one_screen(app):
     assert "<svg" in page and "Hjertesvikt" in page
 
 
+def test_referral_statuses_are_words_in_the_page_language(app):
+    """A referral's status is shown as a word of the page's language (ui/messages.py), not
+    as the FHIR code."""
+    client = login(app, "gp")
+    norwegian = client.get(P + "/pasient/demo-astrid?lang=nb").text
+    assert "Henvisning" in norwegian and "(aktiv)" in norwegian and "(avsluttet)" in norwegian
+    assert "(active)" not in norwegian and "(completed)" not in norwegian
+    english = client.get(P + "/pasient/demo-astrid?lang=en").text
+    assert "(active)" in english and "(completed)" in english
+
+
 def test_without_care_relationship_403_then_emergency_access_with_reason(app):
     client = login(app, "hospital_doctor")
     refused = client.get(P + "/pasient/demo-kari")

@@ -1,4 +1,5 @@
-"""The shared words of the layout (ui/templates/ui/base.html), in bokmål, nynorsk and English."""
+"""The shared words of every portal (the layout in ui/templates/ui/base.html, charts, FHIR
+status codes), in bokmål, nynorsk and English."""
 
 MESSAGES = {
     "nb": {
@@ -22,6 +23,24 @@ MESSAGES = {
         "chart_no_data": "Ingen målinger å vise.",
         "chart_reference_range": "Referanseområde {low}–{high}",
         "chart_series_points": "{name}: {count} målinger fra {first} til {last}",
+        # FHIR status codes as words (appointments, medicines, referrals: every portal)
+        "status_active": "aktiv",
+        "status_completed": "avsluttet",
+        "status_stopped": "stoppet",
+        "status_cancelled": "avlyst",
+        "status_on-hold": "på pause",
+        "status_booked": "bestilt",
+        "status_fulfilled": "gjennomført",
+        "status_noshow": "ikke møtt",
+        "status_entered-in-error": "feilregistrert",
+        "status_draft": "utkast",
+        "status_unknown": "ukjent",
+        "status_proposed": "foreslått",
+        "status_pending": "venter",
+        "status_arrived": "ankommet",
+        "status_checked-in": "sjekket inn",
+        "status_waitlist": "venteliste",
+        "status_revoked": "trukket tilbake",
     },
     "nn": {
         "skip_to_content": "Hopp til hovudinnhaldet",
@@ -44,6 +63,24 @@ MESSAGES = {
         "chart_no_data": "Ingen målingar å vise.",
         "chart_reference_range": "Referanseområde {low}–{high}",
         "chart_series_points": "{name}: {count} målingar frå {first} til {last}",
+        # FHIR status codes as words (appointments, medicines, referrals: every portal)
+        "status_active": "aktiv",
+        "status_completed": "avslutta",
+        "status_stopped": "stoppa",
+        "status_cancelled": "avlyst",
+        "status_on-hold": "på pause",
+        "status_booked": "bestilt",
+        "status_fulfilled": "gjennomført",
+        "status_noshow": "ikkje møtt",
+        "status_entered-in-error": "feilregistrert",
+        "status_draft": "utkast",
+        "status_unknown": "ukjend",
+        "status_proposed": "føreslått",
+        "status_pending": "ventar",
+        "status_arrived": "kome",
+        "status_checked-in": "sjekka inn",
+        "status_waitlist": "venteliste",
+        "status_revoked": "trekt tilbake",
     },
     "en": {
         "skip_to_content": "Skip to main content",
@@ -66,5 +103,23 @@ MESSAGES = {
         "chart_no_data": "No measurements to show.",
         "chart_reference_range": "Reference range {low}–{high}",
         "chart_series_points": "{name}: {count} measurements from {first} to {last}",
+        # FHIR status codes as words (appointments, medicines, referrals: every portal)
+        "status_active": "active",
+        "status_completed": "completed",
+        "status_stopped": "stopped",
+        "status_cancelled": "cancelled",
+        "status_on-hold": "on hold",
+        "status_booked": "booked",
+        "status_fulfilled": "attended",
+        "status_noshow": "did not attend",
+        "status_entered-in-error": "entered in error",
+        "status_draft": "draft",
+        "status_unknown": "unknown",
+        "status_proposed": "proposed",
+        "status_pending": "pending",
+        "status_arrived": "arrived",
+        "status_checked-in": "checked in",
+        "status_waitlist": "waiting list",
+        "status_revoked": "revoked",
     },
 }
