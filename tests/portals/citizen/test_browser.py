@@ -42,6 +42,27 @@ def test_axe_on_every_route_at_desktop_and_phone_width(browser, live_server, lan
     page.context.close()
 
 
+def test_tables_do_not_scroll_sideways_on_a_phone(browser, live_server):
+    """At phone width each data table is drawn as cards of "column: value" lines (ui/macros.html
+    table, ehelse.css), so neither the page nor a table scrolls sideways (WCAG 1.4.10)."""
+    page = new_page(browser, "phone")
+    login(page, live_server.url, DEMO_CAST["astrid"].fnr)
+    tables = 0
+    for route in ("/innbygger/timer", "/innbygger/journal", "/innbygger/legemidler", "/innbygger/personvern"):
+        page.goto(f"{live_server.url}{route}")
+        widths = page.evaluate("""() => [document.documentElement.scrollWidth, document.documentElement.clientWidth,
+            [...document.querySelectorAll('.table-wrap')].map(w => [w.scrollWidth, w.clientWidth])]""")
+        assert widths[0] <= widths[1], (route, widths)
+        for scroll, client in widths[2]:
+            assert scroll <= client + 1, (route, widths)
+        tables += len(widths[2])
+        labels = page.evaluate("""() => [...document.querySelectorAll('table.stacking td[data-label]')].slice(0, 3)
+            .map(td => getComputedStyle(td, '::before').content)""")
+        assert all(label.strip('"').endswith(": ") for label in labels), (route, labels)
+    assert tables >= 4
+    page.context.close()
+
+
 def test_the_axe_helper_reports_a_planted_violation(browser, live_server):
     """The check is real: an image without alt text planted in a page is reported."""
     page = new_page(browser)

@@ -108,6 +108,15 @@ def test_referral_statuses_are_words_in_the_page_language(app):
     assert "(active)" in english and "(completed)" in english
 
 
+def test_a_referral_whose_text_names_it_a_referral_is_not_called_one_twice(app):
+    """The seeded referrals' text is "Henvisning til …": the summary does not prefix it with
+    "Henvisning" again (seen as "Henvisning Henvisning til …" in a screenshot)."""
+    client = login(app, "gp")
+    page = client.get(P + "/pasient/demo-astrid?lang=nb").text
+    assert "Henvisning til" in page
+    assert "Henvisning Henvisning" not in page
+
+
 def test_without_care_relationship_403_then_emergency_access_with_reason(app):
     client = login(app, "hospital_doctor")
     refused = client.get(P + "/pasient/demo-kari")
