@@ -50,6 +50,9 @@ def sqlite_path(url: str) -> Path:
 
 class SqliteRepository(SqlRepository):
     backend = "sqlite"
+    # An update reads its stored index rows and rewrites only those that changed: a read of
+    # its own pages is cheap here, every page written costs a WAL frame (sqlrepo._rewrite_index).
+    _INDEX_DIFF = True
 
     def __init__(self, url: str, *, sqlite_readers: int = 8, create: bool = True,
                  indexer: Indexer | None = None, compiler: SearchCompiler | None = None,
