@@ -218,7 +218,7 @@ def plan(repo, request: Request) -> tuple[str, bool]:
     parsed = parse_request(query, Settings.from_env({}), path).query
     captured: list[tuple[str, list]] = []
     with repo._reading() as conn:
-        def run(sql: str, args: list) -> list[tuple]:
+        def run(sql: str, args: list, generic: bool = False) -> list[tuple]:
             captured.append((sql, args))
             return repo._exec(conn, sql, args).fetchall()
 

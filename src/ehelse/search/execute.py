@@ -239,12 +239,91 @@ def default_condition() -> Condition:
     return condition_for
 
 
-def execute(run: Callable[[str, list[Any]], list[tuple]], backend: str, type: str | None,
+def generic_safe(type: str | None, query: SearchQuery, backend: str) -> bool:
+    """PostgreSQL: whether the search's statements may run on a prepared statement's generic
+    plan, planned once per connection, instead of being planned for every request. Planning
+    was most of PostgreSQL's CPU for the selective classes (N=10,000: docs/benchmarks.md,
+    fourth session); but a generic plan cannot see the values, so it is used only where the
+    SQL's shape leaves the planner no choice that depends on them:
+    - one type, and something selective drives: a compartment, or parameters answered from
+      a lookup index by equality or a narrow range (references, identifiers, `_id`, `_list`,
+      uris, a day, name prefixes), also at the end of a chain or `_has`;
+    - every other parameter a per-row check of the candidate's own index rows
+      (compile._membership, opaque), whose plan is the same for every value;
+    - no full text (its partial GIN indexes need the parameter's name as a literal), no
+      `:missing`, composites or `_lastUpdated`, no keyset page (a later page's keyset may
+      select few rows or most), and an access rule only if it is all literals.
+    Everything else is planned per request, for its own values (PostgresRepository)."""
+    if backend != "postgres" or type is None or query.after is not None:
+        return False
+    chained_access = False
+    if query.access is not None:
+        rule = query.access(type, "r")
+        if rule and rule[1]:
+            return False
+        chained_access = True  # a chain's linked resources carry a rule of their own (chain._one)
+    started = query.compartment is not None
+    params = drive_hints(type, query.params, started, backend)
+    for param in params:
+        if param.name == "_list":
+            started = True
+            continue
+        if is_chained(param):
+            if chained_access or not _chain_drives(type, param):
+                return False
+            started = True
+            continue
+        kind = _selectivity(type, param)
+        if kind in ("sharp", "broad") and param.name not in ("_text", "_content") and param.drive is not False:
+            started = True
+        elif kind in ("dense", "hinted") and param.drive is False and param.modifier != "missing":
+            continue  # compile._membership's opaque per-row check
+        else:
+            return False
+    return started
+
+
+def _chain_drives(type: str, param: SearchParam, depth: int = 0) -> bool:
+    """Whether the end of a chain or `_has` (search/chain.py) is a parameter that drives
+    (compile.drives), on every type the chain may reach: then each link is an index lookup
+    by equality, whatever the values."""
+    from ehelse.search.chain import MAX_DEPTH, _next_code, split_key
+
+    if depth >= MAX_DEPTH:
+        return False
+    if param.name.startswith("_has:"):
+        parts = param.name.split(":", 3)
+        if len(parts) < 4 or registry().get(parts[1], parts[2]) is None:
+            return False
+        name, modifier = split_key(parts[3])
+        return _end_drives(parts[1], SearchParam(name, modifier, param.values), depth)
+    head, rest = param.name.split(".", 1)
+    code, _, target = head.partition(":")
+    definition = registry().get(type, code)
+    if definition is None or definition.type != "reference":
+        return False
+    name, modifier = split_key(rest)
+    inner = SearchParam(name, modifier, param.values)
+    nxt = _next_code(rest)  # the target types chain_condition tries
+    types = [target] if target else [t for t in definition.targets
+                                     if nxt.startswith("_has") or registry().get(t, nxt)]
+    return bool(types) and all(_end_drives(t, inner, depth) for t in types)
+
+
+def _end_drives(type: str, param: SearchParam, depth: int) -> bool:
+    if is_chained(param):
+        return _chain_drives(type, param, depth + 1)
+    return _selectivity(type, param) in ("sharp", "broad") and param.name not in ("_text", "_content")
+
+
+def execute(run: Callable[..., list[tuple]], backend: str, type: str | None,
             query: SearchQuery, condition: Condition) -> Page:
-    """Run the search with `run(sql, args) -> rows` (one reading connection)."""
+    """Run the search with `run(sql, args, generic) -> rows` (one reading connection);
+    `generic`: the statement may run on a generic plan (generic_safe)."""
     if query.count < 0 or query.offset < 0:
         raise BadRequest("_count and the page offset cannot be negative", code="value")
     conditions, args = where(type, query, condition, backend)
+    generic = generic_safe(type, query, backend)
     page_conditions, page_args = list(conditions), list(args)
     if query.after is not None and not query.sort:
         page_conditions.append("(r.last_updated > ? OR (r.last_updated = ? AND (r.type > ? OR"
@@ -263,15 +342,17 @@ def execute(run: Callable[[str, list[Any]], list[tuple]], backend: str, type: st
             # A unary `+` keeps the order and takes the index out of the planner's choice.
             order = "+" + order
         rows = run(f"SELECT {_COLUMNS} FROM resource r WHERE {' AND '.join(page_conditions)}"
-                   f" ORDER BY {order} LIMIT ? OFFSET ?", [*page_args, query.count, offset])
+                   f" ORDER BY {order} LIMIT ? OFFSET ?", [*page_args, query.count, offset], generic)
     entries = [ResourceVersion(*row) for row in rows]
-    total = _total(run, backend, query, conditions, args, entries)
-    extra = includes.included(run, entries, query.include, backend=backend) if query.include else []
+    total = _total(run, backend, query, conditions, args, entries, generic)
+    # The include statements look up the page's own (type, id)s by equality: any plan will do.
+    extra = includes.included(lambda sql, more: run(sql, more, backend == "postgres"), entries, query.include,
+                              backend=backend) if query.include else []
     return Page(entries, total, extra)
 
 
 def _total(run, backend: str, query: SearchQuery, conditions: list[str], args: list[Any],
-           entries: list[ResourceVersion]) -> int | None:
+           entries: list[ResourceVersion], generic: bool = False) -> int | None:
     """search.html#total: none, estimate (PostgreSQL's planner estimate; SQLite has no cheap
     estimate, so it counts), accurate."""
     if query.total == "none":
@@ -281,8 +362,8 @@ def _total(run, backend: str, query: SearchQuery, conditions: list[str], args: l
         return len(entries)  # the whole result is on this page
     sql = f"SELECT {{}} FROM resource r WHERE {' AND '.join(conditions)}"
     if query.total == "estimate" and backend == "postgres":
-        plan = run("EXPLAIN (FORMAT JSON) " + sql.format("1"), args)[0][0]
+        plan = run("EXPLAIN (FORMAT JSON) " + sql.format("1"), args, False)[0][0]
         if isinstance(plan, str):
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
-    return run(sql.format("count(*)"), args)[0][0]
+    return run(sql.format("count(*)"), args, generic)[0][0]

@@ -88,7 +88,9 @@ class SqlRepository:
     # Driver options for search statements (the backends differ in how they may be prepared).
     _SEARCH_OPTIONS: dict[str, Any] = {}
 
-    def _search_exec(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _search_exec(self, conn: Any, sql: str, params: Sequence[Any] = (), generic: bool = False) -> Any:
+        """A search statement; `generic`: its plan does not depend on the values
+        (search/execute.py: generic_safe), so a backend may plan it once and keep the plan."""
         return self._exec(conn, sql, params, **self._SEARCH_OPTIONS)
 
     # -- connections ------------------------------------------------------------------------
@@ -225,7 +227,8 @@ class SqlRepository:
 
         _check_paging(query.count, query.offset)
         with self._reading() as conn:
-            return execute(lambda sql, args: self._search_exec(conn, sql, args).fetchall(), self.backend, type, query,
+            return execute(lambda sql, args, generic=False: self._search_exec(conn, sql, args, generic).fetchall(),
+                           self.backend, type, query,
                            getattr(self._compiler, "condition", None) or default_condition())
 
     def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:

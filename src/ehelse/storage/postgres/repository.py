@@ -26,6 +26,7 @@ import orjson
 import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
+from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from ehelse.errors import BadRequest, Conflict
@@ -104,13 +105,33 @@ def _unstorable(exc: psycopg.DataError) -> BadRequest:
 class PostgresRepository(SqlRepository):
     backend = "postgres"
     _FOR_UPDATE = " FOR UPDATE"
-    # Search statements are never server-side prepared. After a few executions PostgreSQL
-    # may switch a prepared statement to its generic plan (plan_cache_mode auto), which
-    # cannot see the values: for a lab trend (patient + a common LOINC code + a date range)
-    # it probed every index row of that code per candidate, 56-109 ms instead of 0.4 ms at
-    # N=10,000 (bench/search_bench.py, 16 clients). Unprepared, every search is planned for
-    # its own values; the planning (well under a millisecond) is cheap beside that risk.
+    # Search statements are server-side prepared only where search/execute.py's
+    # generic_safe says their plan cannot depend on the values. After a few executions
+    # PostgreSQL may switch a prepared statement to its generic plan (plan_cache_mode auto),
+    # which cannot see the values: for a lab trend (patient + a common LOINC code + a date
+    # range) it probed every index row of that code per candidate, 56-109 ms instead of
+    # 0.4 ms at N=10,000 (bench/search_bench.py, 16 clients). The others are planned for
+    # their own values on every request.
     _SEARCH_OPTIONS = {"prepare": False}
+
+    def _search_exec(self, conn: psycopg.Connection, sql: str, params: Sequence[Any] = (),
+                     generic: bool = False) -> Any:
+        # Planning was most of the server's CPU for a selective search (docs/benchmarks.md,
+        # fourth session): a safe shape is prepared at once and, once PostgreSQL takes its
+        # generic plan, no longer planned per request. Only outside a transaction: inside
+        # one a failure could not be retried.
+        if not generic or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            return self._exec(conn, sql, params, prepare=False)
+        try:
+            return self._exec(conn, sql, params, prepare=True)
+        except pg_errors.InvalidSqlStatementName:
+            # psycopg defers the DEALLOCATE ALL it owes after a ROLLBACK or DROP in pipeline
+            # mode (a failed write, a migration) to the end of the connection's next
+            # statement, and so drops a statement it has just prepared while still taking
+            # it for prepared. A DEALLOCATE ALL of our own empties psycopg's cache too
+            # (psycopg watches for it): then prepare again.
+            conn.execute("DEALLOCATE ALL")
+            return self._exec(conn, sql, params, prepare=True)
 
     def __init__(self, url: str, *, db_pool_size: int = 10, schema: str | None = None,
                  indexer: Indexer | None = None, compiler: SearchCompiler | None = None,

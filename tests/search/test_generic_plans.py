@@ -1,0 +1,115 @@
+"""Generic plans on PostgreSQL (search/execute.py: generic_safe): which searches may run on a
+prepared statement's plan, made once per connection, and that the repository prepares
+exactly those and survives psycopg's deferred DEALLOCATE ALL."""
+
+from __future__ import annotations
+
+import pytest
+
+from ehelse.search.execute import generic_safe
+from ehelse.storage.protocol import SearchParam, SearchQuery
+
+FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
+
+
+def q(*params: tuple[str, str], **options) -> SearchQuery:
+    return SearchQuery(params=[SearchParam(name, None, (value,)) for name, value in params], **options)
+
+
+SAFE = [
+    ("a patient's conditions", "Condition", q(("patient", "p1"))),
+    ("active medications", "MedicationRequest", q(("patient", "p1"), ("status", "active"))),
+    ("lab trend", "Observation", q(("patient", "p1"), ("code", "8480-6"), ("date", "ge2020"), ("date", "le2023"))),
+    ("identifier", "Patient", q(("identifier", f"{FNR}|12345678901"))),
+    ("name and birth date", "Patient", q(("family", "Hans"), ("birthdate", "1980-03-05"))),
+    ("chained identifier", "Observation", q(("patient.identifier", f"{FNR}|12345678901"))),
+    ("_has by _id", "Patient", q(("_has:Encounter:patient:_id", "e1"))),
+    ("_id", "Encounter", q(("_id", "e1"))),
+    ("compartment", "Condition", SearchQuery(compartment=("Patient", "p1"))),
+    ("sorted", "Observation", q(("patient", "p1"), sort=[("date", True)])),
+]
+
+UNSAFE = [
+    ("a code alone", "Observation", q(("code", "8480-6"))),  # the planner must see how common it is
+    ("no parameter", "Observation", q()),
+    ("full text", "Observation", q(("patient", "p1"), ("_content", "blodtrykk"))),
+    (":missing", "Observation", SearchQuery(params=[SearchParam("patient", None, ("p1",)),
+                                                   SearchParam("code", "missing", ("true",))])),
+    ("_lastUpdated", "Observation", q(("patient", "p1"), ("_lastUpdated", "ge2020"))),
+    ("a chain to a code", "Observation", q(("patient.gender", "female"))),
+    ("system search", None, q(("_id", "e1"))),
+    ("a later page", "Condition", q(("patient", "p1"), after=("2020-01-01T00:00:00.000000Z", "Condition", "c1"))),
+]
+
+
+@pytest.mark.parametrize("what, type, query", SAFE, ids=[c[0] for c in SAFE])
+def test_selective_shapes_may_use_a_generic_plan(what, type, query):
+    assert generic_safe(type, query, "postgres")
+    assert not generic_safe(type, query, "sqlite")  # SQLite plans without the values anyway
+
+
+@pytest.mark.parametrize("what, type, query", UNSAFE, ids=[c[0] for c in UNSAFE])
+def test_value_dependent_shapes_are_planned_per_request(what, type, query):
+    assert not generic_safe(type, query, "postgres")
+
+
+def test_an_access_rule_with_arguments_keeps_per_request_plans():
+    literal = q(("patient", "p1"))
+    literal.access = lambda type, alias: (f"{alias}.type <> 'AuditEvent'", [])
+    assert generic_safe("Condition", literal, "postgres")
+    with_args = q(("patient", "p1"))
+    with_args.access = lambda type, alias: (f"{alias}.id IN (?)", ["p1"])
+    assert not generic_safe("Condition", with_args, "postgres")
+    chained = q(("patient.identifier", f"{FNR}|1"))
+    chained.access = literal.access  # a chain's linked resources get rules of their own
+    assert not generic_safe("Observation", chained, "postgres")
+
+
+@pytest.fixture
+def one_connection(pg_url):
+    from ehelse.storage import open_repository
+
+    repo = open_repository(pg_url, db_pool_size=1)
+    repo.upgrade()
+    repo.update({"resourceType": "Patient", "id": "p1", "name": [{"family": "Åsen"}]})
+    for i in range(3):
+        repo.update({"resourceType": "Condition", "id": f"c{i}", "subject": {"reference": "Patient/p1"},
+                     "code": {"coding": [{"system": "http://snomed.info/sct", "code": str(100 + i)}]}})
+    yield repo
+    repo.close()
+
+
+def _prepared(repo) -> list[str]:
+    with repo._reading() as conn:
+        rows = conn.execute("SELECT statement FROM pg_prepared_statements", prepare=False).fetchall()
+    return [row[0] for row in rows if "FROM resource r WHERE" in row[0]]
+
+
+@pytest.mark.postgres
+def test_postgres_prepares_the_safe_searches_only(one_connection):
+    repo = one_connection
+    assert _prepared(repo) == []
+    assert [v.id for v in repo.search("Condition", q(("patient", "p1"))).entries] == ["c0", "c1", "c2"]
+    assert len(_prepared(repo)) == 1 and "reference_index" in _prepared(repo)[0]
+    assert [v.id for v in repo.search("Condition", q(("code", "101"))).entries] == ["c1"]  # a code alone
+    assert len(_prepared(repo)) == 1
+
+
+@pytest.mark.postgres
+def test_postgres_search_right_after_an_upgrade_on_the_same_connection(_pg_schemas):
+    """A migration's DROP or ALTER (in pipeline mode) leaves psycopg owing the server a
+    DEALLOCATE ALL, which it sends after the connection's next statement: the search it
+    has just prepared is gone the next time. The repository prepares it again (no 500)."""
+    from testsupport import pg_base_url, schema_url
+
+    from ehelse.storage import open_repository
+
+    schema = _pg_schemas.create()  # a fresh one: the upgrade must run its migrations here
+    repo = open_repository(schema_url(pg_base_url(), schema), db_pool_size=1)
+    try:
+        repo.upgrade()
+        for _ in range(3):
+            assert repo.search("Condition", q(("patient", "nobody"))).entries == []
+    finally:
+        repo.close()
+        _pg_schemas.drop(schema)
