@@ -15,6 +15,7 @@ from ehelse.access.actor import Actor
 from ehelse.audit import log
 from ehelse.audit.events import audit_event
 from ehelse.audit.record import row_for, row_of
+from ehelse.audit import trail as trail_module
 from ehelse.audit.trail import AuditTrail
 from ehelse.audit.verify import verify
 from ehelse.storage import open_repository
@@ -105,6 +106,58 @@ def test_a_failed_commit_fails_every_read_of_its_batch_and_leaves_no_gap(repo):
     rows = list(log.chain_rows(repo, trail.chain_id))
     assert [r["seq"] for r in rows] == [1] and rows[0]["patient"] == "after"
     assert verify(repo).ok
+
+
+def test_a_lone_reader_never_waits_for_company(repo, monkeypatch):
+    # One client reading one row at a time: every batch is one row, so the next one is
+    # handed over at once, never held for rows that are not coming.
+    monkeypatch.setattr(trail_module, "GATHER_SECONDS", 3600.0)
+    trail = AuditTrail(repo)
+
+    async def main() -> None:
+        for i in range(5):  # the bound only keeps a broken batcher from hanging the suite
+            await asyncio.wait_for(trail.durable([_row(f"p{i}")]), 60)
+
+    asyncio.run(main())
+    assert trail.commits == 5 and trail.seq == 5
+
+
+def test_after_a_batch_of_n_the_next_waits_for_n_rows(repo, monkeypatch):
+    # Concurrent readers made a batch of 8: the next batch is held until 8 rows wait (the
+    # timer is far away here), so 3 early and 5 later readers commit together, once.
+    monkeypatch.setattr(trail_module, "GATHER_SECONDS", 3600.0)
+    trail = AuditTrail(repo)
+
+    async def main() -> None:
+        await asyncio.gather(*(trail.durable([_row(f"a{i}")]) for i in range(8)))
+        assert trail.commits == 1
+        early = [asyncio.ensure_future(trail.durable([_row(f"b{i}")])) for i in range(3)]
+        for _ in range(20):  # many loop iterations: nothing is handed over yet
+            await asyncio.sleep(0)
+        assert trail.commits == 1 and not any(f.done() for f in early)
+        await asyncio.gather(*early, *(trail.durable([_row(f"c{i}")]) for i in range(5)))
+
+    asyncio.run(main())
+    assert trail.commits == 2 and trail.seq == 16
+    assert verify(repo).ok
+
+
+def test_a_load_that_falls_away_waits_once_then_goes_alone(repo, monkeypatch):
+    # After a batch of 8, one reader alone: it waits for the timer once (rows that do not
+    # come), and that batch of one makes the next reader go at once.
+    monkeypatch.setattr(trail_module, "GATHER_SECONDS", 0.01)
+    trail = AuditTrail(repo)
+
+    async def main() -> list[int]:
+        await asyncio.gather(*(trail.durable([_row(f"a{i}")]) for i in range(8)))
+        targets = []
+        for i in range(3):
+            await trail.durable([_row(f"b{i}")])
+            targets.append(trail._batchers[asyncio.get_running_loop()].target)
+        return targets
+
+    assert asyncio.run(main()) == [1, 1, 1]
+    assert trail.commits == 4
 
 
 def test_no_rows_no_commit(repo):

@@ -16,9 +16,10 @@ so a write and its audit commit together or not at all.
 
 The event loop (web/fhir.py, reads by id) uses `durable(rows)`: one writer, many waiting
 reads, one transaction. The rows of every read the loop runs wait in a list on the loop;
-while no commit of theirs is in flight, the next loop iteration hands all of them to the
-writer thread as one batch (so the reads that were ready together commit together), and
-while one is in flight, new rows gather for the next. The writer thread commits the batch
+once as many wait as in the loop's last batch (up to GATHER_ROWS) or GATHER_SECONDS
+have passed, and no commit of theirs is in flight, the next loop iteration hands all of
+them to the writer thread as one batch (so the reads that were ready together commit
+together), and while one is in flight, new rows gather for the next. The writer thread commits the batch
 (one BEGIN, one executemany, one COMMIT: one fsync where the backend makes one) and tells
 the loop once per batch (`call_soon_threadsafe`), which wakes every read of the batch. So
 a read costs the loop no thread hop and no wake-up of its own, and with 32 concurrent
@@ -177,6 +178,20 @@ class AuditTrail:
             raise
 
 
+# How the loop gathers rows for one commit (_LoopBatcher). A commit costs the writer a fixed
+# part (BEGIN, COMMIT, the WAL's right-edge pages, two thread wake-ups: ~70 us of CPU) and
+# ~22 us per row (mostly the patient index, audit_log_patient: one random leaf per row), so
+# 4 rows per commit cost 44 us a row and 32 cost 27 (docs/benchmarks.md, fourth session).
+# Handed over as soon as the writer was free, reads over HTTP made commits of 4-15 rows:
+# the commit is quick, so few reads finish during one. So a batch waits until it holds as
+# many rows as the one before it (up to GATHER_ROWS), or GATHER_SECONDS have passed: a
+# steady stream of concurrent reads forms batches of GATHER_ROWS, while a lone client (its
+# batches are one row) never waits, and a load that falls away costs one timed-out wait,
+# after which the target is what came.
+GATHER_ROWS = 32
+GATHER_SECONDS = 0.004
+
+
 class _LoopBatcher:
     """The loop's side of durable(): rows wait here (touched only on the loop's thread, so
     no lock) until the writer thread takes them as one batch; at most one batch of this
@@ -186,24 +201,47 @@ class _LoopBatcher:
         self.trail = trail
         self._loop = weakref.ref(loop)  # the trail holds loops weakly: no cycle back to it
         self.waiting: list[tuple[list[dict[str, Any]], asyncio.Future]] = []
+        self.rows = 0  # rows in `waiting`
         self.busy = False  # a batch is scheduled or being committed
+        self.target = 1  # rows the next batch waits for (the last batch's size, bounded)
+        self._timer: asyncio.TimerHandle | None = None
 
     def add(self, rows: list[dict[str, Any]]) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.waiting.append((rows, future))
+        self.rows += len(rows)
         if not self.busy:
+            self._schedule(loop)
+        return future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand the waiting rows over once there are enough of them, else when the timer
+        ends (whichever comes first)."""
+        if self.rows >= self.target:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             self.busy = True
             # Not at once: the reads that are ready in this loop iteration run first and
             # join the batch (call_soon runs after the iteration's ready callbacks).
             loop.call_soon(self._hand_over)
-        return future
+        elif self._timer is None:
+            self._timer = loop.call_later(GATHER_SECONDS, self._waited)
+
+    def _waited(self) -> None:
+        self._timer = None
+        if not self.busy and self.waiting:
+            self.busy = True
+            self._hand_over()
 
     def _hand_over(self) -> None:
         batch, self.waiting = self.waiting, []
+        rows, self.rows = self.rows, 0
         if not batch:
             self.busy = False
             return
+        self.target = max(1, min(GATHER_ROWS, rows))
         item = self.trail._enqueue([r for rows, _ in batch for r in rows])
         item.future.add_done_callback(lambda done: self._call_loop(batch, done))
         self.trail._start_writer()
@@ -229,8 +267,12 @@ class _LoopBatcher:
                 future.set_result(None)
         self.busy = False
         if self.waiting:  # what gathered during this commit goes next, together
-            self.busy = True
-            self._hand_over()
+            loop = self._loop()
+            if loop is None or self.rows >= self.target:
+                self.busy = True
+                self._hand_over()
+            else:
+                self._schedule(loop)
 
 
 _TRAILS: dict[int, tuple[Any, AuditTrail]] = {}
