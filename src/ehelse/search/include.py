@@ -74,7 +74,7 @@ def _chunks(items: list, size: int = _BATCH) -> Iterable[list]:
 
 
 def _keyed(backend: str, pairs: list[tuple[str, str]], type_column: str,
-           id_column: str) -> Iterable[tuple[str, list[Any]]]:
+           id_column: str, array: bool = False) -> Iterable[tuple[str, list[Any]]]:
     """The `(type, id) IN ...` conditions that select the index rows of `pairs`, one per
     statement. PostgreSQL: all types at once as a VALUES list, which it joins through the
     (type, id) index (a page of 200 mixed resources, e.g. a $everything page: one statement
@@ -88,12 +88,22 @@ def _keyed(backend: str, pairs: list[tuple[str, str]], type_column: str,
     for type in sorted({t for t, _ in pairs}):
         ids = [i for t, i in pairs if t == type]
         for chunk in _chunks(ids):
-            yield f"{type_column} = ? AND {id_column} IN ({', '.join('?' * len(chunk))})", [type, *chunk]
+            if array and backend == "postgres":
+                # One array parameter: the same SQL text for any number of ids, so one
+                # prepared statement and its generic plan (search/execute.py) serve every page
+                # instead of one per length of the list (`_include`: the server's CPU for a
+                # patient's MedicationRequests and their requesters at N=10,000, 0.45-0.55 ->
+                # 0.20 ms). Not for `_revinclude`: by target there the generic plan's guess at
+                # the array's rows kept PostgreSQL planning per request (0.1 -> 0.27 ms).
+                yield f"{type_column} = ? AND {id_column} = ANY(?)", [type, chunk]
+            else:
+                yield f"{type_column} = ? AND {id_column} IN ({', '.join('?' * len(chunk))})", [type, *chunk]
 
 
 def _forward(run: Run, spec: IncludeSpec, sources: list[tuple[str, str]], backend: str = "sqlite") -> list[tuple]:
     rows: list[tuple] = []
-    for keys, args in _keyed(backend, [s for s in sources if spec.source in (None, s[0])], "ri.type", "ri.id"):
+    for keys, args in _keyed(backend, [s for s in sources if spec.source in (None, s[0])], "ri.type", "ri.id",
+                             array=True):
         sql = (f"SELECT {_COLUMNS} FROM reference_index ri JOIN resource r"
                " ON r.type = ri.target_type AND r.id = ri.target_id"
                f" WHERE {keys} AND NOT r.deleted")
