@@ -208,7 +208,11 @@ def measure(router: Router, repo, requests: list[Request], clients: int) -> dict
 
 
 def plan(repo, request: Request) -> tuple[str, bool]:
-    """The plan of the class's main SQL statement, and whether it scans a whole table."""
+    """The plan of the class's main SQL statement, and whether it scans a whole table. On
+    PostgreSQL a statement that runs prepared (search/execute.py: generic_safe) is shown
+    with its generic plan, the one it runs on once PostgreSQL has taken it."""
+    import re
+
     from ehelse.fhir.search_request import parse_request
     from ehelse.search.execute import execute
 
@@ -216,18 +220,32 @@ def plan(repo, request: Request) -> tuple[str, bool]:
     if "/" in path:
         return "(several statements)", False
     parsed = parse_request(query, Settings.from_env({}), path).query
-    captured: list[tuple[str, list]] = []
+    captured: list[tuple[str, list, bool]] = []
     with repo._reading() as conn:
         def run(sql: str, args: list, generic: bool = False) -> list[tuple]:
-            captured.append((sql, args))
+            captured.append((sql, args, generic))
             return repo._exec(conn, sql, args).fetchall()
 
         execute(run, repo.backend, path, parsed, repo._compiler.condition)
-        sql, args = captured[0]
+        sql, args, generic = captured[0]
         if repo.backend == "sqlite":
             rows = repo._exec(conn, "EXPLAIN QUERY PLAN " + sql, args).fetchall()
             text = "\n".join(str(r[-1]) for r in rows)
             scan = any(line.strip().startswith("SCAN") and "USING" not in line for line in text.splitlines())
+        elif generic:
+            numbered = iter(range(1, len(args) + 1))
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+            try:
+                conn.execute("PREPARE bench_plan AS " + re.sub(r"\?", lambda _: f"${next(numbered)}", sql))
+                from psycopg import sql as pg_sql
+
+                values = pg_sql.SQL(", ").join(pg_sql.Literal(a) for a in args)
+                rows = conn.execute(pg_sql.SQL("EXPLAIN EXECUTE bench_plan({})").format(values)).fetchall()
+            finally:
+                conn.execute("DEALLOCATE bench_plan")
+                conn.execute("RESET plan_cache_mode")
+            text = "(generic plan)\n" + "\n".join(r[0] for r in rows)
+            scan = "Seq Scan" in text
         else:
             rows = repo._exec(conn, "EXPLAIN " + sql, args).fetchall()
             text = "\n".join(r[0] for r in rows)
