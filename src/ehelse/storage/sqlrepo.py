@@ -290,6 +290,14 @@ class SqlRepository:
                    (version.version_id, version.last_updated, version.method, version.deleted,
                     version.content, version.type, version.id))
 
+    def _next_version(self, conn: Any, version: ResourceVersion, *, clear_index: bool) -> bool:
+        """Make `version` the current one and append it to the history. True if its index
+        rows were deleted too (a backend may do that in the same statement when
+        `clear_index`); False leaves them to _write_index."""
+        self._replace_current(conn, version)
+        self._append_version(conn, version)
+        return False
+
     def _append_version(self, conn: Any, version: ResourceVersion) -> None:
         self._exec(conn, f"INSERT INTO resource_version ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                    (version.type, version.id, version.version_id, version.last_updated,
@@ -391,6 +399,7 @@ class SqlRepository:
     def update(self, resource: dict[str, Any], *, if_match: int | None = None,
                method: str = "PUT") -> tuple[ResourceVersion, bool]:
         type, id = resource["resourceType"], resource["id"]
+        cleared = False  # the index rows deleted with the version (_next_version)
         with self._writing() as conn:
             while True:
                 current = self._current(conn, type, id)
@@ -408,10 +417,9 @@ class SqlRepository:
                 last_updated = self._after(current[2])
                 version = ResourceVersion(type, id, current[0] + 1, last_updated, method,
                                           stamp(resource, id, current[0] + 1, last_updated))
-                self._replace_current(conn, version)
-                self._append_version(conn, version)
+                cleared = self._next_version(conn, version, clear_index=live)
                 break
-            self._write_index(conn, type, id, resource, fresh=not live)
+            self._write_index(conn, type, id, resource, fresh=not live or cleared)
         return version, not live
 
     def delete(self, type: str, id: str, *, if_match: int | None = None) -> ResourceVersion | None:
@@ -423,9 +431,8 @@ class SqlRepository:
             if not live:
                 return None
             version = ResourceVersion(type, id, current[0] + 1, self._after(current[2]), "DELETE", None)
-            self._replace_current(conn, version)
-            self._append_version(conn, version)
-            self._write_index(conn, type, id, None, fresh=False)
+            if not self._next_version(conn, version, clear_index=True):
+                self._write_index(conn, type, id, None, fresh=False)
         return version
 
     # -- the deployment's own records ----------------------------------------------------------

@@ -78,6 +78,31 @@ def _numbers_as_text(row: tuple, numbers: tuple[int, ...]) -> list:
 _BATCH_INSERT = {table: _batch_insert(table, columns) for table, columns in INDEX_TABLES.items()}
 
 
+def _inserts(tables: tuple[str, ...]) -> str:
+    """One statement inserting into each of these index tables (a data-modifying WITH per
+    table but the last, http://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING):
+    one round trip and one statement for the client to send instead of one per table."""
+    inserts = [_BATCH_INSERT[table][0] for table in tables]
+    if len(inserts) == 1:
+        return inserts[0]
+    return ("WITH " + ", ".join(f"i{n} AS ({sql})" for n, sql in enumerate(inserts[:-1]))
+            + " " + inserts[-1])
+
+
+# The next version of a resource in one statement: its current row replaced, its history
+# row appended and, with _CLEARED, its index rows deleted (each sub-statement sees the
+# snapshot from before the statement, so none depends on another's effect).
+_NEXT_VERSION = ("UPDATE resource SET version_id = %(version_id)s, last_updated = %(last_updated)s,"
+                 " method = %(method)s, deleted = %(deleted)s, content = %(content)s"
+                 " WHERE type = %(type)s AND id = %(id)s")
+_APPEND_VERSION = ("INSERT INTO resource_version (type, id, version_id, last_updated, method, content)"
+                   " VALUES (%(type)s, %(id)s, %(version_id)s, %(last_updated)s, %(method)s, %(content)s)")
+_CLEARED = "".join(f", clear_{table} AS (DELETE FROM {table} WHERE type = %(type)s AND id = %(id)s)"
+                   for table in INDEX_TABLES)
+_NEXT_VERSION_SQL = {False: f"WITH current AS ({_NEXT_VERSION}) {_APPEND_VERSION}",
+                     True: f"WITH current AS ({_NEXT_VERSION}){_CLEARED} {_APPEND_VERSION}"}
+
+
 def url_schema(url: str) -> str | None:
     """The schema a URL's `options=-csearch_path=...` names (its first entry), if any."""
     options = pg_conninfo.conninfo_to_dict(url).get("options") or ""
@@ -100,6 +125,9 @@ def _unstorable(exc: psycopg.DataError) -> BadRequest:
     """A value PostgreSQL cannot hold (a NUL character in text, a number out of range) is
     the client's mistake: 400, not 500."""
     return BadRequest(f"Value not accepted by the database: {exc}", code="value")
+
+
+_INSERTS: dict[tuple[str, ...], str] = {}  # index tables -> the statement inserting into them (_inserts)
 
 
 class PostgresRepository(SqlRepository):
@@ -160,19 +188,39 @@ class PostgresRepository(SqlRepository):
             cursor.executemany(self._q(sql), rows)
 
     def _flush_index(self, conn: psycopg.Connection) -> None:
-        """The index rows buffered in this transaction: one statement per table (see
-        _batch_insert), in the same transaction as the resources they index."""
+        """The index rows buffered in this transaction: one statement for all tables (see
+        _batch_insert and _inserts), in the same transaction as the resources they index."""
         pending = self._local.pending
-        for table, rows in pending.items():
-            sql, numbers = _BATCH_INSERT[table]
+        if not pending:
+            return
+        tables = tuple(table for table in INDEX_TABLES if pending.get(table))  # a fixed order: few texts
+        payloads = []
+        for table in tables:
+            rows = pending[table]
+            numbers = _BATCH_INSERT[table][1]
             if numbers:
                 rows = [_numbers_as_text(row, numbers) for row in rows]
             try:
-                payload = orjson.dumps(rows).decode()
+                payloads.append(orjson.dumps(rows).decode())
             except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate (\ud800) in a string
                 raise BadRequest(f"Value not accepted by the database: {exc}", code="value") from exc
-            conn.execute(sql, (payload,), prepare=False)
         pending.clear()
+        if tables:
+            try:
+                sql = _INSERTS[tables]
+            except KeyError:
+                sql = _INSERTS[tables] = _inserts(tables)
+            conn.execute(sql, payloads, prepare=False)
+
+    def _next_version(self, conn: psycopg.Connection, version: ResourceVersion, *, clear_index: bool) -> bool:
+        # One statement (sent without waiting, in the pipeline) instead of an UPDATE, an
+        # INSERT and the 8 index DELETEs: each statement cost the client ~40 us of CPU in
+        # psycopg and the server a parse-bind-execute of its own.
+        self._exec(conn, _NEXT_VERSION_SQL[clear_index],
+                   {"type": version.type, "id": version.id, "version_id": version.version_id,
+                    "last_updated": version.last_updated, "method": version.method,
+                    "deleted": version.deleted, "content": version.content})
+        return clear_index
 
     def _insert_first(self, conn: psycopg.Connection, version: ResourceVersion, *,
                       fresh_id: bool = False) -> bool:
