@@ -120,8 +120,8 @@ class AuditTrail:
                 return  # another flush took ours: its future is set already
             seq, previous = self.seq, self.previous
             try:
-                with self.repo.transaction():
-                    self._append([r for p in batch for r in p.rows])
+                with log.appending(self.repo) as append:  # its own transaction (COPY on PostgreSQL)
+                    self._append([r for p in batch for r in p.rows], append)
                 self.commits += 1
             except BaseException as exc:
                 self.seq, self.previous = seq, previous  # not committed: not in the chain
@@ -165,14 +165,19 @@ class AuditTrail:
             finally:
                 self._owner = None
 
-    def _append(self, rows: list[dict[str, Any]]) -> None:
+    def _append(self, rows: list[dict[str, Any]], append: Any = None) -> None:
+        """Chain the rows and write them: with `append` (log.appending's) in the trail's own
+        transaction, else in the open one of the repository."""
         seq, previous = self.seq, self.previous
         try:
             for row in rows:
                 self.seq += 1
                 row.update(chain=self.chain_id, seq=self.seq, previous=self.previous)
                 row["hash"] = self.previous = digest(row)
-            log.insert(self.repo, rows)
+            if append is not None:
+                append(rows)
+            else:
+                log.insert(self.repo, rows)
         except BaseException:
             self.seq, self.previous = seq, previous
             raise
