@@ -221,3 +221,24 @@ def test_awkward_values_are_stored_as_hashed(any_repo):
     assert [r["seq"] for r in stored] == list(range(1, 41))
     assert stored == rows  # every column, chain/seq/previous/hash included, as written
     assert verify(any_repo).ok
+
+
+@pytest.mark.postgres
+def test_a_value_postgresql_cannot_hold_is_a_400_and_leaves_no_gap(pg_url):
+    # A NUL character in a search's text reaches the audit row; COPY refuses it as the
+    # repository's inserts do: BadRequest (400), nothing committed, the chain goes on.
+    from ehelse.errors import BadRequest
+
+    repository = open_repository(pg_url)
+    repository.upgrade()
+    try:
+        trail = AuditTrail(repository)
+        bad = row_for(ADMIN, interaction="search", patient_id="p", query="name=a\x00b")
+        with pytest.raises(BadRequest):
+            asyncio.run(trail.durable([bad]))
+        asyncio.run(trail.durable([_row("after")]))
+        rows = list(log.chain_rows(repository, trail.chain_id))
+        assert [(r["seq"], r["patient"]) for r in rows] == [(1, "after")]
+        assert verify(repository).ok
+    finally:
+        repository.close()

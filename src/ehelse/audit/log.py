@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ehelse.audit.record import COLUMNS
+from ehelse.errors import BadRequest
 
 _INSERT = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _COPY = f"COPY audit_log ({', '.join(COLUMNS)}) FROM STDIN"
@@ -77,13 +78,20 @@ def appending(repo: Any) -> Iterator[Callable[[list[dict[str, Any]]], None]]:
         with repo.transaction():
             yield lambda rows: insert(repo, rows)
         return
-    with pool.connection() as conn, conn.transaction():
-        def copy_rows(rows: list[dict[str, Any]]) -> None:
-            with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
-                for row in rows:
-                    copy.write_row(tuple(row.get(c, "") for c in COLUMNS))
+    import psycopg  # only here: the PostgreSQL backend is installed when it is in use
 
-        yield copy_rows
+    try:
+        with pool.connection() as conn, conn.transaction():
+            def copy_rows(rows: list[dict[str, Any]]) -> None:
+                with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
+                    for row in rows:
+                        copy.write_row(tuple(row.get(c, "") for c in COLUMNS))
+
+            yield copy_rows
+    except psycopg.DataError as exc:
+        # A value PostgreSQL cannot hold (a NUL in a search's text): the client's mistake,
+        # 400 as the repository's own transactions answer it, and nothing is committed.
+        raise BadRequest(f"Value not accepted by the database: {exc}", code="value") from exc
 
 
 def _sql(query: LogQuery) -> tuple[str, list[Any]]:
