@@ -70,6 +70,10 @@ def test_read_measures_fhir_and_bare(report):
         assert run[name]["errors"] == 0, f"{name}: {run[name]}"
     assert run["fhir_read"]["patients"] == 20
     assert run["ratio_to_bare"] > 0
+    # server CPU per request, and its ratio (the steadier figure on a shared machine)
+    assert run["bare"]["server_us_per_request"] > 0 and run["fhir_read"]["server_us_per_request"] > 0
+    assert run["ratio_to_bare_server_cpu"] == round(
+        run["bare"]["server_us_per_request"] / run["fhir_read"]["server_us_per_request"], 3)
     audit = run["fhir_read"]["audit"]  # from /metrics: one record per read, sharing commits
     assert audit["workers_seen"] == 1 and audit["records"] >= run["fhir_read"]["requests"]
     assert audit["commits"] >= 1
