@@ -228,7 +228,7 @@ def test_postgres_generic_plan_checks_a_dense_parameter_through_the_rows_own_ind
     assert "Seq Scan" not in text, text
 
 
-def test_a_name_beside_a_day_is_checked_per_row_on_sqlite():
+def test_a_name_beside_a_day_is_checked_per_row():
     """`family=X&birthdate=<a day>` on SQLite: the day is the list the query starts from and
     the name prefix (whose matches grow with the population) is checked per candidate row;
     a name beside a date range, or alone, still drives (execute.drive_hints)."""
@@ -249,3 +249,9 @@ def test_a_name_beside_a_day_is_checked_per_row_on_sqlite():
     assert [p.drive for p in drive_hints("Observation", [subject, code], False, "postgres")] == [None, False]
     assert [p.drive for p in drive_hints("Observation", [code], True, "postgres")] == [False]
     assert drive_hints("Observation", [code], False, "postgres") == [code]
+    # and a name beside a day or a reference (a subplan; its generic plan is taken), but not
+    # beside a date range, and never full text (its GIN index)
+    assert [p.drive for p in drive_hints("Patient", [family, day], False, "postgres")] == [False, None]
+    assert [p.drive for p in drive_hints("Patient", [family, year], False, "postgres")] == [None, False]
+    text = SearchParam("_content", None, ("blodtrykk",))
+    assert [p.drive for p in drive_hints("Observation", [subject, text], False, "postgres")] == [None, None]
