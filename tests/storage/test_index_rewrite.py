@@ -112,3 +112,45 @@ def test_sqlite_update_removes_stored_rows_the_indexer_no_longer_makes(sqlite_re
                                  " AND id = 'o4' AND param = 'status'").fetchone()[0]
     assert count == 1
     assert found(repo, "status", "final") == {"o4"}
+
+
+# -- reads inside a write transaction (sqlrepo.read, _current) ---------------------------------
+
+def test_read_in_a_transaction_follows_the_transactions_own_writes(repo):
+    with repo.transaction():
+        assert repo.read("Observation", "r1") is None
+        repo.create(copy.deepcopy(OBSERVATION), id="r1")
+        assert repo.read("Observation", "r1").version_id == 1
+        assert repo.read("Observation", "r1").version_id == 1
+        repo.update({**copy.deepcopy(OBSERVATION), "id": "r1", "status": "amended"})
+        assert repo.read("Observation", "r1").version_id == 2
+        repo.delete("Observation", "r1")
+        assert repo.read("Observation", "r1").deleted
+        version, created = repo.update({**copy.deepcopy(OBSERVATION), "id": "r1"})
+        assert (version.version_id, created) == (4, True)
+        assert repo.read("Observation", "r1").version_id == 4
+    assert repo.read("Observation", "r1").version_id == 4
+
+
+def test_read_outside_a_transaction_always_asks_the_database(repo):
+    repo.create(copy.deepcopy(OBSERVATION), id="r2")
+    assert repo.read("Observation", "r2").version_id == 1
+    repo.update({**copy.deepcopy(OBSERVATION), "id": "r2", "status": "amended"})
+    assert repo.read("Observation", "r2").version_id == 2
+
+
+def test_sqlite_write_after_a_read_in_its_transaction_reads_the_row_once(sqlite_repo):
+    repo = sqlite_repo
+    repo.create(copy.deepcopy(OBSERVATION), id="r3")
+    statements: list[str] = []
+    with repo.transaction():
+        repo._local.conn.set_trace_callback(statements.append)
+        try:
+            repo.read("Observation", "r3")
+            repo.read("Observation", "r3")
+            repo.update({**copy.deepcopy(OBSERVATION), "id": "r3", "status": "amended"})
+        finally:
+            repo._local.conn.set_trace_callback(None)
+    reads = [s for s in statements if s.startswith("SELECT") and "FROM resource WHERE" in s]
+    assert len(reads) == 1, reads
+    assert repo.read("Observation", "r3").version_id == 2

@@ -115,12 +115,14 @@ class SqlRepository:
         with self._begin() as conn:
             self._local.conn = conn
             self._local.pending = {}
+            self._local.seen = {}
             try:
                 yield
                 self._flush_index(conn)  # inside _begin: an error here rolls it all back
             finally:
                 self._local.conn = None
                 self._local.pending = None
+                self._local.seen = None
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -168,10 +170,25 @@ class SqlRepository:
 
     # -- reads --------------------------------------------------------------------------------
     def read(self, type: str, id: str) -> ResourceVersion | None:
+        # Inside transaction(), a resource read again before anything writes it is answered
+        # from the first read: a write's checks read it more than once (access/repository.py
+        # reads it for the actor's rights and again for the write rules), and on PostgreSQL
+        # each read in the pipeline is a round trip. Answering from the first read is as if
+        # both had run at that moment; the write itself reads the row again, locked
+        # (_current), so no check of versions (If-Match) relies on it.
+        seen = getattr(self._local, "seen", None)
+        if seen is not None:
+            try:
+                return seen[(type, id)]
+            except KeyError:
+                pass
         with self._reading() as conn:
             row = self._exec(conn, f"SELECT {_COLUMNS} FROM resource WHERE type = ? AND id = ?",
                              (type, id)).fetchone()
-        return ResourceVersion(*row) if row else None
+        version = ResourceVersion(*row) if row else None
+        if seen is not None:
+            seen[(type, id)] = version
+        return version
 
     def vread(self, type: str, id: str, version_id: int) -> ResourceVersion | None:
         with self._reading() as conn:
@@ -264,9 +281,18 @@ class SqlRepository:
         return [row[0] for row in rows]
 
     # -- writes -------------------------------------------------------------------------------
+    # Whether a write may take the current version from a read earlier in its transaction:
+    # only where the transaction excludes every other writer from its start (SQLite's
+    # BEGIN IMMEDIATE), so that nothing can have changed the row since.
+    _READ_IS_CURRENT = False
+
     def _current(self, conn: Any, type: str, id: str) -> tuple[int, bool, str] | None:
         """(version_id, deleted, last_updated) of the current version, locked for this
-        transaction where the backend needs it."""
+        transaction where the backend needs it. The resource is about to be written: a
+        read of it earlier in the transaction no longer answers later reads."""
+        known = self._local.seen.pop((type, id), False)
+        if known is not False and self._READ_IS_CURRENT:
+            return None if known is None else (known.version_id, known.deleted, known.last_updated)
         return self._exec(conn, "SELECT version_id, deleted, last_updated FROM resource"
                                 f" WHERE type = ? AND id = ?{self._FOR_UPDATE}", (type, id)).fetchone()
 
@@ -388,6 +414,7 @@ class SqlRepository:
         fresh_id = id is None
         id = id or new_id()
         with self._writing() as conn:
+            self._local.seen.pop((type, id), None)  # read as absent, if at all: no longer
             last_updated = now_instant()
             version = ResourceVersion(type, id, 1, last_updated, "POST",
                                       stamp(resource, id, 1, last_updated))

@@ -53,6 +53,9 @@ class SqliteRepository(SqlRepository):
     # An update reads its stored index rows and rewrites only those that changed: a read of
     # its own pages is cheap here, every page written costs a WAL frame (sqlrepo._rewrite_index).
     _INDEX_DIFF = True
+    # A write transaction holds the write lock from BEGIN IMMEDIATE on: a row read in it is
+    # still the current one when the write comes (sqlrepo._current).
+    _READ_IS_CURRENT = True
 
     def __init__(self, url: str, *, sqlite_readers: int = 8, create: bool = True,
                  indexer: Indexer | None = None, compiler: SearchCompiler | None = None,
