@@ -113,3 +113,27 @@ def test_postgres_search_right_after_an_upgrade_on_the_same_connection(_pg_schem
     finally:
         repo.close()
         _pg_schemas.drop(schema)
+
+
+@pytest.mark.postgres
+def test_postgres_prepares_include_statements_whose_text_is_the_same_for_any_ids(one_connection):
+    """`_include` passes a page's ids as one array (one statement for any page); the VALUES
+    list of a page of several types ($everything) grows with the page, so it is not
+    prepared: it would only fill the connection's cache of prepared statements."""
+    from ehelse.search.include import IncludeSpec
+
+    repo = one_connection
+
+    def includes() -> list[str]:
+        with repo._reading() as conn:
+            rows = conn.execute("SELECT statement FROM pg_prepared_statements", prepare=False).fetchall()
+        return [row[0] for row in rows if "FROM reference_index ri JOIN resource r" in row[0]]
+
+    forward = SearchQuery(params=[SearchParam("patient", None, ("p1",))],
+                          include=[IncludeSpec("Condition", "subject", None)])
+    assert [v.id for v in repo.search("Condition", forward).included] == ["p1"]
+    assert len(includes()) == 1 and "= ANY(" in includes()[0]
+    everything = SearchQuery(compartment=("Patient", "p1"), include=[IncludeSpec(None, None, None)])
+    page = repo.search(None, everything)
+    assert sorted(v.id for v in page.entries) == ["c0", "c1", "c2", "p1"]
+    assert len(includes()) == 1

@@ -355,9 +355,7 @@ def execute(run: Callable[..., list[tuple]], backend: str, type: str | None,
                    f" ORDER BY {order} LIMIT ? OFFSET ?", [*page_args, query.count, offset], generic)
     entries = [ResourceVersion(*row) for row in rows]
     total = _total(run, backend, query, conditions, args, entries, generic)
-    # The include statements look up the page's own (type, id)s by equality: any plan will do.
-    extra = includes.included(lambda sql, more: run(sql, more, backend == "postgres"), entries, query.include,
-                              backend=backend) if query.include else []
+    extra = includes.included(run, entries, query.include, backend=backend) if query.include else []
     return Page(entries, total, extra)
 
 

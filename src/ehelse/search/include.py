@@ -27,8 +27,12 @@ MAX_ROUNDS = 4
 _BATCH = 400  # ids per IN list
 _COLUMNS = "r.type, r.id, r.version_id, r.last_updated, r.method, r.content"
 
-# run(sql, args) -> rows; the repository's reading connection with its placeholder style.
-Run = Callable[[str, list[Any]], list[tuple]]
+# run(sql, args, generic) -> rows; the repository's reading connection with its placeholder
+# style. `generic`: the statement's text is the same for any ids, and any plan of it looks
+# them up by equality, so PostgreSQL may prepare it and keep its generic plan
+# (search/execute.py); a text that grows with the list (VALUES, IN) would only fill the
+# connection's cache of prepared statements.
+Run = Callable[[str, list[Any], bool], list[tuple]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +78,17 @@ def _chunks(items: list, size: int = _BATCH) -> Iterable[list]:
 
 
 def _keyed(backend: str, pairs: list[tuple[str, str]], type_column: str,
-           id_column: str, array: bool = False) -> Iterable[tuple[str, list[Any]]]:
+           id_column: str, array: bool = False) -> Iterable[tuple[str, list[Any], bool]]:
     """The `(type, id) IN ...` conditions that select the index rows of `pairs`, one per
     statement. PostgreSQL: all types at once as a VALUES list, which it joins through the
     (type, id) index (a page of 200 mixed resources, e.g. a $everything page: one statement
     instead of one per type, 78 -> 44 ms at N=1,000). SQLite scans the index table for a
-    VALUES list, so there (and for one type): one statement per type with an IN list of ids."""
+    VALUES list, so there (and for one type): one statement per type with an IN list of ids.
+    The third item: whether the text stays the same for any ids (see Run)."""
     if backend == "postgres" and len({t for t, _ in pairs}) > 1:
         for chunk in _chunks(pairs):
             yield (f"({type_column}, {id_column}) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})",
-                   [a for pair in chunk for a in pair])
+                   [a for pair in chunk for a in pair], False)
         return
     for type in sorted({t for t, _ in pairs}):
         ids = [i for t, i in pairs if t == type]
@@ -95,15 +100,16 @@ def _keyed(backend: str, pairs: list[tuple[str, str]], type_column: str,
                 # patient's MedicationRequests and their requesters at N=10,000, 0.45-0.55 ->
                 # 0.20 ms). Not for `_revinclude`: by target there the generic plan's guess at
                 # the array's rows kept PostgreSQL planning per request (0.1 -> 0.27 ms).
-                yield f"{type_column} = ? AND {id_column} = ANY(?)", [type, chunk]
+                yield f"{type_column} = ? AND {id_column} = ANY(?)", [type, chunk], True
             else:
-                yield f"{type_column} = ? AND {id_column} IN ({', '.join('?' * len(chunk))})", [type, *chunk]
+                yield (f"{type_column} = ? AND {id_column} IN ({', '.join('?' * len(chunk))})", [type, *chunk],
+                       len(chunk) == 1)
 
 
 def _forward(run: Run, spec: IncludeSpec, sources: list[tuple[str, str]], backend: str = "sqlite") -> list[tuple]:
     rows: list[tuple] = []
-    for keys, args in _keyed(backend, [s for s in sources if spec.source in (None, s[0])], "ri.type", "ri.id",
-                             array=True):
+    for keys, args, fixed in _keyed(backend, [s for s in sources if spec.source in (None, s[0])], "ri.type", "ri.id",
+                                    array=True):
         sql = (f"SELECT {_COLUMNS} FROM reference_index ri JOIN resource r"
                " ON r.type = ri.target_type AND r.id = ri.target_id"
                f" WHERE {keys} AND NOT r.deleted")
@@ -116,14 +122,14 @@ def _forward(run: Run, spec: IncludeSpec, sources: list[tuple[str, str]], backen
         if spec.target:
             sql += " AND ri.target_type = ?"
             args.append(spec.target)
-        rows += run(sql, args)
+        rows += run(sql, args, fixed)
     return rows
 
 
 def _reverse(run: Run, spec: IncludeSpec, targets: list[tuple[str, str]], backend: str = "sqlite") -> list[tuple]:
     rows: list[tuple] = []
-    for keys, args in _keyed(backend, [t for t in targets if spec.target in (None, t[0])],
-                             "ri.target_type", "ri.target_id"):
+    for keys, args, fixed in _keyed(backend, [t for t in targets if spec.target in (None, t[0])],
+                                    "ri.target_type", "ri.target_id"):
         sql = (f"SELECT {_COLUMNS} FROM reference_index ri JOIN resource r"
                " ON r.type = ri.type AND r.id = ri.id"
                f" WHERE {keys} AND NOT r.deleted")
@@ -136,7 +142,7 @@ def _reverse(run: Run, spec: IncludeSpec, targets: list[tuple[str, str]], backen
         else:
             sql += " AND ri.param = ?"
             args.append(spec.code)
-        rows += run(sql, args)
+        rows += run(sql, args, fixed)
     return rows
 
 
