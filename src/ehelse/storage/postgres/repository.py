@@ -127,6 +127,17 @@ def _unstorable(exc: psycopg.DataError) -> BadRequest:
     return BadRequest(f"Value not accepted by the database: {exc}", code="value")
 
 
+# The first version of a resource: its current row and its history row in one statement.
+_INSERT_FIRST = ("WITH first AS (INSERT INTO resource (type, id, version_id, last_updated, method, deleted,"
+                 " content) VALUES (%s, %s, %s, %s, %s, false, %s) ON CONFLICT DO NOTHING"
+                 " RETURNING type, id, version_id, last_updated, method, content)"
+                 " INSERT INTO resource_version (type, id, version_id, last_updated, method, content)"
+                 " SELECT * FROM first RETURNING 1")
+_INSERT_FRESH = ("WITH first AS (INSERT INTO resource (type, id, version_id, last_updated, method, deleted,"
+                 " content) VALUES (%s, %s, %s, %s, %s, false, %s)"
+                 " RETURNING type, id, version_id, last_updated, method, content)"
+                 " INSERT INTO resource_version (type, id, version_id, last_updated, method, content)"
+                 " SELECT * FROM first")
 _INSERTS: dict[tuple[str, ...], str] = {}  # index tables -> the statement inserting into them (_inserts)
 
 
@@ -225,20 +236,15 @@ class PostgresRepository(SqlRepository):
     def _insert_first(self, conn: psycopg.Connection, version: ResourceVersion, *,
                       fresh_id: bool = False) -> bool:
         # One statement for the current row and the history row. For an id made here (a
-        # UUID: a clash is next to impossible) its result is checked at commit, not now, so
-        # the creates of an import stream through the pipeline without a round trip each.
-        cursor = self._exec(conn, "WITH first AS (INSERT INTO resource (type, id, version_id, last_updated,"
-                               " method, deleted, content) VALUES (?, ?, ?, ?, ?, false, ?)"
-                               " ON CONFLICT DO NOTHING RETURNING type, id, version_id, last_updated,"
-                               " method, content)"
-                               " INSERT INTO resource_version (type, id, version_id, last_updated, method,"
-                               " content) SELECT * FROM first RETURNING 1",
-                         (version.type, version.id, version.version_id, version.last_updated,
-                          version.method, version.content))
+        # UUID: a clash is next to impossible) nothing is read back: a clash fails the
+        # statement (unique violation, which _begin turns into 409 Conflict) and with it the
+        # transaction, so a create costs no round trip before the COMMIT.
+        params = (version.type, version.id, version.version_id, version.last_updated, version.method,
+                  version.content)
         if fresh_id:
-            self._local.unchecked.append((cursor, version))
+            self._exec(conn, _INSERT_FRESH, params)
             return True
-        return cursor.fetchone() is not None
+        return self._exec(conn, _INSERT_FIRST, params).fetchone() is not None
 
     def _is_missing_table(self, exc: Exception) -> bool:
         return isinstance(exc, pg_errors.UndefinedTable)
@@ -255,11 +261,12 @@ class PostgresRepository(SqlRepository):
             # are sent without waiting for the server, which halves the round trips of a
             # write; any error still surfaces before or at COMMIT and rolls it all back.
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-                self._local.unchecked = []
                 yield conn
-                for cursor, version in self._local.unchecked:
-                    if cursor.fetchone() is None:
-                        raise Conflict(f"{version.type}/{version.id} exists already")
+        except pg_errors.UniqueViolation as exc:
+            if exc.diag.table_name not in ("resource", "resource_version"):
+                raise
+            # a generated id that exists already (_insert_first): the client may retry
+            raise Conflict(f"The resource exists already: {exc.diag.message_detail}") from exc
         except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
             raise Conflict(f"Concurrent transactions collided; retry: {exc.diag.message_primary}") from exc
         except psycopg.DataError as exc:
