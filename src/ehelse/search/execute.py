@@ -100,6 +100,13 @@ def _some_type_with(param: SearchParam) -> str:
 def where(type: str | None, query: SearchQuery, condition: Condition,
           backend: str = "postgres") -> tuple[list[str], list[Any]]:
     """The WHERE conditions (ANDed) and their arguments for the query's selection."""
+    conditions, args, _ = _where(type, query, condition, backend)
+    return conditions, args
+
+
+def _where(type: str | None, query: SearchQuery, condition: Condition,
+           backend: str) -> tuple[list[str], list[Any], list[SearchParam]]:
+    """where(), and the parameters with their drive hints (for generic_safe)."""
     conditions, args = ["NOT r.deleted"], []
     if type is not None:
         conditions.append("r.type = ?")
@@ -142,7 +149,7 @@ def where(type: str | None, query: SearchQuery, condition: Condition,
     if query.snapshot:
         conditions.append("r.last_updated <= ?")
         args.append(query.snapshot)
-    return conditions, args
+    return conditions, args, params
 
 
 def _limit_fulltext_words(params: list[SearchParam]) -> None:
@@ -248,7 +255,8 @@ def default_condition() -> Condition:
     return condition_for
 
 
-def generic_safe(type: str | None, query: SearchQuery, backend: str) -> bool:
+def generic_safe(type: str | None, query: SearchQuery, backend: str,
+                 hinted: list[SearchParam] | None = None) -> bool:
     """PostgreSQL: whether the search's statements may run on a prepared statement's generic
     plan, planned once per connection, instead of being planned for every request. Planning
     was most of PostgreSQL's CPU for the selective classes (N=10,000: docs/benchmarks.md,
@@ -262,7 +270,8 @@ def generic_safe(type: str | None, query: SearchQuery, backend: str) -> bool:
     - no full text (its partial GIN indexes need the parameter's name as a literal), no
       `:missing`, composites or `_lastUpdated`, no keyset page (a later page's keyset may
       select few rows or most), and an access rule only if it is all literals.
-    Everything else is planned per request, for its own values (PostgresRepository)."""
+    Everything else is planned per request, for its own values (PostgresRepository).
+    `hinted`: the parameters as drive_hints left them, when the caller has them."""
     if backend != "postgres" or type is None or query.after is not None:
         return False
     chained_access = False
@@ -272,7 +281,7 @@ def generic_safe(type: str | None, query: SearchQuery, backend: str) -> bool:
             return False
         chained_access = True  # a chain's linked resources carry a rule of their own (chain._one)
     started = query.compartment is not None
-    params = drive_hints(type, query.params, started, backend)
+    params = hinted if hinted is not None else drive_hints(type, query.params, started, backend)
     for param in params:
         if param.name == "_list":
             started = True
@@ -332,8 +341,8 @@ def execute(run: Callable[..., list[tuple]], backend: str, type: str | None,
     `generic`: the statement may run on a generic plan (generic_safe)."""
     if query.count < 0 or query.offset < 0:
         raise BadRequest("_count and the page offset cannot be negative", code="value")
-    conditions, args = where(type, query, condition, backend)
-    generic = generic_safe(type, query, backend)
+    conditions, args, hinted = _where(type, query, condition, backend)
+    generic = generic_safe(type, query, backend, hinted)
     page_conditions, page_args = list(conditions), list(args)
     if query.after is not None and not query.sort:
         page_conditions.append("(r.last_updated > ? OR (r.last_updated = ? AND (r.type > ? OR"
