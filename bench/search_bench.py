@@ -13,7 +13,8 @@ The 16 clients run twice: as 16 threads in this one process (one GIL: the Python
 all 16 on one core), and split over `--processes` P worker processes (default 2, as
 `ehelse serve --workers 2` is deployed), each with its own Router and repository and
 16/P client threads, started together; both are printed, with the CPU per request of the
-workers (time.process_time: what the searches cost, whatever the machine's load).
+workers (time.process_time: what the searches cost, whatever the machine's load) and, on
+PostgreSQL, of the database server's backends serving them (ServerCpu).
 `--quick`: 30 patients, few iterations, no cache (the smoke test).
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -315,17 +317,69 @@ class Workers:
             process.join(timeout=60)
 
 
+class ServerCpu:
+    """PostgreSQL's own CPU for the bench's connections: the backend processes whose
+    application_name is `name` (read from /proc, so only with the server on this machine;
+    None elsewhere). The client's CPU alone hides the part of a search that the database
+    does (planning, execution), and other users of the same server must not count."""
+
+    def __init__(self, url: str, name: str):
+        self.url, self.name = url, name
+        self.start: dict[int, float] = {}
+
+    @staticmethod
+    def with_name(url: str, name: str) -> str:
+        """The URL with its connections named `name` (a URL still: open_repository reads
+        the backend from its scheme)."""
+        return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+    def _now(self) -> dict[int, float] | None:
+        import os
+
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            pids = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (self.name,))]
+        tick, seconds = os.sysconf("SC_CLK_TCK"), {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None  # not on this machine
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
+        return seconds
+
+    def begin(self) -> None:
+        self.start = self._now() or {}
+
+    def ms_per(self, requests: int) -> float | None:
+        """Backend CPU since begin() per request (connections opened since count whole)."""
+        now = self._now()
+        if now is None:
+            return None
+        return round(sum(t - self.start.get(pid, 0.0) for pid, t in now.items()) * 1000 / requests, 3)
+
+
 def run_backend(backend: str, url: str, patients: int, iterations: int, rng: random.Random,
                 processes: int = 2) -> dict[str, Any]:
     from ehelse.storage import open_repository
 
+    server = worker_server = None
+    if backend == "postgres":
+        tag = f"ehelse-search-bench-{os.getpid()}"
+        server = ServerCpu(url, tag)
+        worker_server = ServerCpu(url, tag + "-workers")
+        url, worker_url = ServerCpu.with_name(url, server.name), ServerCpu.with_name(url, worker_server.name)
+    else:
+        worker_url = url
     repo = open_repository(url, db_pool_size=20, sqlite_readers=20)
     if repo.upgrade():  # a cached database from before a migration: bring it up to date
         with repo._writing() as conn:
             repo._exec(conn, "ANALYZE")
     router = Router(Settings.from_env({}, validate=False))
     people = samples(repo, 40, rng)
-    workers = Workers(url, processes) if processes > 0 else None
+    workers = Workers(worker_url, processes) if processes > 0 else None
     result: dict[str, Any] = {"backend": backend, "patients": patients, "resources": None, "processes": processes,
                               "classes": {}}
     try:
@@ -333,20 +387,30 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
             requests = [make(people[i % len(people)]) for i in range(iterations)]
             call(router, repo, requests[0])  # warm: prepared statements, caches
             text, scan = plan(repo, requests[0])
+            if server is not None:
+                server.begin()
             cpu = time.process_time()
             one = measure(router, repo, requests, 1)
             one["cpu_ms_per_request"] = round((time.process_time() - cpu) * 1000 / len(requests), 3)
+            if server is not None:
+                one["server_cpu_ms_per_request"] = server.ms_per(len(requests))
             entry = result["classes"][name] = {"one_client": one,
                                                "sixteen_clients": measure(router, repo, requests * 2, 16),
                                                "table_scan": scan and name in SELECTIVE, "plan": text}
             if workers is not None:
-                entry["sixteen_clients_processes"] = workers.measure(requests * 2)
+                if worker_server is not None:
+                    worker_server.begin()
+                many = entry["sixteen_clients_processes"] = workers.measure(requests * 2)
+                if worker_server is not None:
+                    many["server_cpu_ms_per_request"] = worker_server.ms_per(len(requests) * 2)
             many = entry.get("sixteen_clients_processes")
+            served = lambda m: (f" server {m['server_cpu_ms_per_request']:5.2f} ms"  # noqa: E731
+                                if m.get("server_cpu_ms_per_request") is not None else "")
             print(f"  {backend:8} N={patients:<6} {name:22} p50 {one['p50']:7.2f} ms  p99 {one['p99']:7.2f} ms"
-                  f"  cpu {one['cpu_ms_per_request']:6.2f} ms"
-                  f"  | 16 threads p50 {entry['sixteen_clients']['p50']:7.2f} p99 {entry['sixteen_clients']['p99']:7.2f}"
+                  f"  cpu {one['cpu_ms_per_request']:6.2f} ms" + served(one)
+                  + f"  | 16 threads p50 {entry['sixteen_clients']['p50']:7.2f} p99 {entry['sixteen_clients']['p99']:7.2f}"
                   + (f"  | 16 in {processes} processes p50 {many['p50']:7.2f} p99 {many['p99']:7.2f}"
-                     f" cpu {many['cpu_ms_per_request']:6.2f} ms" if many else "")
+                     f" cpu {many['cpu_ms_per_request']:6.2f} ms" + served(many) if many else "")
                   + f"{'  TABLE SCAN' if entry['table_scan'] else ''}", flush=True)
     finally:
         if workers is not None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,3 +30,21 @@ def test_search_bench_quick(tmp_path):
         assert figures["sixteen_clients_processes"]["n"] == 20  # split over 2 worker processes
         assert figures["sixteen_clients_processes"]["cpu_ms_per_request"] > 0
         assert figures["plan"], name
+
+
+@pytest.mark.postgres
+def test_server_cpu_counts_the_backends_of_the_named_connections(pg_url):
+    """bench/search_bench.py's ServerCpu: the CPU of PostgreSQL's backends for the bench's
+    own (named) connections, and not of another connection."""
+    import psycopg
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from bench.search_bench import ServerCpu
+
+    server = ServerCpu(pg_url, "ehelse-test-server-cpu")
+    with psycopg.connect(ServerCpu.with_name(pg_url, server.name)) as named, psycopg.connect(pg_url) as other:
+        server.begin()
+        other.execute("SELECT count(*) FROM generate_series(1, 2000000)")
+        assert server.ms_per(1) == 0
+        named.execute("SELECT count(*) FROM generate_series(1, 2000000)")
+        assert server.ms_per(1) > 0
