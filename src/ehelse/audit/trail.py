@@ -19,11 +19,12 @@ reads, one transaction. The rows of every read the loop runs wait in a list on t
 once as many wait as in the loop's last batch (up to GATHER_ROWS) or GATHER_SECONDS
 have passed, and no commit of theirs is in flight, the next loop iteration hands all of
 them to the writer thread as one batch (so the reads that were ready together commit
-together), and while one is in flight, new rows gather for the next. The writer thread commits the batch
-(one BEGIN, one executemany, one COMMIT: one fsync where the backend makes one) and tells
-the loop once per batch (`call_soon_threadsafe`), which wakes every read of the batch. So
-a read costs the loop no thread hop and no wake-up of its own, and with 32 concurrent
-readers a commit holds tens of rows (tests/audit/test_loop_commit.py).
+together), and while one is in flight, new rows gather for the next. The writer thread
+commits the batch (one BEGIN, one executemany or on PostgreSQL one COPY, one COMMIT: one
+fsync where the backend makes one; log.appending) and tells the loop once per batch
+(`call_soon_threadsafe`), which wakes every read of the batch. So a read costs the loop no
+thread hop and no wake-up of its own, and with 32 concurrent readers a commit holds tens
+of rows (tests/audit/test_loop_commit.py).
 """
 
 from __future__ import annotations
@@ -242,11 +243,11 @@ class _LoopBatcher:
 
     def _hand_over(self) -> None:
         batch, self.waiting = self.waiting, []
-        rows, self.rows = self.rows, 0
+        count, self.rows = self.rows, 0
         if not batch:
             self.busy = False
             return
-        self.target = max(1, min(GATHER_ROWS, rows))
+        self.target = max(1, min(GATHER_ROWS, count))
         item = self.trail._enqueue([r for rows, _ in batch for r in rows])
         item.future.add_done_callback(lambda done: self._call_loop(batch, done))
         self.trail._start_writer()
