@@ -269,7 +269,8 @@ def _worker(url: str, threads: int, barrier, tasks, results) -> None:
             task = tasks.get()
             if task is None:
                 return
-            call(router, repo, task[0])  # warm: caches, connections
+            with ThreadPoolExecutor(threads) as pool:  # warm: caches, connections, plans (see run_backend)
+                list(pool.map(lambda r: call(router, repo, r), task))
             barrier.wait()
             cpu = time.process_time()
             with ThreadPoolExecutor(threads) as pool:
@@ -385,7 +386,11 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
     try:
         for name, make in CLASSES.items():
             requests = [make(people[i % len(people)]) for i in range(iterations)]
-            call(router, repo, requests[0])  # warm: prepared statements, caches
+            # Warm: caches, and on PostgreSQL each pooled connection's prepared statement of
+            # the class, which takes its generic plan after five executions on that connection
+            # (search/execute.py: generic_safe); one pass of 16 clients reaches most of them,
+            # as a server's traffic does within its first minutes.
+            measure(router, repo, requests, 16)
             text, scan = plan(repo, requests[0])
             if server is not None:
                 server.begin()
