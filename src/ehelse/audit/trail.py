@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ehelse.audit import log
-from ehelse.audit.record import digest, event_id, row_of
+from ehelse.audit.record import event_id, row_of, sealed_digest
 
 GENESIS = "0" * 64
 
@@ -174,7 +174,7 @@ class AuditTrail:
             for row in rows:
                 self.seq += 1
                 row.update(chain=self.chain_id, seq=self.seq, previous=self.previous)
-                row["hash"] = self.previous = digest(row)
+                row["hash"] = self.previous = sealed_digest(row)
             if append is not None:
                 append(rows)
             else:
