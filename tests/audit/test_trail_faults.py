@@ -6,6 +6,7 @@ committed, and the chain stays whole (verify), on both backends where the backen
 from __future__ import annotations
 
 import asyncio
+from contextlib import contextmanager
 
 import pytest
 
@@ -40,6 +41,62 @@ def _row(patient: str, **fields) -> dict:
 
 def _stored(repo, trail) -> list[dict]:
     return list(log.chain_rows(repo, trail.chain_id))
+
+
+class ReplyLost(ConnectionError):
+    """The database committed, but the client never heard it (a restart, a dropped link)."""
+
+
+def test_a_commit_whose_reply_was_lost_does_not_stop_the_chain(any_repo, monkeypatch):
+    # The trail cannot tell a commit that failed from one that landed without its reply.
+    # Taking the old seq again for the next batch would collide with the landed row (the
+    # primary key refuses it) on every later commit: no read could be audited again.
+    real = log.appending
+    lose = [True]
+
+    @contextmanager
+    def reply_lost(repo):
+        with real(repo) as append:
+            yield append
+        if lose.pop() if lose else False:
+            raise ReplyLost("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(log, "appending", reply_lost)
+    trail = AuditTrail(any_repo)
+    with pytest.raises(ReplyLost):  # the read it belonged to is not answered
+        asyncio.run(asyncio.wait_for(trail.durable([_row("landed")]), BOUND))
+    asyncio.run(asyncio.wait_for(trail.durable([_row("next")]), BOUND))
+    trail.record([audit_event(ADMIN, interaction="read", patient_id="thread")])
+    assert [(r["seq"], r["patient"]) for r in _stored(any_repo, trail)] == [(1, "landed"), (2, "next"), (3, "thread")]
+    assert verify(any_repo).ok
+
+
+def test_a_write_transaction_whose_reply_was_lost_does_not_stop_the_chain(any_repo, monkeypatch):
+    real = any_repo.transaction
+    lose = [True]
+    depth = [0]
+
+    @contextmanager
+    def reply_lost():
+        depth[0] += 1  # log.insert's own transaction() inside it joins it
+        try:
+            with real():
+                yield
+        finally:
+            depth[0] -= 1
+        if depth[0] == 0 and (lose.pop() if lose else False):
+            raise ReplyLost("server closed the connection unexpectedly")
+
+    trail = AuditTrail(any_repo)
+    monkeypatch.setattr(any_repo, "transaction", reply_lost)
+    with pytest.raises(ReplyLost):
+        with trail.transaction():
+            trail.record([audit_event(ADMIN, interaction="create", patient_id="landed")])
+    monkeypatch.setattr(any_repo, "transaction", real)
+    with trail.transaction():
+        trail.record([audit_event(ADMIN, interaction="update", patient_id="next")])
+    assert [(r["seq"], r["patient"]) for r in _stored(any_repo, trail)] == [(1, "landed"), (2, "next")]
+    assert verify(any_repo).ok
 
 
 @pytest.mark.parametrize("awkward", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])

@@ -186,6 +186,19 @@ def chains(repo: Any) -> list[str]:
         return [r[0] for r in repo._exec(conn, "SELECT DISTINCT chain FROM audit_log ORDER BY chain").fetchall()]
 
 
+def chain_head(repo: Any, chain: str) -> tuple[int, str] | None:
+    """(seq, hash) of the chain's last committed row, None if it has none (trail.py: after
+    a commit whose outcome is unknown)."""
+    if not _is_sql(repo):
+        rows = [r for r in list(_memory(repo)) if r["chain"] == chain]
+        last = max(rows, key=lambda r: r["seq"], default=None)
+        return None if last is None else (last["seq"], last["hash"])
+    with repo._reading() as conn:
+        row = repo._exec(conn, "SELECT seq, hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1",
+                         (chain,)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
 def chain_rows(repo: Any, chain: str, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
     """One chain's rows in sequence order, in keyset pages (a long chain is not held whole)."""
     if not _is_sql(repo):

@@ -25,6 +25,13 @@ fsync where the backend makes one; log.appending) and tells the loop once per ba
 (`call_soon_threadsafe`), which wakes every read of the batch. So a read costs the loop no
 thread hop and no wake-up of its own, and with 32 concurrent readers a commit holds tens
 of rows (tests/audit/test_loop_commit.py).
+
+When something fails (tests/audit/test_trail_faults.py): a failed commit fails every
+request of its batch (none is answered with data) and leaves the chain where it was; a
+commit that failed after it was sent may have landed all the same (a lost reply), so the
+next write first reads the chain's last row back (_resync) instead of reusing its seq. A
+value no backend stores (NUL, a lone surrogate) is stored as U+FFFD (record.sealed_digest)
+rather than failing the other requests' rows in its commit.
 """
 
 from __future__ import annotations
@@ -63,6 +70,11 @@ class AuditTrail:
     _wake: threading.Event = field(default_factory=threading.Event)
     _writer: threading.Thread | None = None
     _owner: int | None = None  # thread inside transaction()
+    # A commit failed after it was sent (a lost reply: a database restart, a dropped link):
+    # it may have landed. seq/previous are then read back from the table before the next
+    # write (_resync), or that write would take a seq the table holds already, and so
+    # would every write after it.
+    _unsure: bool = False
     # Per event loop: the rows waiting to be handed to the writer (durable()). Weak keys: a
     # closed loop (a test's) takes its batcher with it.
     _batchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatcher]" = field(
@@ -120,17 +132,29 @@ class AuditTrail:
             if not batch:
                 return  # another flush took ours: its future is set already
             seq, previous = self.seq, self.previous
+            sent = False
             try:
+                self._resync()
                 with log.appending(self.repo) as append:  # its own transaction (COPY on PostgreSQL)
                     self._append([r for p in batch for r in p.rows], append)
+                    sent = True
                 self.commits += 1
             except BaseException as exc:
                 self.seq, self.previous = seq, previous  # not committed: not in the chain
+                self._unsure = self._unsure or sent  # unless the commit landed unheard
                 for p in batch:
                     p.future.set_exception(exc)
                 return
             for p in batch:
                 p.future.set_result([event_id(r) for r in p.rows])
+
+    def _resync(self) -> None:
+        """After a commit that may have landed (_unsure): the chain goes on from its last
+        row in the table. Under _lock; raises if the table cannot be read (the write that
+        needed it fails, and the next one tries again)."""
+        if self._unsure:
+            self.seq, self.previous = log.chain_head(self.repo, self.chain_id) or (0, GENESIS)
+            self._unsure = False
 
     def _start_writer(self) -> None:
         if self._writer is not None:
@@ -154,14 +178,18 @@ class AuditTrail:
             yield
             return
         with self._lock:
+            self._resync()
             self._owner = threading.get_ident()
             seq, previous = self.seq, self.previous
+            sent = False
             try:
                 with self.repo.transaction():
                     yield
+                    sent = True  # an error from here on is the COMMIT's: it may have landed
                 self.commits += 1
             except BaseException:
                 self.seq, self.previous = seq, previous  # rolled back: the chain never had them
+                self._unsure = self._unsure or sent
                 raise
             finally:
                 self._owner = None
