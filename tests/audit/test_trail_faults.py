@@ -129,3 +129,43 @@ def test_a_row_one_backend_cannot_hold_does_not_fail_the_other_reads_of_its_batc
         trail.record([audit_event(doctor, interaction="create", patient_id="odd3")])
     assert [r["reason"] for r in _stored(any_repo, trail)[-2:]] == ["Akutt a\ufffdb"] * 2
     assert verify(any_repo).ok
+
+
+def test_a_cancelled_submit_does_not_stop_the_writer(any_repo):
+    # submit()'s future is awaited through asyncio.wrap_future; a cancelled await cancels it.
+    # The writer must neither die on it (every later durable() would wait forever) nor
+    # leave the other futures of its batch unset.
+    trail = AuditTrail(any_repo)
+    with trail._lock:  # the writer cannot take the batch before both are queued
+        gone = trail.submit([audit_event(ADMIN, interaction="read", patient_id="gone")])
+        kept = trail.submit([audit_event(ADMIN, interaction="read", patient_id="kept")])
+        assert gone.cancel()
+    assert kept.result(timeout=BOUND) == [f"{trail.chain_id}-1"]
+    asyncio.run(asyncio.wait_for(trail.durable([_row("after")]), BOUND))
+    assert [r["patient"] for r in _stored(any_repo, trail)] == ["kept", "after"]
+    assert verify(any_repo).ok
+
+
+def test_a_writer_that_cannot_start_fails_the_batch_and_the_loop_goes_on(any_repo, monkeypatch):
+    # A thread that cannot be started (RuntimeError: can't start new thread) fails the reads
+    # of that batch; the batcher must not stay busy, or every later read on the loop waits
+    # forever.
+    trail = AuditTrail(any_repo)
+    real = trail._start_writer
+    fail = [True]
+
+    def start() -> None:
+        if fail.pop() if fail else False:
+            raise RuntimeError("can't start new thread")
+        real()
+
+    monkeypatch.setattr(trail, "_start_writer", start)
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError):
+            await asyncio.wait_for(trail.durable([_row("refused")]), BOUND)
+        await asyncio.wait_for(trail.durable([_row("after")]), BOUND)
+
+    asyncio.run(main())
+    assert [(r["seq"], r["patient"]) for r in _stored(any_repo, trail)] == [(1, "after")]
+    assert verify(any_repo).ok

@@ -31,12 +31,14 @@ request of its batch (none is answered with data) and leaves the chain where it 
 commit that failed after it was sent may have landed all the same (a lost reply), so the
 next write first reads the chain's last row back (_resync) instead of reusing its seq. A
 value no backend stores (NUL, a lone surrogate) is stored as U+FFFD (record.sealed_digest)
-rather than failing the other requests' rows in its commit.
+rather than failing the other requests' rows in its commit. A waiter that gave up, or a
+writer thread that cannot start, never leaves the writer dead or the loop's batcher busy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import uuid
 import weakref
@@ -129,6 +131,10 @@ class AuditTrail:
         with self._lock:
             with self._queue_lock:
                 batch, self._queue = self._queue, []
+            # A future cancelled while queued (submit()'s, awaited through wrap_future) is
+            # left out: its caller gave up and will not answer. The rest can no longer be
+            # cancelled, so setting their results below cannot raise.
+            batch = [p for p in batch if p.future.set_running_or_notify_cancel()]
             if not batch:
                 return  # another flush took ours: its future is set already
             seq, previous = self.seq, self.previous
@@ -168,7 +174,10 @@ class AuditTrail:
         while True:
             self._wake.wait()
             self._wake.clear()
-            self._flush()
+            try:
+                self._flush()
+            except Exception:  # a bug: the thread must live on, or every later durable() waits forever
+                logging.getLogger("ehelse").exception("audit trail writer")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -275,10 +284,19 @@ class _LoopBatcher:
         if not batch:
             self.busy = False
             return
+        try:
+            self.trail._start_writer()  # the one step here that can fail (no thread to be had)
+        except Exception as exc:
+            # Those reads are not answered with data; the loop must not stay busy, or every
+            # later read on it would wait forever.
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            self.busy = False
+            return
         self.target = max(1, min(GATHER_ROWS, count))
         item = self.trail._enqueue([r for rows, _ in batch for r in rows])
         item.future.add_done_callback(lambda done: self._call_loop(batch, done))
-        self.trail._start_writer()
         self.trail._wake.set()
 
     def _call_loop(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]], done: Future) -> None:
