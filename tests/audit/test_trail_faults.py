@@ -169,3 +169,83 @@ def test_a_writer_that_cannot_start_fails_the_batch_and_the_loop_goes_on(any_rep
     asyncio.run(main())
     assert [(r["seq"], r["patient"]) for r in _stored(any_repo, trail)] == [(1, "after")]
     assert verify(any_repo).ok
+
+
+def test_several_loops_and_threads_share_one_gapless_chain(any_repo):
+    # Two event loops (durable) and two threads (record) at once: one chain, seq 1..n with
+    # no gap and no duplicate, every `previous` the hash before it, every value as hashed
+    # (non-BMP characters and a query of 2,000 bytes included: COPY's text format).
+    import threading
+
+    trail = AuditTrail(any_repo)
+    errors: list[BaseException] = []
+
+    def loop_worker(name: str) -> None:
+        async def main() -> None:
+            for wave in range(5):
+                await asyncio.wait_for(asyncio.gather(*(trail.durable([_row(f"{name}{wave}-{i}")])
+                                                        for i in range(12))), BOUND)
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+
+    def thread_worker(name: str) -> None:
+        try:
+            for i in range(15):
+                trail.record([audit_event(ADMIN, interaction="search", patient_id=f"{name}{i}",
+                                          query=f"note=𝄞\t\\\n{'ø' * 1200}")])
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=loop_worker, args=(n,)) for n in ("a", "b")]
+    workers += [threading.Thread(target=thread_worker, args=(n,)) for n in ("t", "u")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(BOUND * 5)
+    assert not errors and not any(w.is_alive() for w in workers)
+    stored = _stored(any_repo, trail)
+    assert [r["seq"] for r in stored] == list(range(1, 2 * 60 + 2 * 15 + 1))
+    assert len({r["patient"] for r in stored}) == len(stored)
+    searches = [r for r in stored if r["interaction"] == "search"]
+    assert all(r["query"].startswith("note=𝄞\t\\\n") and len(r["query"].encode()) == 2000 for r in searches)
+    assert verify(any_repo).ok
+
+
+def test_a_read_whose_client_left_still_leaves_the_loop_working(any_repo):
+    # A request cancelled while its row waits (the client went away): nothing is answered;
+    # the row still commits with its batch (the access happened), and the loop goes on.
+    trail = AuditTrail(any_repo)
+
+    async def main() -> None:
+        gone = asyncio.ensure_future(trail.durable([_row("gone")]))
+        stays = asyncio.ensure_future(trail.durable([_row("stays")]))
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.wait_for(stays, BOUND)
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        await asyncio.wait_for(trail.durable([_row("after")]), BOUND)
+
+    asyncio.run(main())
+    assert [r["patient"] for r in _stored(any_repo, trail)] == ["gone", "stays", "after"]
+    assert verify(any_repo).ok
+
+
+@pytest.mark.postgres
+def test_with_the_database_down_a_commit_fails_at_once_and_nothing_waits_forever(pg_url):
+    # Nothing listens where the database was: the commit fails (the pool's timeout bounds
+    # it), its reads are not answered with data, and the trail takes the next one again.
+    from ehelse.storage.postgres import PostgresRepository
+
+    import psycopg
+
+    down = PostgresRepository("postgresql://postgres@127.0.0.1:1/test", connect_timeout=1.0)
+    try:
+        trail = AuditTrail(down)
+        for _ in range(2):
+            with pytest.raises(psycopg.OperationalError):
+                asyncio.run(asyncio.wait_for(trail.durable([_row("nobody")]), BOUND))
+    finally:
+        down.close()
