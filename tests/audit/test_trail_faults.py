@@ -234,6 +234,48 @@ def test_a_read_whose_client_left_still_leaves_the_loop_working(any_repo):
 
 
 @pytest.mark.postgres
+def test_after_a_database_restart_the_trail_commits_on_a_live_connection(pg_url):
+    # PostgreSQL ended the pool's connections (a restart, an administrator) and is back.
+    # The trail's commit must not fail its reads on the dead connections the pool still
+    # holds (one batch of up to 32 reads answered 500 per dead connection): a BEGIN that
+    # fails has sent nothing of the batch, so the commit takes the next connection.
+    import secrets
+
+    from testsupport import pg_base_url
+
+    import psycopg
+
+    name = f"ehelse-trail-{secrets.token_hex(4)}"
+    repository = open_repository(f"{pg_url}&application_name={name}" if "?" in pg_url
+                                 else f"{pg_url}?application_name={name}")
+    repository.upgrade()
+    admin = psycopg.connect(pg_base_url(), autocommit=True)
+    try:
+        trail = AuditTrail(repository)
+        # several pooled connections, all idle in the pool when the server ends them
+        pool = repository._pool
+        held = [pool.getconn() for _ in range(3)]
+        for conn in held:
+            pool.putconn(conn)
+        asyncio.run(asyncio.wait_for(trail.durable([_row("before")]), BOUND))
+        ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                              " WHERE application_name = %s", (name,)).fetchone()[0]
+        assert ended >= 3
+        for i in range(3):
+            asyncio.run(asyncio.wait_for(trail.durable([_row(f"after{i}")]), BOUND))
+        stuck = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+                              " AND state LIKE 'idle in transaction%%'", (name,)).fetchone()[0]
+        assert stuck == 0
+        stored = list(log.chain_rows(repository, trail.chain_id))
+        assert [(r["seq"], r["patient"]) for r in stored] == [(1, "before"), (2, "after0"), (3, "after1"),
+                                                                (4, "after2")]
+        assert verify(repository).ok
+    finally:
+        admin.close()
+        repository.close()
+
+
+@pytest.mark.postgres
 def test_with_the_database_down_a_commit_fails_at_once_and_nothing_waits_forever(pg_url):
     # Nothing listens where the database was: the commit fails (the pool's timeout bounds
     # it), its reads are not answered with data, and the trail takes the next one again.

@@ -12,7 +12,7 @@ to the memory list. The log is append-only: nothing here updates or deletes a ro
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -81,7 +81,7 @@ def appending(repo: Any) -> Iterator[Callable[[list[dict[str, Any]]], None]]:
     import psycopg  # only here: the PostgreSQL backend is installed when it is in use
 
     try:
-        with pool.connection() as conn, conn.transaction():
+        with _live_transaction(pool, psycopg) as conn:
             def copy_rows(rows: list[dict[str, Any]]) -> None:
                 with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
                     for row in rows:
@@ -92,6 +92,29 @@ def appending(repo: Any) -> Iterator[Callable[[list[dict[str, Any]]], None]]:
         # A value PostgreSQL cannot hold (a NUL in a search's text): the client's mistake,
         # 400 as the repository's own transactions answer it, and nothing is committed.
         raise BadRequest(f"Value not accepted by the database: {exc}", code="value") from exc
+
+
+@contextmanager
+def _live_transaction(pool: Any, psycopg: Any) -> Iterator[Any]:
+    """A transaction on a pooled connection that answers. After a database restart the pool
+    still holds the connections the server ended, and hands them out one by one (it drops
+    each only when it comes back broken): a commit on one failed every read of its batch.
+    A BEGIN that fails has sent nothing of the batch, so the next connection is taken, up
+    to one more than the pool can hold. A database that is down fails in pool.connection()
+    (the pool's timeout), which is not retried: that wait would only multiply."""
+    for attempt in range(max(1, getattr(pool, "max_size", 1)) + 1):
+        stack = ExitStack()
+        conn = stack.enter_context(pool.connection())
+        try:
+            stack.enter_context(conn.transaction())  # BEGIN: the connection's first round trip
+        except psycopg.OperationalError:
+            stack.close()  # a broken connection goes back and the pool drops it
+            if conn.closed and attempt < getattr(pool, "max_size", 1):
+                continue
+            raise
+        with stack:
+            yield conn
+        return
 
 
 def _sql(query: LogQuery) -> tuple[str, list[Any]]:
