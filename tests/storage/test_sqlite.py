@@ -153,3 +153,35 @@ def test_the_checkpoint_thread_stops_with_its_repository(sqlite_url):
     while len(checkpointers()) > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(checkpointers()) == before
+
+
+def test_writers_queue_on_a_file_lock_held_for_the_write_transaction(tmp_path):
+    # storage/sqlite: processes writing one file wait in flock(2) on `<file>-writers`, woken
+    # when the writer before them is done, instead of retrying SQLite's lock every 0.1-2 ms.
+    import fcntl
+    import os
+
+    url = f"sqlite:///{tmp_path / 'lock.sqlite'}"
+    first, second = SqliteRepository(url), SqliteRepository(url)  # each its own open file: as two processes
+    probe = os.open(tmp_path / "lock.sqlite-writers", os.O_RDWR)
+    try:
+        order: list[str] = []
+        with first.transaction():
+            first.create({"resourceType": "Patient"}, id="a")
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            waiting = threading.Thread(target=lambda: (second.create({"resourceType": "Patient"}, id="b"),
+                                                       order.append("second")))
+            waiting.start()
+            waiting.join(0.2)
+            assert waiting.is_alive() and order == []  # queued behind the first writer
+            order.append("first")
+        waiting.join(10)
+        assert order == ["first", "second"]
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again once nobody writes
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        assert first.read("Patient", "b") is not None and second.read("Patient", "a") is not None
+    finally:
+        os.close(probe)
+        first.close()
+        second.close()
