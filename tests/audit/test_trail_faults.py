@@ -291,3 +291,47 @@ def test_with_the_database_down_a_commit_fails_at_once_and_nothing_waits_forever
                 asyncio.run(asyncio.wait_for(trail.durable([_row("nobody")]), BOUND))
     finally:
         down.close()
+
+
+def test_over_http_a_failed_audit_commit_answers_500_without_data_and_the_next_reads_succeed(any_repo, monkeypatch):
+    # The whole app, reads by id on the event loop (web/fhir.py awaits durable()): while the
+    # trail cannot commit, every read gets a 500 OperationOutcome that holds none of the
+    # patient's data; once it can, the same reads are answered and audited, chain whole.
+    import secrets
+
+    import httpx
+
+    from ehelse.settings import Settings
+    from ehelse.web.app import create_app
+
+    tag = secrets.token_hex(4)
+    ids = [any_repo.update({"resourceType": "Patient", "id": f"r{tag}-{i}",
+                            "name": [{"family": f"Hemmelig{tag}"}]})[0].id for i in range(6)]
+    app = create_app(Settings.from_env({}, log_level="critical", export_worker=False), any_repo)
+    real = log.appending
+
+    @contextmanager
+    def broken(repo):
+        with real(repo):
+            raise ConnectionError("the audit database went away")
+        yield  # pragma: no cover - never reached
+
+    async def reads() -> list[httpx.Response]:
+        token = app.state.tokens.issue("admin")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            return await asyncio.wait_for(asyncio.gather(*(client.get(f"/fhir/Patient/{id}") for id in ids)), BOUND)
+
+    monkeypatch.setattr(log, "appending", broken)
+    failed = asyncio.run(reads())
+    assert [r.status_code for r in failed] == [500] * len(ids)
+    assert all(r.json()["resourceType"] == "OperationOutcome" and f"Hemmelig{tag}" not in r.text for r in failed)
+    monkeypatch.setattr(log, "appending", real)
+    answered = asyncio.run(reads())
+    assert [r.status_code for r in answered] == [200] * len(ids)
+    assert all(f"Hemmelig{tag}" in r.text for r in answered)
+    from ehelse.audit.trail import trail_for
+
+    rows = list(log.chain_rows(any_repo, trail_for(any_repo).chain_id))
+    assert sorted(r["patient"] for r in rows) == sorted(ids)
+    assert verify(any_repo).ok
