@@ -335,3 +335,33 @@ def test_over_http_a_failed_audit_commit_answers_500_without_data_and_the_next_r
     rows = list(log.chain_rows(any_repo, trail_for(any_repo).chain_id))
     assert sorted(r["patient"] for r in rows) == sorted(ids)
     assert verify(any_repo).ok
+
+
+def test_a_chain_head_moved_by_someone_else_is_read_back_after_the_collision(any_repo):
+    # Two trails on one chain id (a trail copied into a forked process, say): each one's
+    # seq is behind once the other wrote. The colliding commit fails (primary key) and is
+    # not answered; the one after it must go on from the table's last row, not collide for good.
+    first = AuditTrail(any_repo)
+    second = AuditTrail(any_repo, chain_id=first.chain_id)
+
+    def attempt(trail: AuditTrail, patient: str) -> bool:
+        try:
+            asyncio.run(asyncio.wait_for(trail.durable([_row(patient)]), BOUND))
+            return True
+        except asyncio.TimeoutError:
+            raise
+        except Exception:
+            return False
+
+    assert attempt(first, "a1")
+    assert not attempt(second, "b1")  # seq 1 is taken
+    assert attempt(second, "b2")
+    assert not attempt(first, "a2")  # seq 2 is taken
+    assert attempt(first, "a3")
+    with pytest.raises(Exception):
+        with second.transaction():
+            second.record([audit_event(ADMIN, interaction="create", patient_id="b3")])
+    with second.transaction():
+        second.record([audit_event(ADMIN, interaction="create", patient_id="b4")])
+    assert [(r["seq"], r["patient"]) for r in _stored(any_repo, first)] == [(1, "a1"), (2, "b2"), (3, "a3"), (4, "b4")]
+    assert verify(any_repo).ok

@@ -27,9 +27,10 @@ thread hop and no wake-up of its own, and with 32 concurrent readers a commit ho
 of rows (tests/audit/test_loop_commit.py).
 
 When something fails (tests/audit/test_trail_faults.py): a failed commit fails every
-request of its batch (none is answered with data) and leaves the chain where it was; a
-commit that failed after it was sent may have landed all the same (a lost reply), so the
-next write first reads the chain's last row back (_resync) instead of reusing its seq. A
+request of its batch (none is answered with data) and leaves the chain where it was; but
+a commit that failed after it was sent may have landed all the same (a lost reply), and
+one that met a seq already taken shows another writer on the chain id, so then the next
+write first reads the chain's last row back (_resync) instead of reusing its seq. A
 value no backend stores (NUL, a lone surrogate) is stored as U+FFFD (record.sealed_digest)
 rather than failing the other requests' rows in its commit. A waiter that gave up, or a
 writer thread that cannot start, never leaves the writer dead or the loop's batcher busy.
@@ -49,6 +50,7 @@ from typing import Any, Iterator
 
 from ehelse.audit import log
 from ehelse.audit.record import event_id, row_of, sealed_digest
+from ehelse.errors import FhirError
 
 GENESIS = "0" * 64
 
@@ -72,10 +74,11 @@ class AuditTrail:
     _wake: threading.Event = field(default_factory=threading.Event)
     _writer: threading.Thread | None = None
     _owner: int | None = None  # thread inside transaction()
-    # A commit failed after it was sent (a lost reply: a database restart, a dropped link):
-    # it may have landed. seq/previous are then read back from the table before the next
-    # write (_resync), or that write would take a seq the table holds already, and so
-    # would every write after it.
+    # A commit failed in a way that leaves the chain's head in the table unknown: after it
+    # was sent (a lost reply: a database restart, a dropped link, so it may have landed), or
+    # on a seq the table holds already (another writer on this chain id). seq/previous are
+    # then read back from the table before the next write (_resync), or that write would
+    # take a seq the table holds already, and so would every write after it.
     _unsure: bool = False
     # Per event loop: the rows waiting to be handed to the writer (durable()). Weak keys: a
     # closed loop (a test's) takes its batcher with it.
@@ -138,16 +141,17 @@ class AuditTrail:
             if not batch:
                 return  # another flush took ours: its future is set already
             seq, previous = self.seq, self.previous
-            sent = False
             try:
                 self._resync()
                 with log.appending(self.repo) as append:  # its own transaction (COPY on PostgreSQL)
                     self._append([r for p in batch for r in p.rows], append)
-                    sent = True
                 self.commits += 1
             except BaseException as exc:
                 self.seq, self.previous = seq, previous  # not committed: not in the chain
-                self._unsure = self._unsure or sent  # unless the commit landed unheard
+                # ... unless it landed unheard, or the seq was taken: a failure of the
+                # trail's own commit is rare (its values are storable), so any one costs
+                # the next commit a look at the table's last row.
+                self._unsure = True
                 for p in batch:
                     p.future.set_exception(exc)
                 return
@@ -196,9 +200,11 @@ class AuditTrail:
                     yield
                     sent = True  # an error from here on is the COMMIT's: it may have landed
                 self.commits += 1
-            except BaseException:
+            except BaseException as exc:
                 self.seq, self.previous = seq, previous  # rolled back: the chain never had them
-                self._unsure = self._unsure or sent
+                # A refusal the write raised itself (a FHIR 4xx, before the COMMIT) is common
+                # and certain; the database's own errors (a seq taken) and the COMMIT's are not.
+                self._unsure = self._unsure or sent or not isinstance(exc, FhirError)
                 raise
             finally:
                 self._owner = None
