@@ -365,3 +365,39 @@ def test_a_chain_head_moved_by_someone_else_is_read_back_after_the_collision(any
         second.record([audit_event(ADMIN, interaction="create", patient_id="b4")])
     assert [(r["seq"], r["patient"]) for r in _stored(any_repo, first)] == [(1, "a1"), (2, "b2"), (3, "a3"), (4, "b4")]
     assert verify(any_repo).ok
+
+
+@pytest.mark.postgres
+def test_a_database_error_in_the_trails_commit_is_not_a_client_error(pg_url, monkeypatch):
+    # The trail's rows are storable (sealed_digest), so a DataError in its own commit is
+    # the server's trouble, not the client's: it must not come back as a FhirError (400).
+    # Callers treat a FhirError as an answer about one part and go on: the bulk export
+    # reports a type as a problem and serves the others' files, whose audit rows that
+    # failed commit held.
+    import psycopg
+
+    from ehelse.errors import FhirError
+
+    repository = open_repository(pg_url)
+    repository.upgrade()
+    real = log.appending
+
+    @contextmanager
+    def refusing(repo):
+        with real(repo):
+            def append(rows):
+                raise psycopg.DataError("value out of range")
+
+            yield append
+
+    try:
+        trail = AuditTrail(repository)
+        monkeypatch.setattr(log, "appending", refusing)
+        with pytest.raises(psycopg.DataError) as raised:
+            trail.record([audit_event(ADMIN, interaction="read", patient_id="p")])
+        assert not isinstance(raised.value, FhirError)
+        monkeypatch.setattr(log, "appending", real)
+        trail.record([audit_event(ADMIN, interaction="read", patient_id="after")])
+        assert [(r["seq"], r["patient"]) for r in _stored(repository, trail)] == [(1, "after")]
+    finally:
+        repository.close()

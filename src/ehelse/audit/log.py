@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ehelse.audit.record import COLUMNS
-from ehelse.errors import BadRequest
 
 _INSERT = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _COPY = f"COPY audit_log ({', '.join(COLUMNS)}) FROM STDIN"
@@ -80,18 +79,17 @@ def appending(repo: Any) -> Iterator[Callable[[list[dict[str, Any]]], None]]:
         return
     import psycopg  # only here: the PostgreSQL backend is installed when it is in use
 
-    try:
-        with _live_transaction(pool, psycopg) as conn:
-            def copy_rows(rows: list[dict[str, Any]]) -> None:
-                with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
-                    for row in rows:
-                        copy.write_row(tuple(row.get(c, "") for c in COLUMNS))
+    # No DataError becomes a 400 here: the trail stores only storable values (a NUL becomes
+    # U+FFFD, record.sealed_digest), so one is the server's trouble; and a FhirError from
+    # the trail's commit would read to its callers as an answer about one part of a request
+    # (the bulk export reports a type and goes on) while that commit's rows are gone.
+    with _live_transaction(pool, psycopg) as conn:
+        def copy_rows(rows: list[dict[str, Any]]) -> None:
+            with conn.cursor() as cursor, cursor.copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row(tuple(row.get(c, "") for c in COLUMNS))
 
-            yield copy_rows
-    except psycopg.DataError as exc:
-        # A value PostgreSQL cannot hold (a NUL in a search's text): the client's mistake,
-        # 400 as the repository's own transactions answer it, and nothing is committed.
-        raise BadRequest(f"Value not accepted by the database: {exc}", code="value") from exc
+        yield copy_rows
 
 
 @contextmanager
