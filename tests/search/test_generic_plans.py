@@ -39,6 +39,10 @@ UNSAFE = [
     ("a chain to a code", "Observation", q(("patient.gender", "female"))),
     ("system search", None, q(("_id", "e1"))),
     ("a later page", "Condition", q(("patient", "p1"), after=("2020-01-01T00:00:00.000000Z", "Condition", "c1"))),
+    # common to all types: a correlated EXISTS even where it drives, which the planner may
+    # turn into a join ordered by its guess at the value
+    ("_profile", "Observation", q(("_profile", "http://example.org/StructureDefinition/x"))),
+    ("a chain to _profile", "Observation", q(("patient._profile", "http://example.org/StructureDefinition/x"))),
 ]
 
 

@@ -293,6 +293,8 @@ def generic_safe(type: str | None, query: SearchQuery, backend: str,
             continue
         kind = _selectivity(type, param)
         if kind in ("sharp", "broad") and param.name not in ("_text", "_content") and param.drive is not False:
+            if _correlated(type, param):
+                return False
             started = True
         elif kind in ("dense", "broad", "hinted") and param.drive is False and param.modifier != "missing" \
                 and param.name not in ("_text", "_content"):
@@ -332,7 +334,22 @@ def _chain_drives(type: str, param: SearchParam, depth: int = 0) -> bool:
 def _end_drives(type: str, param: SearchParam, depth: int) -> bool:
     if is_chained(param):
         return _chain_drives(type, param, depth + 1)
-    return _selectivity(type, param) in ("sharp", "broad") and param.name not in ("_text", "_content")
+    return _selectivity(type, param) in ("sharp", "broad") and param.name not in ("_text", "_content") \
+        and not _correlated(type, param)
+
+
+def _correlated(type: str, param: SearchParam) -> bool:
+    """Whether compile writes the parameter as a correlated EXISTS even where it drives: the
+    parameters common to all types (`_profile`, `_source`, ...; compile.condition_for), which
+    the planner may pull up into a join to order by its estimate of the value."""
+    from ehelse.search.registry import COLUMN_PARAMS
+
+    if param.name in COLUMN_PARAMS or param.name == "_list":
+        return False
+    definition = registry().get(type, param.name)
+    return definition is not None and (
+        definition.url.startswith("http://hl7.org/fhir/SearchParameter/Resource-")
+        or definition.url.endswith("DomainResource-text"))
 
 
 def execute(run: Callable[..., list[tuple]], backend: str, type: str | None,
