@@ -141,3 +141,42 @@ def test_postgres_prepares_include_statements_whose_text_is_the_same_for_any_ids
     page = repo.search(None, everything)
     assert sorted(v.id for v in page.entries) == ["c0", "c1", "c2", "p1"]
     assert len(includes()) == 1
+
+
+@pytest.mark.postgres
+def test_postgres_prepared_search_survives_a_column_type_change(_pg_schemas):
+    """A schema change by another connection (`ehelse db upgrade` while servers run) that
+    changes the type of a column a search returns makes PostgreSQL refuse every statement
+    prepared before it ("cached plan must not change result type"; a prepared statement's
+    result type is fixed): each such search on a pooled connection would fail, 500, until
+    the connection is recycled. The repository prepares it again instead."""
+    import psycopg
+    from testsupport import pg_base_url, schema_url
+
+    from ehelse.search.include import IncludeSpec
+    from ehelse.storage import open_repository
+
+    schema = _pg_schemas.create()
+    url = schema_url(pg_base_url(), schema)
+    repo = open_repository(url, db_pool_size=1)
+    try:
+        repo.upgrade()
+        repo.update({"resourceType": "Patient", "id": "p1"})
+        repo.update({"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"}})
+        query = SearchQuery(params=[SearchParam("patient", None, ("p1",))], total="accurate",
+                            include=[IncludeSpec("Condition", "subject", None)])
+        for _ in range(2):
+            page = repo.search("Condition", query)
+        with repo._reading() as conn:
+            prepared = [row[0] for row in conn.execute("SELECT statement FROM pg_prepared_statements",
+                                                       prepare=False)]
+        assert len([s for s in prepared if "resource r" in s]) == 2  # the search and its _include
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("ALTER TABLE resource ALTER COLUMN version_id TYPE bigint")
+        for _ in range(2):
+            page = repo.search("Condition", query)
+            assert [v.id for v in page.entries] == ["c1"] and [v.id for v in page.included] == ["p1"]
+            assert page.entries[0].version_id == 1
+    finally:
+        repo.close()
+        _pg_schemas.drop(schema)

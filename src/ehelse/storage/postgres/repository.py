@@ -141,6 +141,12 @@ _INSERT_FRESH = ("WITH first AS (INSERT INTO resource (type, id, version_id, las
 _INSERTS: dict[tuple[str, ...], str] = {}  # index tables -> the statement inserting into them (_inserts)
 
 
+def _stale_plan(exc: psycopg.Error) -> bool:
+    """PostgreSQL's "cached plan must not change result type" (plancache.c, raised by
+    RevalidateCachedQuery; the function's name, unlike the message, is not translated)."""
+    return exc.diag.source_function == "RevalidateCachedQuery" or "cached plan must not change" in str(exc)
+
+
 class PostgresRepository(SqlRepository):
     backend = "postgres"
     _FOR_UPDATE = " FOR UPDATE"
@@ -165,12 +171,18 @@ class PostgresRepository(SqlRepository):
             return self._exec(conn, sql, params, prepare=False, binary=True)
         try:
             return self._exec(conn, sql, params, prepare=True, binary=True)
-        except pg_errors.InvalidSqlStatementName:
+        except (pg_errors.InvalidSqlStatementName, pg_errors.FeatureNotSupported) as exc:
             # psycopg defers the DEALLOCATE ALL it owes after a ROLLBACK or DROP in pipeline
             # mode (a failed write, a migration) to the end of the connection's next
             # statement, and so drops a statement it has just prepared while still taking
-            # it for prepared. A DEALLOCATE ALL of our own empties psycopg's cache too
-            # (psycopg watches for it): then prepare again.
+            # it for prepared. And a column type changed by another connection (an upgrade
+            # while servers run) makes PostgreSQL refuse every statement prepared before it
+            # ("cached plan must not change result type": a prepared statement's result
+            # type is fixed), on every request until the connection is recycled. A
+            # DEALLOCATE ALL of our own empties psycopg's cache too (psycopg watches for
+            # it): then prepare again. Autocommit: the failed statement left no transaction.
+            if isinstance(exc, pg_errors.FeatureNotSupported) and not _stale_plan(exc):
+                raise
             conn.execute("DEALLOCATE ALL")
             return self._exec(conn, sql, params, prepare=True, binary=True)
 
