@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ehelse.search.execute import generic_safe
+from ehelse.search.registry import registry
 from ehelse.storage.protocol import SearchParam, SearchQuery
 
 FNR = "urn:oid:2.16.578.1.12.4.1.4.1"
@@ -179,4 +180,74 @@ def test_postgres_prepared_search_survives_a_column_type_change(_pg_schemas):
             assert page.entries[0].version_id == 1
     finally:
         repo.close()
+        _pg_schemas.drop(schema)
+
+
+@pytest.mark.postgres
+def test_postgres_generic_plans_agree_with_the_reference(_pg_schemas, tmp_path):
+    """The searches generic_safe lets run prepared give the same resources on a generic plan
+    as the reference evaluator (search/reference.py): PostgreSQL forced to generic plans
+    (plan_cache_mode, one connection) on a seeded population, for generated queries alone
+    and each beside a patient (the patient drives; the generated parameter, with its
+    modifiers, prefixes and OR lists, is then compile._membership's opaque per-row check).
+    The agreement tests run each query once, on a custom plan (PostgreSQL plans the first
+    five executions of a prepared statement for their values)."""
+    import json
+    from datetime import date
+
+    from testsupport import pg_base_url, schema_url
+
+    from ehelse.errors import BadRequest
+    from ehelse.nobasis.seed import seed
+    from ehelse.search.agreement import QueryGenerator
+    from ehelse.search.reference import ReferenceEvaluator
+    from ehelse.storage import open_repository
+
+    source = open_repository(f"sqlite:///{tmp_path / 'seed.sqlite'}")
+    seed(source, patients=4, seed=5, reference_date=date(2026, 1, 15), validate_every=0)
+    schema = _pg_schemas.create()
+    repo = open_repository(schema_url(pg_base_url(), schema), db_pool_size=1)
+    try:
+        repo.upgrade()
+        with repo.transaction():
+            for version in source.iter_current():
+                repo.update(json.loads(version.content))
+        with repo._reading() as conn:
+            conn.execute("ANALYZE")
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+        evaluator = ReferenceEvaluator.from_repository(repo)
+        patients = sorted(evaluator.by_type["Patient"])
+        queries = []
+        for i, query in enumerate(QueryGenerator(evaluator, 7).generate(600)):
+            queries.append((query.type, list(query.params)))
+            for code in ("patient", "subject"):
+                if registry().get(query.type, code) is not None:
+                    beside = SearchParam(code, None, (f"Patient/{patients[i % len(patients)]}",))
+                    queries.append((query.type, [beside, *query.params]))
+                    break
+        generic, failures = 0, []
+        for type, params in queries:
+            try:
+                expected = evaluator.search(type, params)
+            except NotImplementedError:
+                continue
+            except (ValueError, KeyError):
+                expected = None
+            search = SearchQuery(params=params, count=100_000, total="none")
+            if not generic_safe(type, search, "postgres"):
+                continue
+            generic += 1
+            try:
+                got = {v.id for v in repo.search(type, search).entries}
+            except BadRequest:
+                got = None
+            if got != expected and not any("_lastUpdated" in p.name for p in params):
+                failures.append(f"{type}?{params}: {sorted(got or ())[:3]} != {sorted(expected or ())[:3]}")
+        with repo._reading() as conn:
+            assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+        assert generic >= 300
+        assert not failures, "\n".join(failures[:20])
+    finally:
+        repo.close()
+        source.close()
         _pg_schemas.drop(schema)
