@@ -12,7 +12,8 @@ from ehelse.storage.protocol import SearchParam, SearchQuery
 
 NASTY = ["gt", "ge-", "9999", "0000", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "2024-02-30",
          "1e999", "-1e-999", "-", "|", "||", "|||", "$", "$$", "\\", "\\|", "a|b|c|d", "%_", "x' OR '1'='1",
-         "ap9999", "ap0001", "eb1e308", "Patient/", "/1", "http://", "urn:", "ø" * 3000, "\u0000", "😀", "ne"]
+         "ap9999", "ap0001", "eb1e308", "Patient/", "/1", "http://", "urn:", "ø" * 3000, "\u0000", "😀", "ne",
+         "\ud800", "a\udfffb"]  # lone surrogates: a JSON body's `\ud800` (ifNoneExist) makes one
 PARAMS = [("Patient", "birthdate"), ("Patient", "name"), ("Patient", "identifier"), ("Patient", "gender"),
           ("Patient", "general-practitioner"), ("Observation", "value-quantity"), ("Observation", "code-value-quantity"),
           ("RiskAssessment", "probability"), ("ValueSet", "url"), ("Patient", "_lastUpdated"), ("Patient", "_id"),
@@ -59,6 +60,17 @@ def test_nasty_values_and_modifiers(repo, type, name):
 @given(st.sampled_from(PARAMS), st.sampled_from(MODIFIERS[:4]), st.text(min_size=1, max_size=40))
 def test_random_values(repo, param, modifier, value):
     _search(repo, *param, modifier, value)
+
+
+@pytest.mark.parametrize("type, name", [("Observation", "patient.identifier"), ("Patient", "_has:Observation:patient:_id"),
+                                        ("Patient", "_list"), ("Observation", "patient")])
+def test_lone_surrogates_in_chains_and_lists(repo, type, name):
+    """No database takes a lone surrogate (not UTF-8): 400, where the driver's encoder
+    raised UnicodeEncodeError, 500 (a transaction's ifNoneExist `identifier=\\ud800`)."""
+    for value in ("\ud800", "x|\udc00"):
+        with pytest.raises(BadRequest) as caught:
+            repo.search(type, SearchQuery(params=[SearchParam(name, None, (value,))], count=5))
+        assert caught.value.status == 400
 
 
 def test_edge_values_are_found(repo):

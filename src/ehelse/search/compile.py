@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable
 
 from ehelse.errors import BadRequest
 from ehelse.fhir.resource_types import is_resource_type
@@ -63,6 +63,20 @@ def bad(code: str, message: str, issue: str = "value") -> BadRequest:
     return BadRequest(message, code=issue, expression=code)
 
 
+# What no database text holds: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8:
+# both drivers' encoders raise, a 500; a JSON body's `\ud800`, e.g. a transaction entry's
+# ifNoneExist, makes one). Nothing stored can match either.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(code: str, values: Iterable[str]) -> None:
+    """400 for a search value no database can be asked about (see _UNSTORABLE)."""
+    for value in values:
+        if _UNSTORABLE.search(value):
+            what = "a NUL character" if "\x00" in value else "a lone surrogate (not UTF-8)"
+            raise bad(code, f"Search parameter {code} has {what}")
+
+
 # -- the entry point -------------------------------------------------------------------------------
 def condition_for(type: str | None, param: SearchParam, alias: str = "r", drive: bool | None = None,
                   backend: str | None = None) -> Sql:
@@ -74,8 +88,7 @@ def condition_for(type: str | None, param: SearchParam, alias: str = "r", drive:
     code = param.name
     if not param.values or any(v == "" for v in param.values):
         raise bad(code, f"Search parameter {code} has an empty value")
-    if any("\x00" in v for v in param.values):  # no database text holds NUL
-        raise bad(code, f"Search parameter {code} has a NUL character")
+    unstorable(code, param.values)
     definition = registry().get(type, code) if type else registry().common(code)
     if definition is None:
         raise bad(code, f"Unknown search parameter {code!r} for {type or 'all types'}", "not-supported")

@@ -81,6 +81,9 @@ def _list_condition(param: SearchParam) -> tuple[str, list[Any]]:
     if param.modifier or any(v.startswith("$") or not v for v in param.values):
         raise BadRequest("_list takes the id of a List (functional lists are not supported)",
                          code="not-supported", expression="_list")
+    from ehelse.search.compile import unstorable
+
+    unstorable("_list", param.values)
     marks = ", ".join("?" * len(param.values))
     return (f"r.id IN (SELECT ri.target_id FROM reference_index ri WHERE ri.type = 'List' AND ri.param = 'item'"
             f" AND ri.id IN ({marks}) AND ri.target_type = r.type)", list(param.values))
