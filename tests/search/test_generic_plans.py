@@ -251,3 +251,18 @@ def test_postgres_generic_plans_agree_with_the_reference(_pg_schemas, tmp_path):
         repo.close()
         source.close()
         _pg_schemas.drop(schema)
+
+
+@pytest.mark.postgres
+def test_postgres_many_shapes_only_rotate_the_cache_of_prepared_statements(one_connection):
+    """More shapes than psycopg keeps prepared (100 per connection): each new one evicts the
+    oldest (a DEALLOCATE of its own), none fails, and the connection never holds more."""
+    repo = one_connection
+    for _ in range(2):
+        for k in range(1, 131):  # OR lists of 1..130 values: 130 statement texts
+            values = tuple(f"Patient/x{j}" for j in range(k - 1)) + ("Patient/p1",)
+            page = repo.search("Condition", SearchQuery(params=[SearchParam("patient", None, values)]))
+            assert [v.id for v in page.entries] == ["c0", "c1", "c2"]
+    with repo._reading() as conn:
+        count = conn.execute("SELECT count(*) FROM pg_prepared_statements", prepare=False).fetchone()[0]
+    assert 100 <= count <= 101
