@@ -249,6 +249,10 @@ def test_a_name_beside_a_day_is_checked_per_row():
     assert [p.drive for p in drive_hints("Observation", [subject, code], False, "postgres")] == [None, False]
     assert [p.drive for p in drive_hints("Observation", [code], True, "postgres")] == [False]
     assert drive_hints("Observation", [code], False, "postgres") == [code]
+    # `_id:not` selects nearly every resource: the code beside it still drives
+    not_one = SearchParam("_id", "not", ("o1",))
+    assert [p.drive for p in drive_hints("Observation", [not_one, code], False, "postgres")] == [None, None]
+    assert [p.drive for p in drive_hints("Patient", [not_one, family], False, "sqlite")] == [None, None]
     # and a name beside a day or a reference (a subplan; its generic plan is taken), but not
     # beside a date range, and never full text (its GIN index)
     assert [p.drive for p in drive_hints("Patient", [family, day], False, "postgres")] == [False, None]

@@ -39,6 +39,9 @@ UNSAFE = [
     ("_lastUpdated", "Observation", q(("patient", "p1"), ("_lastUpdated", "ge2020"))),
     ("a chain to a code", "Observation", q(("patient.gender", "female"))),
     ("system search", None, q(("_id", "e1"))),
+    ("_id:not beside a code", "Observation", SearchQuery(params=[SearchParam("_id", "not", ("o1",)),
+                                                                 SearchParam("code", None, ("8480-6",))])),
+    ("_id:not", "Observation", SearchQuery(params=[SearchParam("_id", "not", ("o1",))])),
     ("a later page", "Condition", q(("patient", "p1"), after=("2020-01-01T00:00:00.000000Z", "Condition", "c1"))),
     # common to all types: a correlated EXISTS even where it drives, which the planner may
     # turn into a join ordered by its guess at the value

@@ -184,6 +184,12 @@ def _selectivity(type: str, param: SearchParam) -> str | None:
         return "sharp" if param.drive else "hinted"
     if param.name in ("_text", "_content"):
         return "broad"
+    if param.name == "_id" and param.modifier in ("not", "missing"):
+        # every resource of the type but the few named (or all or none): nothing to start
+        # from. As "sharp" it demoted a code beside it to a per-row check, and
+        # `Observation?_id:not=x&code=<a code no one has>` walked every Observation at
+        # N=10,000 (2.3 s against 16 ms), on a generic plan (generic_safe) too.
+        return "dense"
     if param.name in ("_id", "_list") or param.name.startswith("_has:") or is_chained(param):
         return "sharp"
     definition = registry().get(type, param.name)
