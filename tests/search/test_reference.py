@@ -105,3 +105,14 @@ def test_what_the_oracle_does_not_judge(ev):
         ev.search("Patient", [P("birthdate", None, ("ap1980",))])
     with pytest.raises(NotImplementedError):
         ev.search("Patient", [P("_filter", None, ("name eq x",))])
+
+
+def test_escaped_characters_in_a_string_value():
+    """search.html#escaping: `\\,` in a value is a literal comma, also under :exact and
+    :contains (the agreement test met `address:exact=Jensenspranget 112\\, H0103`, which the
+    backends found and the oracle did not)."""
+    ev = ReferenceEvaluator([{"resourceType": "Organization", "id": "o1",
+                              "address": [{"line": ["Jensenspranget 112, H0103"], "city": "Eidsvoll"}]}])
+    for modifier in ("exact", "contains", None):
+        assert ev.search("Organization", [P("address", modifier, ("Jensenspranget 112\\, H0103",))]) == {"o1"}
+    assert ev.search("Organization", [P("address", "exact", ("Jensenspranget 112\\, h0103",))]) == set()

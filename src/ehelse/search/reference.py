@@ -349,6 +349,8 @@ class ReferenceEvaluator:
     def _string(node: Any, modifier: str | None, value: str) -> bool:
         # search.html#string: case- and accent-insensitive prefix by default; :exact is the
         # exact, case-sensitive string; :contains anywhere. Norwegian letters fold (ø -> o).
+        # search.html#escaping: `\,` `\$` `\|` `\\` are the characters themselves.
+        value = re.sub(r"\\([,$|\\])", r"\1", value)
         for part in string_parts(node):
             if modifier == "exact":
                 if part == value:
