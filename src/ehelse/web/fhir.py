@@ -13,8 +13,6 @@ import weakref
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio.to_thread
-
 from ehelse.access.policy import AccessPolicy
 from ehelse.access.repository import SecuredRepository
 from ehelse.errors import (BadRequest, FhirError, NotAcceptable, UnsupportedMediaType)
@@ -25,6 +23,7 @@ from ehelse.audit.trail import trail_for
 from ehelse.fhir.resource_types import is_resource_type, is_valid_id
 from ehelse.web.reads import Prefetched, batcher_for
 from ehelse.web.responses import FHIR_JSON, send_error
+from ehelse.web.threads import run_sync
 
 # http://hl7.org/fhir/R4/http.html#mime-type: JSON only here. `_format` may also say "json".
 JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
@@ -125,10 +124,10 @@ class FhirEndpoint:
                 try:
                     fetched = await batcher_for(self._batchers, repo).read(parts[0], parts[1])
                 except Exception:  # the database: the router's own path answers (and logs) it
-                    return await anyio.to_thread.run_sync(self._run, request)
+                    return await run_sync(self._run, request)
                 return await self._run_audited_inline(request, Prefetched(repo, parts[0], parts[1], fetched.version),
                                                       fetched.facts_version)
-        return await anyio.to_thread.run_sync(self._run, request)
+        return await run_sync(self._run, request)
 
     def _audit_trail(self, repo: Any) -> Any:
         known, trail = self._trail
