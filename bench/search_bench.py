@@ -21,6 +21,7 @@ PostgreSQL, of the database server's backends serving them (ServerCpu).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -255,6 +256,16 @@ def plan(repo, request: Request) -> tuple[str, bool]:
     return text, scan
 
 
+def served_process_gc() -> None:
+    """What the server does with the collector once it has loaded what requests load
+    (web/app.py: gc.collect() and gc.freeze() at start-up and after its 100th and 1,000th
+    request): without it a full collection over the loaded registries and caches stalls every
+    client thread of the bench's process for 50-200 ms now and then, a pause the served
+    process does not have."""
+    gc.collect()
+    gc.freeze()
+
+
 # -- 16 clients in several processes, as `ehelse serve --workers P` runs ---------------------
 def _worker(url: str, threads: int, barrier, tasks, results) -> None:
     """One server process: its own repository and Router; for each class it is sent, warms
@@ -271,6 +282,7 @@ def _worker(url: str, threads: int, barrier, tasks, results) -> None:
                 return
             with ThreadPoolExecutor(threads) as pool:  # warm: caches, connections, plans (see run_backend)
                 list(pool.map(lambda r: call(router, repo, r), task))
+            served_process_gc()
             barrier.wait()
             cpu = time.process_time()
             with ThreadPoolExecutor(threads) as pool:
@@ -391,6 +403,7 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
             # (search/execute.py: generic_safe); one pass of 16 clients reaches most of them,
             # as a server's traffic does within its first minutes.
             measure(router, repo, requests, 16)
+            served_process_gc()
             text, scan = plan(repo, requests[0])
             if server is not None:
                 server.begin()
