@@ -39,6 +39,29 @@ _CHECKPOINT_SECONDS = 0.5  # between the background checkpoints
 _BACKSTOP_PAGES = 10_000  # WAL pages (40 MB) at which a commit checkpoints after all
 
 
+# Repositories holding `<file>-writers` open (_writers_lock). A forked child closes its
+# copies at once: flock(2) belongs to the open file description, which fork shares, so a
+# child that kept the parent's descriptor kept the parent's lock alive after the parent died
+# (SIGKILL inside a write) and every writer of the file then waited for it for good. The
+# close does not unlock: the parent still holds the description. The child opens its own
+# on its first write.
+_WITH_WRITERS_FILE: weakref.WeakSet = weakref.WeakSet()
+
+
+def _close_inherited_writers_files() -> None:
+    for repo in list(_WITH_WRITERS_FILE):
+        fd, repo._writers_file = repo._writers_file, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    _WITH_WRITERS_FILE.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_writers_files)
+
+
 def sqlite_path(url: str) -> Path:
     """The file a `sqlite:///relative` or `sqlite:////absolute` URL names."""
     if not url.startswith("sqlite:///"):
@@ -172,7 +195,8 @@ class SqliteRepository(SqlRepository):
                 self._checkpointer.start()
             conn = self._writer
             writers = self._writers_lock()
-            fcntl.flock(writers, fcntl.LOCK_EX)
+            if writers is not None:
+                fcntl.flock(writers, fcntl.LOCK_EX)
             try:
                 self._begin_immediate(conn)
                 try:
@@ -183,9 +207,10 @@ class SqliteRepository(SqlRepository):
                         conn.execute("ROLLBACK")
                     raise
             finally:
-                fcntl.flock(writers, fcntl.LOCK_UN)
+                if writers is not None:
+                    fcntl.flock(writers, fcntl.LOCK_UN)
 
-    def _writers_lock(self) -> int:
+    def _writers_lock(self) -> int | None:
         """The file lock that this database's writing processes queue on (`<file>-writers`,
         flock(2)). SQLite's own write lock cannot be waited for, only retried: with two
         server workers the one that found it taken slept 0.1-2 ms per try while the other
@@ -195,8 +220,16 @@ class SqliteRepository(SqlRepository):
         program on the file); the kernel releases it if its process dies. Opened once per
         process: a forked child shares its parent's open file, and so its flock."""
         if self._writers_file is None or self._writers_pid != os.getpid():
+            try:
+                fd = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError:
+                # A directory this process may not create files in (read-only mount, another
+                # owner) while the database itself is writable: write without the queue;
+                # BEGIN IMMEDIATE still keeps writers apart, by retrying.
+                return None
             self._writers_pid = os.getpid()
-            self._writers_file = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._writers_file = fd
+            _WITH_WRITERS_FILE.add(self)
         return self._writers_file
 
     @contextmanager
@@ -246,3 +279,4 @@ class SqliteRepository(SqlRepository):
             if self._writers_file is not None and self._writers_pid == os.getpid():
                 os.close(self._writers_file)
                 self._writers_file = None
+                _WITH_WRITERS_FILE.discard(self)
