@@ -82,3 +82,112 @@ def test_writes_go_on_when_the_writers_file_cannot_be_opened(tmp_path):
         assert repo.read("Patient", "a").version_id == 2
     finally:
         repo.close()
+
+
+# -- every path through the write, checked against a fresh write of the final content ------
+_VARIANTS = [
+    {"resourceType": "Observation", "status": "final",
+     "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}, {"system": "http://loinc.org", "code": "8302-2"}]},
+     "valueQuantity": {"value": 172.5, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"},
+     "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">høyde målt</div>"}},
+    {"resourceType": "Observation", "status": "amended",
+     "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}, {"system": "http://loinc.org", "code": "8302-2"}]},
+     "valueQuantity": {"value": 172.50, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"},
+     "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">målt høyde</div>"}},
+    {"resourceType": "Observation", "status": "final",
+     "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}, {"system": "http://loinc.org", "code": "29463-7"}]},
+     "valueQuantity": {"value": 1.725, "unit": "m", "system": "http://unitsofmeasure.org", "code": "m"},
+     "effectiveDateTime": "2026-01-15T09:10:00+01:00"},
+    {"resourceType": "Observation", "status": "final",
+     "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]},
+     "valueQuantity": {"value": 172.5, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"},
+     "effectiveDateTime": "2026-01-15T09:10:00+01:00"},
+]
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _index_rows(repo, type: str, id: str) -> list:
+    """The index rows stored for one resource, as comparable text, sorted."""
+    from ehelse.storage.index import INDEX_TABLES
+
+    rows = []
+    with repo._reading() as conn:
+        for table, columns in INDEX_TABLES.items():
+            for row in repo._exec(conn, f"SELECT param, {', '.join(columns)} FROM {table} WHERE type = ? AND id = ?",
+                                  (type, id)).fetchall():
+                rows.append((table, *map(repr, row)))
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_index_rows_after_any_sequence_of_writes_equal_a_fresh_write(repo, seed, tmp_path):
+    # Updates, deletes, re-creates after a delete, several writes of one resource in one
+    # transaction, reads between them (the read cache) and rolled back transactions: the
+    # stored index rows are afterwards exactly those a first write of the current content
+    # makes, and versions count every committed write and none of a rolled back one.
+    import copy
+    import random
+
+    from ehelse.storage import open_repository
+
+    if repo.__class__.__name__ == "MemoryRepository":
+        pytest.skip("no index tables")
+    rng = random.Random(seed)
+    ids = ["a", "b", "c"]
+    expected: dict[str, tuple[int, int | None]] = {}  # id -> (version, variant or None when deleted)
+    for _ in range(30):
+        rollback = rng.random() < 0.3
+        trial = dict(expected)
+        try:
+            with repo.transaction():
+                for _ in range(rng.randint(1, 4)):
+                    id = rng.choice(ids)
+                    if rng.random() < 0.5:
+                        repo.read("Observation", id)
+                    version, variant = trial.get(id, (0, None))
+                    if rng.random() < 0.25:
+                        deleted = repo.delete("Observation", id)
+                        if variant is not None:
+                            assert deleted.version_id == version + 1
+                            trial[id] = (version + 1, None)
+                        else:
+                            assert deleted is None
+                    else:
+                        choice = rng.randrange(len(_VARIANTS))
+                        resource = dict(copy.deepcopy(_VARIANTS[choice]), id=id)
+                        written, _ = repo.update(resource, if_match=version if variant is not None and rng.random() < 0.5 else None)
+                        assert written.version_id == version + 1
+                        trial[id] = (version + 1, choice)
+                    current = repo.read("Observation", id)
+                    if id not in trial:  # deleted before it ever existed: nothing stored
+                        assert current is None
+                    else:
+                        assert current.version_id == trial[id][0] and current.deleted == (trial[id][1] is None)
+                if rollback:
+                    raise _Rollback
+        except _Rollback:
+            pass
+        else:
+            expected = trial
+    if repo.backend == "sqlite":
+        fresh = open_repository(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    else:
+        fresh = None  # the same database: a second id per resource, written once
+    try:
+        for id, (version, variant) in expected.items():
+            current = repo.read("Observation", id)
+            assert current.version_id == version and current.deleted == (variant is None)
+            assert len(repo.history("Observation", id, count=100).entries) == version
+            target = fresh or repo
+            if variant is not None:
+                target.create(dict(copy.deepcopy(_VARIANTS[variant]), id=f"fresh-{id}"), id=f"fresh-{id}")
+                assert _index_rows(repo, "Observation", id) == [
+                    row for row in _index_rows(target, "Observation", f"fresh-{id}")]
+            else:
+                assert _index_rows(repo, "Observation", id) == []
+    finally:
+        if fresh is not None:
+            fresh.close()
