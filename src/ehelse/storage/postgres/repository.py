@@ -277,9 +277,13 @@ class PostgresRepository(SqlRepository):
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 yield conn
         except pg_errors.UniqueViolation as exc:
-            if exc.diag.table_name not in ("resource", "resource_version"):
+            # A generated id that exists already (_insert_first): the client may retry. Only
+            # `resource`: every other insert of it says ON CONFLICT DO NOTHING, so a clash
+            # there is that id. A clash on resource_version (a version taken twice: a lost
+            # update) or any other table is a defect of the server and stays one, not a 409
+            # that tells the client to retry.
+            if exc.diag.table_name != "resource":
                 raise
-            # a generated id that exists already (_insert_first): the client may retry
             raise Conflict(f"The resource exists already: {exc.diag.message_detail}") from exc
         except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
             raise Conflict(f"Concurrent transactions collided; retry: {exc.diag.message_primary}") from exc
