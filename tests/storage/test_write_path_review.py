@@ -188,6 +188,12 @@ def test_index_rows_after_any_sequence_of_writes_equal_a_fresh_write(repo, seed,
                     row for row in _index_rows(target, "Observation", f"fresh-{id}")]
             else:
                 assert _index_rows(repo, "Observation", id) == []
+        # the full-text tables (SQLite: contentless FTS5 kept by triggers on text_index)
+        from ehelse.storage.protocol import SearchParam, SearchQuery
+
+        query = SearchQuery(params=[SearchParam("_text", None, ("høyde",))], total="accurate", count=100)
+        narrated = {id for id, (_, variant) in expected.items() if variant is not None and "text" in _VARIANTS[variant]}
+        assert {v.id for v in repo.search("Observation", query).entries} - {f"fresh-{id}" for id in ids} == narrated
     finally:
         if fresh is not None:
             fresh.close()
