@@ -217,8 +217,11 @@ class SqliteRepository(SqlRepository):
         committed in well under one, and the cores stood idle (CRUD benchmark, workers=2).
         In flock the kernel wakes the next writer when the lock is let go. It is taken
         before BEGIN IMMEDIATE, whose retries remain for writers that do not take it (another
-        program on the file); the kernel releases it if its process dies. Opened once per
-        process: a forked child shares its parent's open file, and so its flock."""
+        program on the file); the kernel releases it when the last descriptor of its open
+        file is closed, so when its process dies provided no forked child still holds a copy
+        (_close_inherited_writers_files). Opened once per process: a forked child would
+        otherwise share its parent's open file, and so its flock. None when it cannot be
+        opened."""
         if self._writers_file is None or self._writers_pid != os.getpid():
             try:
                 fd = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
