@@ -309,3 +309,33 @@ def test_delete_racing_updates_keeps_every_version(repo):
     query = SearchQuery(params=[SearchParam("_id", None, ("d",))], total="accurate")
     hits = {v.id for v in repo.search("Patient", query).entries}
     assert hits == (set() if current.deleted else {"d"})
+
+
+@pytest.mark.parametrize("fail_at", ["raise", "if-match"])
+def test_a_failed_transaction_leaks_neither_read_cache_nor_buffered_index_rows(repo, fail_at):
+    # A transaction Bundle that fails after its writes: none of them is stored, and what the
+    # attempt remembered (reads, index rows not yet written) is gone for the retry.
+    import copy
+
+    from ehelse.errors import PreconditionFailed
+    from ehelse.storage.protocol import SearchParam, SearchQuery
+
+    base = {"resourceType": "Patient", "name": [{"family": "Nordmann"}]}
+    repo.create(copy.deepcopy(base), id="x")
+    with pytest.raises((_Rollback, PreconditionFailed)):
+        with repo.transaction():
+            repo.update({**copy.deepcopy(base), "id": "x", "name": [{"family": "Hansen"}]})
+            assert repo.read("Patient", "x").version_id == 2  # remembered inside the attempt
+            repo.create({"resourceType": "Patient", "name": [{"family": "Hansen"}]}, id="y")
+            repo.create({"resourceType": "Patient", "name": [{"family": "Hansen"}]}, id="z")  # rows buffered
+            if fail_at == "if-match":  # a later entry's stale If-Match: 412, all of it undone
+                repo.update({**copy.deepcopy(base), "id": "x"}, if_match=1)
+            raise _Rollback
+    with repo.transaction():
+        assert repo.read("Patient", "x").version_id == 1
+        assert repo.read("Patient", "y") is None and repo.read("Patient", "z") is None
+        version, _ = repo.update({**copy.deepcopy(base), "id": "x", "gender": "female"}, if_match=1)
+        assert version.version_id == 2
+    for family, ids in (("Hansen", set()), ("Nordmann", {"x"})):
+        query = SearchQuery(params=[SearchParam("family", None, (family,))], total="accurate")
+        assert {v.id for v in repo.search("Patient", query).entries} == ids
