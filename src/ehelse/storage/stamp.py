@@ -12,6 +12,9 @@ import os
 import time
 from typing import Any
 
+import orjson
+
+from ehelse.errors import BadRequest
 from ehelse.fhir import jsoncodec
 
 
@@ -57,4 +60,13 @@ def stamp(resource: dict[str, Any], id: str, version_id: int, last_updated: str)
             ordered[key] = value
     resource.clear()
     resource.update(ordered)
-    return jsoncodec.dumps(resource)
+    try:
+        return jsoncodec.dumps(resource)
+    except orjson.JSONEncodeError as exc:
+        # A string with a lone surrogate: the JSON escape \ud800 parses into one, but no
+        # UTF-8 text (a stored resource, a response body) can hold it. The client's value:
+        # 400, not a 500 from the encoder (http.html#create: 400 for content it cannot store).
+        if "surrogates" not in str(exc):
+            raise
+        raise BadRequest(f"A string in the resource is not valid Unicode (a lone surrogate): {exc}",
+                         code="value") from None
