@@ -86,3 +86,19 @@ def test_depth_check_agrees_with_a_character_walk():
         text = "".join(parts)
         for limit in (1, 3, 6):
             assert jsoncodec._too_deep(text, limit) == (_depth_by_hand(text) > limit), text
+
+
+@pytest.mark.parametrize("body", [b'{"a":"x\\ud800y"}', b'{"a\\udc00":1}', b'{"a":[{"b":"\\uDBFF"}]}', b'"\\udfff"'])
+def test_a_lone_surrogate_escape_is_400(body):
+    # RFC 8259 section 8.2: grammatical, but no Unicode text; nothing after parsing can encode it
+    with pytest.raises(BadRequest, match="lone surrogate"):
+        jsoncodec.loads(body)
+
+
+@pytest.mark.parametrize("body, value", [
+    (b'{"a":"\\ud83d\\ude00"}', {"a": "\U0001f600"}),  # an escaped pair is one character
+    (b'{"a":"\\\\ud800"}', {"a": "\\ud800"}),  # an escaped backslash, then text
+    ('{"a":"Østby"}'.encode(), {"a": "Østby"}),
+])
+def test_surrogate_pairs_and_look_alikes_are_accepted(body, value):
+    assert jsoncodec.loads(body) == value

@@ -86,9 +86,38 @@ def loads(data: bytes | str, *, max_depth: int = 64) -> Any:
     if _too_deep(text, max_depth):
         raise BadRequest(f"JSON is nested deeper than {max_depth} levels", code="structure")
     try:
-        return _decoder.decode(text)
+        value = _decoder.decode(text)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}", code="structure") from None
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(value):
+        # RFC 8259 section 8.2: an escape of half a surrogate pair is grammatical JSON but no
+        # Unicode text; FHIR's JSON is UTF-8 (json.html), which cannot hold it, nor can the
+        # stored resource, the audit record or a response that quotes it. Refused here, for
+        # every body at once, instead of failing later in whatever first encodes it (a 500).
+        raise BadRequest("Body holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair): "
+                         "not valid Unicode", code="structure")
+    return value
+
+
+# Python's decoder joins an escaped pair (\ud83d\ude00) into one character; only a half
+# left alone stays a surrogate. Bodies without such an escape (nearly all) skip the walk.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 # A JSON string, written "unrolled" (runs of plain characters between escapes): the same
