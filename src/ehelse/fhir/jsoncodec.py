@@ -89,7 +89,7 @@ def loads(data: bytes | str, *, max_depth: int = 64) -> Any:
         value = _decoder.decode(text)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}", code="structure") from None
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(value):
+    if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(value):
         # RFC 8259 section 8.2: an escape of half a surrogate pair is grammatical JSON but no
         # Unicode text; FHIR's JSON is UTF-8 (json.html), which cannot hold it, nor can the
         # stored resource, the audit record or a response that quotes it. Refused here, for
