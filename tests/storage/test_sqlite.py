@@ -185,3 +185,41 @@ def test_writers_queue_on_a_file_lock_held_for_the_write_transaction(tmp_path):
         os.close(probe)
         first.close()
         second.close()
+
+
+def test_closing_the_repository_while_another_thread_reads_waits_for_that_read(tmp_path):
+    # A bulk export's sweep thread was still reading when its test closed the repository:
+    # close() closed the connection under the running statement, and the process died of
+    # SIGSEGV (CI, tests/bulk). Run in a child process, so a crash fails this test only.
+    import subprocess
+    import sys
+
+    script = f"""
+import threading
+from ehelse.storage.sqlite import SqliteRepository
+repo = SqliteRepository("sqlite:///{tmp_path / 'close.sqlite'}")
+started, result = threading.Event(), []
+def read():
+    with repo._read_conn() as conn:
+        started.set()
+        # a statement that runs for a while: the close below lands in the middle of it
+        rows = conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
+                            "SELECT count(*) FROM n").fetchone()
+        result.append(rows[0])
+    result.append(conn)
+reader = threading.Thread(target=read)
+reader.start()
+started.wait()
+repo.close()
+reader.join()
+assert result[0] == 3000000, result
+try:
+    result[1].execute("SELECT 1")
+except Exception as exc:  # closed when it came back
+    assert "closed" in str(exc), exc
+else:
+    raise AssertionError("the reader was left open")
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stdout, done.stderr[-2000:])

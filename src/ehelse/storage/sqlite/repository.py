@@ -244,6 +244,16 @@ class SqliteRepository(SqlRepository):
             if conn.in_transaction:  # a read that failed half-way
                 conn.execute("ROLLBACK")
             self._idle_readers.append(conn)
+            if self._closed:  # close() ran meanwhile and left this reader open: close it now
+                self._close_idle_readers()
+
+    def _close_idle_readers(self) -> None:
+        while True:
+            try:
+                conn = self._idle_readers.pop()
+            except IndexError:
+                return
+            conn.close()
 
     def _take_reader(self) -> sqlite3.Connection:
         # The fast path is one atomic deque.pop(); only when every reader is busy do we
@@ -274,9 +284,14 @@ class SqliteRepository(SqlRepository):
                 and self._checkpointer is not threading.current_thread()):
             self._checkpointer.join()
         with self._write_lock:
+            # Only the idle readers close here. One in use by another thread (a bulk export's
+            # sweep, a search still running at shutdown) closes when it comes back
+            # (_read_conn): sqlite3_close under a statement that another thread is stepping
+            # through is a use after free, which crashed a test process (SIGSEGV in _exec).
+            # _closed is set before the idle ones are taken, and a reader is put back before
+            # _closed is looked at, so every reader is closed by one side or the other.
             self._closed = True
-            for conn in self._all_readers:
-                conn.close()
+            self._close_idle_readers()
             self._all_readers.clear()
             self._writer.close()
             if self._writers_file is not None and self._writers_pid == os.getpid():
