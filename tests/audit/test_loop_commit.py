@@ -196,16 +196,6 @@ def test_row_for_is_row_of_the_audit_event(actor, interaction, what, query, deni
     assert len(direct["recorded"]) == len(flattened["recorded"]) and direct["recorded"].endswith("Z")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_repo(request, tmp_path):
-    if request.param == "sqlite":
-        repository = open_repository(f"sqlite:///{tmp_path / 'any.sqlite'}")
-    else:
-        repository = open_repository(request.getfixturevalue("pg_url"))
-    repository.upgrade()
-    yield repository
-    repository.close()
-
 
 def test_awkward_values_are_stored_as_hashed(any_repo):
     # PostgreSQL writes the batch with COPY (audit/log.py): tabs, newlines, backslashes,

@@ -23,16 +23,6 @@ ADMIN = Actor("admin", "admin", ("system/*.*",), token_id="admin-token")
 BOUND = 20
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_repo(request, tmp_path):
-    if request.param == "sqlite":
-        repository = open_repository(f"sqlite:///{tmp_path / 'faults.sqlite'}")
-    else:
-        repository = open_repository(request.getfixturevalue("pg_url"))
-    repository.upgrade()
-    yield repository
-    repository.close()
-
 
 def _row(patient: str, **fields) -> dict:
     return row_for(ADMIN, interaction="read", patient_id=patient, what=[f"Patient/{patient}"], relation="admin",

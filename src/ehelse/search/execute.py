@@ -25,6 +25,7 @@ from ehelse.errors import BadRequest
 from ehelse.fhir.resource_types import is_resource_type
 from ehelse.search import include as includes
 from ehelse.search.chain import chain_condition, is_chained
+from ehelse.search.compile import unstorable
 from ehelse.search.registry import compartments, registry
 from ehelse.search.sort import order_by
 from ehelse.storage.protocol import Page, ResourceVersion, SearchParam, SearchQuery
@@ -81,8 +82,6 @@ def _list_condition(param: SearchParam) -> tuple[str, list[Any]]:
     if param.modifier or any(v.startswith("$") or not v for v in param.values):
         raise BadRequest("_list takes the id of a List (functional lists are not supported)",
                          code="not-supported", expression="_list")
-    from ehelse.search.compile import unstorable
-
     unstorable("_list", param.values)
     marks = ", ".join("?" * len(param.values))
     return (f"r.id IN (SELECT ri.target_id FROM reference_index ri WHERE ri.type = 'List' AND ri.param = 'item'"
