@@ -60,7 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("key_file", "",
             "PEM file with the token signing key; empty: keys are kept in the database."),
     Setting("db_pool_size", 10, "Largest number of PostgreSQL connections per server process.", int),
-    Setting("sqlite_readers", 8, "Reader connections per process on SQLite (WAL; one writer).", int),
+    Setting("sqlite_readers", 4, "SQLite reads at a time per process from worker threads, each on its own connection; more wait in line (the event loop's reads by id never wait). About twice the cores: more only switch threads (docs/storage.md).", int),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
     Setting("log_format", "json", "Log format: json (structured, one object a line) or text."),
     Setting("metrics", True, "Serve Prometheus metrics at /metrics.", _bool),

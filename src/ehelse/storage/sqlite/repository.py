@@ -6,9 +6,9 @@
 Concurrency (https://www.sqlite.org/wal.html): in WAL mode readers never block the writer
 nor each other, and there is one writer at a time. So the repository has one writer
 connection, guarded by a lock and used with `BEGIN IMMEDIATE` (the write lock is taken at
-the start, so a transaction never fails half-way for want of it), and up to
-`sqlite_readers` reader connections, all usable from any thread (the ASGI server runs the
-synchronous core in a thread pool). Another process writing the same file (e.g. `ehelse
+the start, so a transaction never fails half-way for want of it), and reader connections,
+usable from any thread (the ASGI server runs the synchronous core in a thread pool), with at
+most `sqlite_readers` reads at a time from worker threads (gate.py says why). Another process writing the same file (e.g. `ehelse
 import` beside a running server) waits on SQLite's busy timeout instead of failing.
 
 Schema: a file without tables (a new file) gets the schema at open, so the embedded default
@@ -19,6 +19,7 @@ server whether it is needed. `create=False` opens without creating anything.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import sqlite3
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ehelse.storage.index import Indexer
+from ehelse.storage.sqlite.gate import ReadGate
 from ehelse.storage.sqlrepo import SqlRepository
 from ehelse.storage.sqlsearch import SearchCompiler
 
@@ -81,7 +83,7 @@ class SqliteRepository(SqlRepository):
     # still the current one when the write comes (sqlrepo._current).
     _READ_IS_CURRENT = True
 
-    def __init__(self, url: str, *, sqlite_readers: int = 8, create: bool = True,
+    def __init__(self, url: str, *, sqlite_readers: int = 4, create: bool = True,
                  indexer: Indexer | None = None, compiler: SearchCompiler | None = None,
                  **other_backends_options: Any) -> None:
         # Options meant for other backends (db_pool_size, schema) are accepted and ignored,
@@ -109,6 +111,7 @@ class SqliteRepository(SqlRepository):
         self._writers_file: int | None = None  # the fd of _writers_path, per process
         self._writers_pid = 0
         self._max_readers = max(1, sqlite_readers)
+        self._gate = ReadGate(self._max_readers)
         self._idle_readers: deque[sqlite3.Connection] = deque()  # append/pop are atomic
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -237,15 +240,33 @@ class SqliteRepository(SqlRepository):
 
     @contextmanager
     def _read_conn(self) -> Iterator[sqlite3.Connection]:
-        conn = self._take_reader()
+        held = getattr(self._local, "reader", None)
+        if held is not None:  # a read inside a read on this thread: the same connection
+            yield held
+            return
+        # The event loop's own reads (reads by id, web/fhir.py) never wait at the gate: a
+        # loop blocked behind worker threads' searches would stall every request it serves.
+        gated = asyncio._get_running_loop() is None and self._gate.enter()
+        try:
+            conn = self._take_reader()
+        except BaseException:
+            if gated:
+                self._gate.leave()
+            raise
+        self._local.reader = conn
         try:
             yield conn
         finally:
-            if conn.in_transaction:  # a read that failed half-way
-                conn.execute("ROLLBACK")
-            self._idle_readers.append(conn)
-            if self._closed:  # close() ran meanwhile and left this reader open: close it now
-                self._close_idle_readers()
+            self._local.reader = None
+            try:
+                if conn.in_transaction:  # a read that failed half-way
+                    conn.execute("ROLLBACK")
+            finally:
+                self._idle_readers.append(conn)
+                if gated:
+                    self._gate.leave()
+                if self._closed:  # close() ran meanwhile and left this reader open: close it now
+                    self._close_idle_readers()
 
     def _close_idle_readers(self) -> None:
         while True:
@@ -256,22 +277,20 @@ class SqliteRepository(SqlRepository):
             conn.close()
 
     def _take_reader(self) -> sqlite3.Connection:
-        # The fast path is one atomic deque.pop(); only when every reader is busy do we
-        # open another (up to sqlite_readers) or wait for one to come back.
-        while True:
-            try:
-                return self._idle_readers.pop()
-            except IndexError:
-                pass
-            with self._readers_lock:
-                if self._closed:
-                    raise RuntimeError("repository is closed")
-                if len(self._all_readers) < self._max_readers:
-                    conn = self._connect()
-                    conn.execute("PRAGMA query_only=ON")
-                    self._all_readers.append(conn)
-                    return conn
-            time.sleep(0.0005)
+        # The fast path is one atomic deque.pop(); else a new connection. How many are in
+        # use at once is the gate's business (sqlite_readers reads from worker threads, plus
+        # the event loops' own), so the pool never waits.
+        try:
+            return self._idle_readers.pop()
+        except IndexError:
+            pass
+        with self._readers_lock:
+            if self._closed:
+                raise RuntimeError("repository is closed")
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._all_readers.append(conn)
+            return conn
 
     def pool_stats(self) -> dict[str, int]:
         """Reader connections for /metrics (named like psycopg_pool's figures)."""
