@@ -88,7 +88,7 @@ def one_connection(pg_url):
 
 
 def _prepared(repo) -> list[str]:
-    with repo._reading() as conn:
+    with repo._generic_pool().connection() as conn:  # where the prepared searches run (db_pool_size=1: one)
         rows = conn.execute("SELECT statement FROM pg_prepared_statements", prepare=False).fetchall()
     return [row[0] for row in rows if "FROM resource r WHERE" in row[0]]
 
@@ -133,7 +133,7 @@ def test_postgres_prepares_include_statements_whose_text_is_the_same_for_any_ids
     repo = one_connection
 
     def includes() -> list[str]:
-        with repo._reading() as conn:
+        with repo._generic_pool().connection() as conn:
             rows = conn.execute("SELECT statement FROM pg_prepared_statements", prepare=False).fetchall()
         return [row[0] for row in rows if "FROM reference_index ri JOIN resource r" in row[0]]
 
@@ -171,7 +171,7 @@ def test_postgres_prepared_search_survives_a_column_type_change(_pg_schemas):
                             include=[IncludeSpec("Condition", "subject", None)])
         for _ in range(2):
             page = repo.search("Condition", query)
-        with repo._reading() as conn:
+        with repo._generic_pool().connection() as conn:
             prepared = [row[0] for row in conn.execute("SELECT statement FROM pg_prepared_statements",
                                                        prepare=False)]
         assert len([s for s in prepared if "resource r" in s]) == 2  # the search and its _include
@@ -190,11 +190,10 @@ def test_postgres_prepared_search_survives_a_column_type_change(_pg_schemas):
 def test_postgres_generic_plans_agree_with_the_reference(_pg_schemas, tmp_path):
     """The searches generic_safe lets run prepared give the same resources on a generic plan
     as the reference evaluator (search/reference.py): PostgreSQL forced to generic plans
-    (plan_cache_mode, one connection) on a seeded population, for generated queries alone
+    (the repository's generic pool: plan_cache_mode=force_generic_plan) on a seeded population, for generated queries alone
     and each beside a patient (the patient drives; the generated parameter, with its
     modifiers, prefixes and OR lists, is then compile._membership's opaque per-row check).
-    The agreement tests run each query once, on a custom plan (PostgreSQL plans the first
-    five executions of a prepared statement for their values)."""
+    Here the population is seeded so that most generated queries return something."""
     import json
     from datetime import date
 
@@ -217,7 +216,6 @@ def test_postgres_generic_plans_agree_with_the_reference(_pg_schemas, tmp_path):
                 repo.update(json.loads(version.content))
         with repo._reading() as conn:
             conn.execute("ANALYZE")
-            conn.execute("SET plan_cache_mode = force_generic_plan")
         evaluator = ReferenceEvaluator.from_repository(repo)
         patients = sorted(evaluator.by_type["Patient"])
         queries = []
@@ -246,7 +244,7 @@ def test_postgres_generic_plans_agree_with_the_reference(_pg_schemas, tmp_path):
                 got = None
             if got != expected and not any("_lastUpdated" in p.name for p in params):
                 failures.append(f"{type}?{params}: {sorted(got or ())[:3]} != {sorted(expected or ())[:3]}")
-        with repo._reading() as conn:
+        with repo._generic_pool().connection() as conn:  # where the generic-safe statements ran
             assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
         assert generic >= 300
         assert not failures, "\n".join(failures[:20])
@@ -266,6 +264,6 @@ def test_postgres_many_shapes_only_rotate_the_cache_of_prepared_statements(one_c
             values = tuple(f"Patient/x{j}" for j in range(k - 1)) + ("Patient/p1",)
             page = repo.search("Condition", SearchQuery(params=[SearchParam("patient", None, values)]))
             assert [v.id for v in page.entries] == ["c0", "c1", "c2"]
-    with repo._reading() as conn:
+    with repo._generic_pool().connection() as conn:
         count = conn.execute("SELECT count(*) FROM pg_prepared_statements", prepare=False).fetchone()[0]
     assert 100 <= count <= 101

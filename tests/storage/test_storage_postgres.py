@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 
 import pytest
 
@@ -147,3 +148,36 @@ def test_index_rows_of_a_transaction_go_in_one_statement_per_table(_pg_schemas):
         repo.close()
     finally:
         _pg_schemas.drop(name)
+
+
+@pytest.mark.parametrize("repo", ["postgres"], indirect=True)
+def test_generic_safe_search_statements_run_on_forced_generic_plans(repo):
+    """Statements generic_safe passed run on the generic pool (plan_cache_mode =
+    force_generic_plan), the others on the main pool with PostgreSQL's own choice; inside a
+    transaction everything stays on its connection."""
+    from ehelse.storage.protocol import SearchParam, SearchQuery
+
+    with repo._search_conns() as conn_for:
+        generic, other = conn_for(True), conn_for(False)
+        assert conn_for(True) is generic and generic is not other
+        assert generic.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+        assert other.execute("SHOW plan_cache_mode").fetchone()[0] == "auto"
+    with repo.transaction():
+        with repo._search_conns() as conn_for:
+            assert conn_for(True) is conn_for(False) is repo._local.conn
+
+    for n in range(3):
+        repo.create({"resourceType": "Patient", "name": [{"family": f"Nordmann{n}"}], "birthDate": f"1980-01-0{n + 1}"},
+                    id=f"p{n}")
+    query = SearchQuery(params=[SearchParam("family", None, ("Nordmann1",)),
+                                SearchParam("birthdate", None, ("1980-01-02",))])
+    for _ in range(3):  # the first use prepares, a forced generic plan from the start
+        assert [v.id for v in repo.search("Patient", query).entries] == ["p1"]
+    pool = repo._generic_pool()  # every connection it has: pg_prepared_statements is per session
+    with ExitStack() as taken:
+        conns = [taken.enter_context(pool.connection()) for _ in range(pool.get_stats()["pool_size"])]
+        counts = [c.execute("SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)"
+                            " FROM pg_prepared_statements").fetchone() for c in conns]
+    plans = [sum(c[0] for c in counts), sum(c[1] for c in counts)]
+    assert plans[0] >= 3 and plans[1] == 0
+    assert repo.pool_stats()["generic_pool_max"] == 4

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import orjson
 
@@ -243,10 +243,19 @@ class SqlRepository:
         from ehelse.search.execute import default_condition, execute
 
         _check_paging(query.count, query.offset)
-        with self._reading() as conn:
-            return execute(lambda sql, args, generic=False: self._search_exec(conn, sql, args, generic).fetchall(),
+        with self._search_conns() as conn_for:
+            return execute(lambda sql, args, generic=False:
+                           self._search_exec(conn_for(generic), sql, args, generic).fetchall(),
                            self.backend, type, query,
                            getattr(self._compiler, "condition", None) or default_condition())
+
+    @contextmanager
+    def _search_conns(self) -> Iterator[Callable[[bool], Any]]:
+        """For one search: `conn_for(generic)`, the connection a statement runs on (`generic`:
+        search/execute.py's generic_safe said its plan cannot depend on the values). Here one
+        reading connection for all; PostgreSQL runs the generic ones elsewhere."""
+        with self._reading() as conn:
+            yield lambda generic: conn
 
     def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:
         # Keyset pages: no connection is held between pages, so an abandoned iterator costs

@@ -19,8 +19,9 @@ run each session in its own).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+import threading
+from contextlib import ExitStack, contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 import orjson
 import psycopg
@@ -121,6 +122,13 @@ def with_schema(url: str, schema: str) -> str:
     return pg_conninfo.make_conninfo("", **params)
 
 
+def with_option(url: str, option: str) -> str:
+    """The URL with one more server option (`-cname=value`) after those it has."""
+    params = pg_conninfo.conninfo_to_dict(url)
+    params["options"] = " ".join([*str(params.get("options") or "").split(), option])
+    return pg_conninfo.make_conninfo("", **params)
+
+
 def _unstorable(exc: psycopg.DataError) -> BadRequest:
     """A value PostgreSQL cannot hold (a NUL character in text, a number out of range) is
     the client's mistake: 400, not 500."""
@@ -158,6 +166,15 @@ class PostgresRepository(SqlRepository):
     # 0.4 ms at N=10,000 (bench/search_bench.py, 16 clients). The others are planned for
     # their own values on every request.
     _SEARCH_OPTIONS = {"prepare": False}
+    # Those safe statements run on connections of their own whose sessions say
+    # plan_cache_mode=force_generic_plan (_search_conns). Left to plan_cache_mode=auto,
+    # PostgreSQL keeps a custom plan whenever the generic plan's estimate costs more than
+    # the custom plans did: for a patient search by name and birth day the generic plan
+    # counts on 10 birth-day rows at N=10,000 (1 at N=1,000), costs 175 against 21, so the
+    # statement was planned on every request, 0.66 ms against 0.33 forced (p50, one client;
+    # docs/benchmarks.md, fifth session). The generic plan is the same plan there: the safe
+    # shapes leave the planner nothing to choose by the values.
+    _GENERIC_OPTION = "-cplan_cache_mode=force_generic_plan"
 
     def _search_exec(self, conn: psycopg.Connection, sql: str, params: Sequence[Any] = (),
                      generic: bool = False) -> Any:
@@ -199,6 +216,10 @@ class PostgresRepository(SqlRepository):
             kwargs={"autocommit": True, "prepare_threshold": _PREPARE_THRESHOLD},
             name="ehelse", open=True,
         )
+        self._pool_size = max(1, db_pool_size)
+        self._connect_timeout = connect_timeout
+        self._generic: ConnectionPool | None = None  # opened on the first generic-safe search
+        self._generic_lock = threading.Lock()
 
     # -- dialect ------------------------------------------------------------------------------
     def _q(self, sql: str) -> str:
@@ -298,9 +319,56 @@ class PostgresRepository(SqlRepository):
         except psycopg.DataError as exc:
             raise _unstorable(exc) from exc
 
+    @contextmanager
+    def _search_conns(self) -> Iterator[Callable[[bool], Any]]:
+        # A statement generic_safe passed runs on a connection of the generic pool
+        # (_GENERIC_OPTION), any other on one of the main pool; each is taken when the
+        # search first needs it. Inside transaction() everything runs on its connection
+        # (prepared statements are not used there: _search_exec).
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield lambda generic: conn
+            return
+        with ExitStack() as taken_back:
+            taken: dict[bool, psycopg.Connection] = {}
+
+            def conn_for(generic: bool) -> psycopg.Connection:
+                try:
+                    return taken[generic]
+                except KeyError:
+                    pool = self._generic_pool() if generic else self._pool
+                    found = taken[generic] = taken_back.enter_context(pool.connection())
+                    return found
+
+            try:
+                yield conn_for
+            except psycopg.DataError as exc:
+                raise _unstorable(exc) from exc
+
+    def _generic_pool(self) -> ConnectionPool:
+        pool = self._generic
+        if pool is None:
+            with self._generic_lock:
+                if self._generic is None:
+                    self._generic = ConnectionPool(
+                        with_option(self.conninfo, self._GENERIC_OPTION), min_size=1, max_size=self._pool_size,
+                        timeout=self._connect_timeout,
+                        kwargs={"autocommit": True, "prepare_threshold": _PREPARE_THRESHOLD},
+                        name="ehelse-generic", open=True,
+                    )
+                pool = self._generic
+        return pool
+
     def pool_stats(self) -> dict[str, int]:
-        """psycopg_pool's figures (pool_size, pool_available, requests_waiting, ...) for /metrics."""
-        return dict(self._pool.get_stats())
+        """psycopg_pool's figures (pool_size, pool_available, requests_waiting, ...) for /metrics;
+        the generic-plan pool's (_search_conns) with a `generic_` prefix once it is open."""
+        stats = dict(self._pool.get_stats())
+        if self._generic is not None:
+            stats.update({f"generic_{k}": v for k, v in self._generic.get_stats().items()})
+        return stats
 
     def close(self) -> None:
         self._pool.close()
+        with self._generic_lock:
+            if self._generic is not None:
+                self._generic.close()
