@@ -399,9 +399,9 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
         for name, make in CLASSES.items():
             requests = [make(people[i % len(people)]) for i in range(iterations)]
             # Warm: caches, and on PostgreSQL each pooled connection's prepared statement of
-            # the class, which takes its generic plan after five executions on that connection
-            # (search/execute.py: generic_safe); one pass of 16 clients reaches most of them,
-            # as a server's traffic does within its first minutes.
+            # the class (search/execute.py: generic_safe; planned once per connection, on
+            # its generic plan); one pass of 16 clients reaches most of the connections, as
+            # a server's traffic does within its first minutes.
             measure(router, repo, requests, 16)
             served_process_gc()
             text, scan = plan(repo, requests[0])

@@ -158,9 +158,11 @@ def test_generic_safe_search_statements_run_on_forced_generic_plans(repo):
     from ehelse.storage.protocol import SearchParam, SearchQuery
 
     with repo._search_conns() as conn_for:
-        generic, other = conn_for(True), conn_for(False)
-        assert conn_for(True) is generic and generic is not other
+        generic = conn_for(True)
+        assert conn_for(True) is generic
         assert generic.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+        other = conn_for(False)
+        assert other is not generic
         assert other.execute("SHOW plan_cache_mode").fetchone()[0] == "auto"
     with repo.transaction():
         with repo._search_conns() as conn_for:
@@ -181,3 +183,59 @@ def test_generic_safe_search_statements_run_on_forced_generic_plans(repo):
     plans = [sum(c[0] for c in counts), sum(c[1] for c in counts)]
     assert plans[0] >= 3 and plans[1] == 0
     assert repo.pool_stats()["generic_pool_max"] == 4
+
+
+@pytest.mark.parametrize("repo", ["postgres"], indirect=True)
+def test_searches_taking_the_two_pools_in_opposite_orders_do_not_wait_for_each_other(repo):
+    """A search holds one connection at a time: one that holds the generic pool's only
+    connection and wants the main pool's must not meet one that holds the main pool's and
+    wants the generic one (each would wait for the other until the pool's timeout)."""
+    small = PostgresRepository(repo.url, db_pool_size=1, connect_timeout=3)
+    both_have_one = threading.Barrier(2, timeout=10)
+    errors: list[BaseException] = []
+
+    def search(first: bool) -> None:
+        try:
+            with small._search_conns() as conn_for:
+                conn_for(first).execute("SELECT 1")
+                both_have_one.wait()
+                assert conn_for(not first).execute("SELECT 2").fetchone() == (2,)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=search, args=(first,)) for first in (True, False)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert errors == []
+    finally:
+        small.close()
+
+
+@pytest.mark.parametrize("repo", ["postgres"], indirect=True)
+def test_the_generic_pool_keeps_pgoptions_and_is_not_opened_after_close(repo, monkeypatch):
+    """The generic pool's sessions get their plan mode by a statement, not by the URL's
+    startup options, which would hide PGOPTIONS (here: the schema); and a search after
+    close() does not open a pool that nothing closes."""
+    from psycopg_pool import PoolClosed
+
+    from ehelse.storage.protocol import SearchParam, SearchQuery
+    from testsupport import pg_base_url
+
+    repo.create({"resourceType": "Patient", "name": [{"family": "Berg"}]}, id="b")
+    monkeypatch.setenv("PGOPTIONS", f"-csearch_path={repo.schema}")
+    plain = PostgresRepository(pg_base_url(), db_pool_size=1)  # no options in the URL
+    query = SearchQuery(params=[SearchParam("family", None, ("Berg",))])
+    try:
+        assert [v.id for v in plain.search("Patient", query).entries] == ["b"]
+        with plain._generic_pool().connection() as conn:
+            assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+    finally:
+        plain.close()
+    closed = PostgresRepository(repo.url, db_pool_size=1)
+    closed.close()
+    with pytest.raises(PoolClosed):
+        closed._generic_pool()
+    assert closed._generic is None

@@ -20,7 +20,7 @@ run each session in its own).
 from __future__ import annotations
 
 import threading
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 import orjson
@@ -28,7 +28,7 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 from psycopg import pq
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolClosed
 
 from ehelse.errors import BadRequest, Conflict
 from ehelse.storage.index import INDEX_TABLES, Indexer
@@ -122,13 +122,6 @@ def with_schema(url: str, schema: str) -> str:
     return pg_conninfo.make_conninfo("", **params)
 
 
-def with_option(url: str, option: str) -> str:
-    """The URL with one more server option (`-cname=value`) after those it has."""
-    params = pg_conninfo.conninfo_to_dict(url)
-    params["options"] = " ".join([*str(params.get("options") or "").split(), option])
-    return pg_conninfo.make_conninfo("", **params)
-
-
 def _unstorable(exc: psycopg.DataError) -> BadRequest:
     """A value PostgreSQL cannot hold (a NUL character in text, a number out of range) is
     the client's mistake: 400, not 500."""
@@ -158,23 +151,22 @@ def _stale_plan(exc: psycopg.Error) -> bool:
 class PostgresRepository(SqlRepository):
     backend = "postgres"
     _FOR_UPDATE = " FOR UPDATE"
-    # Search statements are server-side prepared only where search/execute.py's
-    # generic_safe says their plan cannot depend on the values. After a few executions
-    # PostgreSQL may switch a prepared statement to its generic plan (plan_cache_mode auto),
-    # which cannot see the values: for a lab trend (patient + a common LOINC code + a date
-    # range) it probed every index row of that code per candidate, 56-109 ms instead of
-    # 0.4 ms at N=10,000 (bench/search_bench.py, 16 clients). The others are planned for
-    # their own values on every request.
+    # Search statements are server-side prepared, and run on a generic plan, only where
+    # search/execute.py's generic_safe says their plan cannot depend on the values. A
+    # generic plan cannot see the values: for a lab trend (patient + a common LOINC code +
+    # a date range) one probed every index row of that code per candidate, 56-109 ms
+    # instead of 0.4 ms at N=10,000 (bench/search_bench.py, 16 clients). The others are
+    # planned for their own values on every request.
     _SEARCH_OPTIONS = {"prepare": False}
     # Those safe statements run on connections of their own whose sessions say
-    # plan_cache_mode=force_generic_plan (_search_conns). Left to plan_cache_mode=auto,
+    # plan_cache_mode=force_generic_plan (_search_conns, _generic_pool). Left to plan_cache_mode=auto,
     # PostgreSQL keeps a custom plan whenever the generic plan's estimate costs more than
     # the custom plans did: for a patient search by name and birth day the generic plan
     # counts on 10 birth-day rows at N=10,000 (1 at N=1,000), costs 175 against 21, so the
     # statement was planned on every request, 0.66 ms against 0.33 forced (p50, one client;
     # docs/benchmarks.md, fifth session). The generic plan is the same plan there: the safe
     # shapes leave the planner nothing to choose by the values.
-    _GENERIC_OPTION = "-cplan_cache_mode=force_generic_plan"
+    _GENERIC_SESSION = "SET plan_cache_mode = force_generic_plan"
 
     def _search_exec(self, conn: psycopg.Connection, sql: str, params: Sequence[Any] = (),
                      generic: bool = False) -> Any:
@@ -220,6 +212,7 @@ class PostgresRepository(SqlRepository):
         self._connect_timeout = connect_timeout
         self._generic: ConnectionPool | None = None  # opened on the first generic-safe search
         self._generic_lock = threading.Lock()
+        self._closed = False
 
     # -- dialect ------------------------------------------------------------------------------
     def _q(self, sql: str) -> str:
@@ -321,39 +314,59 @@ class PostgresRepository(SqlRepository):
 
     @contextmanager
     def _search_conns(self) -> Iterator[Callable[[bool], Any]]:
-        # A statement generic_safe passed runs on a connection of the generic pool
-        # (_GENERIC_OPTION), any other on one of the main pool; each is taken when the
-        # search first needs it. Inside transaction() everything runs on its connection
-        # (prepared statements are not used there: _search_exec).
+        # A statement generic_safe passed runs on a connection of the generic pool, any
+        # other on one of the main pool, taken when the search first needs it. A search holds
+        # one connection at a time: it gives one pool's back before it takes the other's, or
+        # two searches taking them in opposite orders (a generic search's EXPLAIN for
+        # `_total=estimate`; a later page's `_include`) could each hold what the other waits
+        # for until the pool's timeout. Nothing is lost by that: the connections are in
+        # autocommit, so a search's statements never shared a snapshot. Inside transaction()
+        # everything runs on its connection (and is not prepared there: _search_exec).
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             yield lambda generic: conn
             return
-        with ExitStack() as taken_back:
-            taken: dict[bool, psycopg.Connection] = {}
+        held: list[Any] = []  # [generic, the pool's context manager, its connection]
 
-            def conn_for(generic: bool) -> psycopg.Connection:
-                try:
-                    return taken[generic]
-                except KeyError:
-                    pool = self._generic_pool() if generic else self._pool
-                    found = taken[generic] = taken_back.enter_context(pool.connection())
-                    return found
+        def give_back(exc: BaseException | None = None) -> None:
+            if held:
+                _, manager, _ = held
+                held.clear()
+                manager.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
 
-            try:
-                yield conn_for
-            except psycopg.DataError as exc:
+        def conn_for(generic: bool) -> psycopg.Connection:
+            if held and held[0] == generic:
+                return held[2]
+            give_back()
+            manager = (self._generic_pool() if generic else self._pool).connection()
+            found = manager.__enter__()
+            held[:] = [generic, manager, found]
+            return found
+
+        try:
+            yield conn_for
+        except BaseException as exc:
+            give_back(exc)
+            if isinstance(exc, psycopg.DataError):
                 raise _unstorable(exc) from exc
+            raise
+        give_back()
 
     def _generic_pool(self) -> ConnectionPool:
         pool = self._generic
         if pool is None:
             with self._generic_lock:
+                if self._closed:
+                    raise PoolClosed("the repository is closed")
                 if self._generic is None:
+                    # The mode is set by a statement when a connection is made, not by the
+                    # URL's startup `options`: an `options` there would hide PGOPTIONS and a
+                    # service file's (libpq takes those only for what the URL leaves out),
+                    # and a pooler may not pass startup options on.
                     self._generic = ConnectionPool(
-                        with_option(self.conninfo, self._GENERIC_OPTION), min_size=1, max_size=self._pool_size,
-                        timeout=self._connect_timeout,
+                        self.conninfo, min_size=1, max_size=self._pool_size, timeout=self._connect_timeout,
                         kwargs={"autocommit": True, "prepare_threshold": _PREPARE_THRESHOLD},
+                        configure=lambda conn: conn.execute(self._GENERIC_SESSION),
                         name="ehelse-generic", open=True,
                     )
                 pool = self._generic
@@ -368,7 +381,10 @@ class PostgresRepository(SqlRepository):
         return stats
 
     def close(self) -> None:
-        self._pool.close()
-        with self._generic_lock:
-            if self._generic is not None:
-                self._generic.close()
+        try:
+            self._pool.close()
+        finally:
+            with self._generic_lock:
+                self._closed = True  # a search still running opens no generic pool after this
+                if self._generic is not None:
+                    self._generic.close()
