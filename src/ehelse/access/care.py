@@ -25,6 +25,7 @@ import orjson
 from ehelse.access.lookup import find, find_versions, ref_id
 from ehelse.fhir import jsoncodec
 from ehelse.nobasis.seed.vocabulary import CONSENT_CATEGORY, CONSENT_EMERGENCY_NOTICE, EHELSE_CS, ENH, HPR
+from ehelse.storage.sqlite.gate import ungated
 
 EMERGENCY_MINUTES = 120  # how long one emergency grant lasts
 GRANT_SYSTEM = EHELSE_CS + "access-grant"
@@ -178,7 +179,10 @@ class CareFacts:
 
     def _make(self, key: tuple, make: Any) -> Any:
         started, generation = time.monotonic(), self._generation
-        value = make()
+        # Under this key's maker lock, which the event loop may wait for (an inline read by
+        # id): this thread's SQLite reads must not queue at the reader gate meanwhile.
+        with ungated():
+            value = make()
         with self._lock:
             if generation == self._generation:  # no write dropped the cache meanwhile
                 if len(self._cache) > 10_000:
@@ -250,7 +254,7 @@ class EmergencyGrants:
         key = (actor.token_id or actor.subject, patient_id)
         until = self._until.get(key)
         if until is None:
-            with self._lock:
+            with self._lock, ungated():  # the loop may wait for this lock: no queue at the reader gate
                 until = self._until.get(key) or self._recorded(repo, key) or self._grant(repo, actor, who, key, now)
                 self._until[key] = until
         return now < until

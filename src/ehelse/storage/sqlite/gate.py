@@ -13,14 +13,36 @@ A waiting read is one blocked lock acquire: no polling. The gate is for speed, n
 correctness: a read that waited `OVERFLOW_SECONDS` goes ahead beyond the limit, so a thread
 that holds a slot while waiting for another thread's read (the audit trail reading its
 chain head back while requests wait for their audit record) cannot deadlock the process.
+Reads made `ungated()` skip the line: those of a thread holding a lock that the event
+loop may wait for (access/care.py builds shared access facts under one), so the loop never
+waits behind the gate through such a lock.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from contextlib import contextmanager
+from typing import Iterator
 
 OVERFLOW_SECONDS = 1.0
+
+_local = threading.local()
+
+
+@contextmanager
+def ungated() -> Iterator[None]:
+    """This thread's reads inside the block do not wait at any gate."""
+    before = getattr(_local, "ungated", False)
+    _local.ungated = True
+    try:
+        yield
+    finally:
+        _local.ungated = before
+
+
+def is_ungated() -> bool:
+    return getattr(_local, "ungated", False)
 
 
 class ReadGate:
@@ -41,8 +63,19 @@ class ReadGate:
             turn = threading.Lock()
             turn.acquire()
             self._waiters.append(turn)
-        if turn.acquire(timeout=OVERFLOW_SECONDS):
-            return True  # leave() handed its slot over to us
+        try:
+            if turn.acquire(timeout=OVERFLOW_SECONDS):
+                return True  # leave() handed its slot over to us
+        except BaseException:  # KeyboardInterrupt in the wait: out of the line, no slot lost
+            with self._lock:
+                try:
+                    self._waiters.remove(turn)
+                    handed = False
+                except ValueError:
+                    handed = True  # leave() handed us its slot meanwhile: pass it on
+            if handed:
+                self.leave()
+            raise
         with self._lock:
             try:
                 self._waiters.remove(turn)

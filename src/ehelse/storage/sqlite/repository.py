@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ehelse.storage.index import Indexer
-from ehelse.storage.sqlite.gate import ReadGate
+from ehelse.storage.sqlite.gate import ReadGate, is_ungated
 from ehelse.storage.sqlrepo import SqlRepository
 from ehelse.storage.sqlsearch import SearchCompiler
 
@@ -50,7 +50,15 @@ _BACKSTOP_PAGES = 10_000  # WAL pages (40 MB) at which a commit checkpoints afte
 _WITH_WRITERS_FILE: weakref.WeakSet = weakref.WeakSet()
 
 
+# Every open repository: a forked child gets a fresh gate (a slot held by another thread of
+# the parent, or its lock, would otherwise be held in the child for good) and no held readers.
+_REPOSITORIES: weakref.WeakSet = weakref.WeakSet()
+
+
 def _close_inherited_writers_files() -> None:
+    for repo in list(_REPOSITORIES):
+        repo._gate = ReadGate(repo._max_readers)
+        repo._held = {}
     for repo in list(_WITH_WRITERS_FILE):
         fd, repo._writers_file = repo._writers_file, None
         if fd is not None:
@@ -112,6 +120,8 @@ class SqliteRepository(SqlRepository):
         self._writers_pid = 0
         self._max_readers = max(1, sqlite_readers)
         self._gate = ReadGate(self._max_readers)
+        self._held: dict[int, sqlite3.Connection] = {}  # thread id -> its reader, while it reads
+        _REPOSITORIES.add(self)
         self._idle_readers: deque[sqlite3.Connection] = deque()  # append/pop are atomic
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -240,33 +250,53 @@ class SqliteRepository(SqlRepository):
 
     @contextmanager
     def _read_conn(self) -> Iterator[sqlite3.Connection]:
-        held = getattr(self._local, "reader", None)
+        # A read block must not be suspended and resumed on another thread (a generator
+        # yielding inside it): the connection is this thread's until the block ends.
+        me = threading.get_ident()
+        held = self._held.get(me)
         if held is not None:  # a read inside a read on this thread: the same connection
             yield held
             return
         # The event loop's own reads (reads by id, web/fhir.py) never wait at the gate: a
         # loop blocked behind worker threads' searches would stall every request it serves.
-        gated = asyncio._get_running_loop() is None and self._gate.enter()
+        gated = asyncio._get_running_loop() is None and not is_ungated() and self._gate.enter()
         try:
             conn = self._take_reader()
         except BaseException:
             if gated:
                 self._gate.leave()
             raise
-        self._local.reader = conn
+        self._held[me] = conn
         try:
             yield conn
         finally:
-            self._local.reader = None
+            self._held.pop(me, None)
             try:
-                if conn.in_transaction:  # a read that failed half-way
-                    conn.execute("ROLLBACK")
+                self._give_back(conn)
             finally:
-                self._idle_readers.append(conn)
                 if gated:
                     self._gate.leave()
-                if self._closed:  # close() ran meanwhile and left this reader open: close it now
-                    self._close_idle_readers()
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        """Back to the idle readers, unless it is one too many (reads that went ahead of
+        the gate, the loops' own) or could not be rolled back: then closed."""
+        keep = True
+        if conn.in_transaction:  # a read that failed half-way
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                keep = False  # still in its transaction: pooled, it would serve an old snapshot
+        if keep and len(self._idle_readers) < self._max_readers + 2:
+            self._idle_readers.append(conn)
+            if self._closed:  # close() ran meanwhile and left this reader open: close it now
+                self._close_idle_readers()
+            return
+        with self._readers_lock:
+            try:
+                self._all_readers.remove(conn)
+            except ValueError:
+                pass
+        conn.close()
 
     def _close_idle_readers(self) -> None:
         while True:
@@ -295,7 +325,7 @@ class SqliteRepository(SqlRepository):
     def pool_stats(self) -> dict[str, int]:
         """Reader connections for /metrics (named like psycopg_pool's figures)."""
         return {"pool_max": self._max_readers, "pool_size": len(self._all_readers),
-                "pool_available": len(self._idle_readers)}
+                "pool_available": len(self._idle_readers), "gate_overflows": self._gate.overflows}
 
     def close(self) -> None:
         self._stopping.set()
