@@ -467,7 +467,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             url = f"sqlite:///{path.resolve()}" if backend == "sqlite" else postgres_copy(path, patients, args.seed,
                                                                                           args.quick, args.pg_schema_suffix)
             results.append(run_backend(backend, url, patients, iterations, random.Random(args.seed), args.processes))
-    summary = {"results": results, "ratios": ratios(results)}
+    summary = {"results": results, "ratios": ratios(results), "scale_interleaved": {}}
+    if len(sizes) >= 2:
+        small, large = min(sizes), max(sizes)
+        for backend in args.backends.split(","):
+            urls = [f"sqlite:///{sqlite_cache(n, args.seed, args.quick, tmp or args.cache).resolve()}"
+                    if backend == "sqlite" else postgres_copy(sqlite_cache(n, args.seed, args.quick, tmp or args.cache),
+                                                              n, args.seed, args.quick, args.pg_schema_suffix)
+                    for n in (small, large)]
+            summary["scale_interleaved"][backend] = scale_interleaved(backend, urls, (small, large), iterations,
+                                                                      args.seed)
     out = args.out or RESULTS / f"search-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1))
@@ -475,8 +484,51 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     return results
 
 
+def scale_interleaved(backend: str, urls: list[str], sizes: tuple[int, int], iterations: int, seed: int,
+                      rounds: int = 7) -> dict[str, dict[str, Any]]:
+    """How much slower each class is at the larger N than at the smaller, one client, both
+    databases open in this process and measured in turns: `rounds` rounds, each the p50 of
+    `iterations` requests on one and then the other (the order flips every round), and the
+    ratio is the median of the rounds' ratios. `ratios()` compares two runs made minutes
+    apart, and a p50 of 100 requests of 0.1 ms is 10 ms of this shared machine: runs of the
+    same code gave 1.0x, 1.6x and 2.3x for one class. In turns, a burst of someone else's
+    load falls on both sides of a round or on one round of several."""
+    from ehelse.storage import open_repository
+
+    readers = Settings.from_env({}).sqlite_readers
+    repos = [open_repository(url, db_pool_size=4, sqlite_readers=readers) for url in urls]
+    router = Router(Settings.from_env({}, validate=False))
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        people = [samples(repo, 40, random.Random(seed)) for repo in repos]
+        for name in [c for c in CLASSES if c in SELECTIVE or c == "everything"]:
+            requests = [[CLASSES[name](p[i % len(p)]) for i in range(iterations)] for p in people]
+            for repo, batch in zip(repos, requests):
+                for request in batch:  # warm: caches, prepared statements
+                    call(router, repo, request)
+            served_process_gc()
+            turns = []
+            for k in range(rounds):
+                p50 = [0.0, 0.0]
+                for j in ((0, 1) if k % 2 == 0 else (1, 0)):
+                    p50[j] = statistics.median(call(router, repos[j], r) for r in requests[j])
+                turns.append(p50)
+            ratio = statistics.median(large / max(small, 1e-9) for small, large in turns)
+            out[name] = {"ratio": round(ratio, 2),
+                         "p50_ms": [round(statistics.median(t[j] for t in turns), 3) for j in (0, 1)],
+                         "rounds": [[round(v, 3) for v in t] for t in turns]}
+            print(f"  scale {backend:8} {name:22} N={sizes[0]} {out[name]['p50_ms'][0]:6.3f} ms"
+                  f"  N={sizes[1]} {out[name]['p50_ms'][1]:6.3f} ms  ratio {ratio:5.2f}"
+                  f" (median of {rounds} rounds in turns)", flush=True)
+    finally:
+        for repo in repos:
+            repo.close()
+    return out
+
+
 def ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """p50 at the largest N over p50 at the smallest, per backend and class."""
+    """p50 at the largest N over p50 at the smallest, per backend and class, from runs made
+    one after the other (scale_interleaved measures the same in turns)."""
     out: dict[str, dict[str, float]] = {}
     for backend in {r["backend"] for r in results}:
         runs = sorted((r for r in results if r["backend"] == backend), key=lambda r: r["patients"])

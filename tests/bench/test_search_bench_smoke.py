@@ -48,3 +48,20 @@ def test_server_cpu_counts_the_backends_of_the_named_connections(pg_url):
         assert server.ms_per(1) == 0
         named.execute("SELECT count(*) FROM generate_series(1, 2000000)")
         assert server.ms_per(1) > 0
+
+
+def test_scale_is_measured_in_turns_on_both_databases(tmp_path):
+    """scale_interleaved: every selective class and $everything, each round timing both
+    databases (the order flipping), the ratio the median of the rounds' (no timing
+    assertion: the figures belong in docs/benchmarks.md)."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from bench.search_bench import SELECTIVE, scale_interleaved, sqlite_cache
+
+    urls = [f"sqlite:///{sqlite_cache(n, 1, True, tmp_path).resolve()}" for n in (20, 30)]
+    out = scale_interleaved("sqlite", urls, (20, 30), iterations=4, seed=1, rounds=3)
+    assert set(out) == set(SELECTIVE) | {"everything"}
+    for name, figures in out.items():
+        assert len(figures["rounds"]) == 3 and all(small > 0 and large > 0 for small, large in figures["rounds"])
+        ratios = sorted(large / small for small, large in figures["rounds"])
+        assert abs(figures["ratio"] - ratios[1]) < 0.02, name  # the median of three (rounds kept to 3 decimals)
+        assert figures["p50_ms"][0] > 0 and figures["p50_ms"][1] > 0
