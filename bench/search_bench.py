@@ -273,7 +273,8 @@ def _worker(url: str, threads: int, barrier, tasks, results) -> None:
     threads and sends back the latencies and its CPU seconds."""
     from ehelse.storage import open_repository
 
-    repo = open_repository(url, db_pool_size=threads + 2, sqlite_readers=Settings.from_env({}).sqlite_readers)
+    defaults = Settings.from_env({})  # the server's own pool sizes: they are part of what is measured
+    repo = open_repository(url, db_pool_size=defaults.db_pool_size, sqlite_readers=defaults.sqlite_readers)
     router = Router(Settings.from_env({}, validate=False))
     try:
         while True:
@@ -386,7 +387,8 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
         url, worker_url = ServerCpu.with_name(url, server.name), ServerCpu.with_name(url, worker_server.name)
     else:
         worker_url = url
-    repo = open_repository(url, db_pool_size=20, sqlite_readers=Settings.from_env({}).sqlite_readers)
+    defaults = Settings.from_env({})  # the server's own pool sizes: they are part of what is measured
+    repo = open_repository(url, db_pool_size=defaults.db_pool_size, sqlite_readers=defaults.sqlite_readers)
     if repo.upgrade():  # a cached database from before a migration: bring it up to date
         with repo._writing() as conn:
             repo._exec(conn, "ANALYZE")
