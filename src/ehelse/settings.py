@@ -60,7 +60,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("key_file", "",
             "PEM file with the token signing key; empty: keys are kept in the database."),
     Setting("db_pool_size", 10, "Largest number of PostgreSQL connections per server process in each of its two pools (the second runs selective searches on generic plans: docs/storage.md).", int),
-    Setting("search_concurrency", 0, "FHIR searches at a time per server process; more wait in line, first come first served (0: one per CPU, at least 2). More only switch threads: docs/search.md.", int),
     Setting("sqlite_readers", 4, "SQLite reads at a time per process from worker threads, each on its own connection; more wait in line (the event loop's reads by id never wait). About twice the cores: more only switch threads (docs/storage.md).", int),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
     Setting("log_format", "json", "Log format: json (structured, one object a line) or text."),

@@ -1,4 +1,4 @@
-"""gate.py: SQLite reads at most N at a time per process, first come first
+"""storage/sqlite/gate.py: SQLite reads at most N at a time per process, first come first
 served; the event loop's reads never wait; a read inside a read reuses its connection; a
 wait that runs out goes ahead instead of deadlocking."""
 
@@ -11,8 +11,8 @@ import time
 import pytest
 
 from ehelse.storage.sqlite import SqliteRepository
-from ehelse import gate as gate_module
-from ehelse.gate import ReadGate
+from ehelse.storage.sqlite import gate as gate_module
+from ehelse.storage.sqlite.gate import ReadGate
 
 
 @pytest.fixture(autouse=True)

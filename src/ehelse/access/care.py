@@ -24,8 +24,8 @@ import orjson
 
 from ehelse.access.lookup import find, find_versions, ref_id
 from ehelse.fhir import jsoncodec
-from ehelse.gate import ungated
 from ehelse.nobasis.seed.vocabulary import CONSENT_CATEGORY, CONSENT_EMERGENCY_NOTICE, EHELSE_CS, ENH, HPR
+from ehelse.storage.sqlite.gate import ungated
 
 EMERGENCY_MINUTES = 120  # how long one emergency grant lasts
 GRANT_SYSTEM = EHELSE_CS + "access-grant"

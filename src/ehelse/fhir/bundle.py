@@ -25,7 +25,6 @@ from ehelse.fhir.paging import bundle as make_bundle
 from ehelse.fhir.references import rewrite
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.fhir.search_request import parse_query_string
-from ehelse.gate import ungated
 from ehelse.storage.stamp import new_id
 
 Dispatch = Callable[[Context], FhirResponse]
@@ -146,9 +145,7 @@ def batch(ctx: Context, raw_entries: list[Any], dispatch: Dispatch) -> FhirRespo
             items[index] = _error_entry(_located(error, f"Bundle.entry[{index}]"))
     for entry in sorted(parsed, key=lambda e: PROCESSING_ORDER[e.method]):
         try:
-            # ungated (gate.py): a search entry waiting for a search slot while this holds the
-            # write lock could wait for a search whose audit record waits for that lock.
-            with ungated(), ctx.repo.transaction():
+            with ctx.repo.transaction():
                 items[entry.index] = _response_entry(ctx, entry, _execute(ctx, entry, dispatch, {}))
         except FhirError as error:
             items[entry.index] = _error_entry(_located(error, entry.where))
@@ -291,7 +288,7 @@ def commit_transaction(ctx: Context, prepared: PreparedTransaction, dispatch: Di
     responses: dict[int, FhirResponse] = {}
     current: BundleEntry | None = None
     try:
-        with ungated(), ctx.repo.transaction():  # as in batch(): no search slot waited for under the write lock
+        with ctx.repo.transaction():
             for current in (e for e in order if e.method == "DELETE"):
                 responses[current.index] = _execute(ctx, current, dispatch, {})
             current = None

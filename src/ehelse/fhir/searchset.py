@@ -9,9 +9,6 @@ types set on the query.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +19,6 @@ from ehelse.fhir.paging import bundle, decode_page, embed, full_url, search_link
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.fhir.search_request import SearchRequest, parse_request
 from ehelse.fhir.summary import apply_subset, requested_subset
-from ehelse.gate import ReadGate, is_ungated
 from ehelse.storage.protocol import ResourceVersion
 from ehelse.storage.stamp import now_instant
 
@@ -48,39 +44,7 @@ def parse(ctx: Context, type: str | None) -> SearchRequest:
     return parse_request(query, ctx.settings, type, supported=supported_params(ctx, type, types), strict=strict)
 
 
-_GATE: tuple[int, ReadGate] | None = None  # (pid, gate): one per process
-_GATE_LOCK = threading.Lock()
-
-
-def search_gate(settings: Any) -> ReadGate:
-    """The process's search gate (gate.py): `search_concurrency` searches at a time, the rest
-    in line. One per process, sized by the first caller's settings; a forked worker makes
-    its own."""
-    global _GATE
-    found = _GATE
-    if found is None or found[0] != os.getpid():
-        with _GATE_LOCK:
-            found = _GATE
-            if found is None or found[0] != os.getpid():
-                slots = getattr(settings, "search_concurrency", 0) or max(2, os.cpu_count() or 2)
-                found = _GATE = (os.getpid(), ReadGate(slots))
-    return found[1]
-
-
 def search(ctx: Context, type: str | None, path: str, *, compartment: tuple[str, str] | None = None) -> FhirResponse:
-    """search.html: one page of a search, at most `search_concurrency` at a time per process
-    (gate.py: 16 searches at once on 2 cores spent their CPU handing the GIL around). Not on
-    an event loop (it would block every request the loop serves) and not ungated."""
-    gate = search_gate(ctx.settings)
-    entered = asyncio._get_running_loop() is None and not is_ungated() and gate.enter()
-    try:
-        return _search(ctx, type, path, compartment=compartment)
-    finally:
-        if entered:
-            gate.leave()
-
-
-def _search(ctx: Context, type: str | None, path: str, *, compartment: tuple[str, str] | None = None) -> FhirResponse:
     parsed = parse(ctx, type)
     query = parsed.query
     query.compartment = compartment

@@ -31,8 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ehelse.gate import ReadGate, is_ungated
 from ehelse.storage.index import Indexer
+from ehelse.storage.sqlite.gate import ReadGate, is_ungated
 from ehelse.storage.sqlrepo import SqlRepository
 from ehelse.storage.sqlsearch import SearchCompiler
 

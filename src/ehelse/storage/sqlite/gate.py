@@ -1,19 +1,13 @@
-"""ReadGate: at most N of something at a time in one process, served in arrival order.
+"""ReadGate: at most N SQLite reads at a time in one process, served in arrival order.
 
-Two gates use it: SQLite reads (storage/sqlite/repository.py, `sqlite_readers`) and FHIR
-searches (fhir/searchset.py, `search_concurrency`), for the same reason. SQLite first
-(docs/benchmarks.md, fifth session): Python's sqlite3 module lets go of the GIL around
+Why (docs/benchmarks.md, fifth session): Python's sqlite3 module lets go of the GIL around
 every sqlite3_step, one per row. With many threads reading at once each of those hand-overs
 wakes another thread, so the process spends its CPU switching threads: 16 threads searching
 a patient's Conditions on 2 cores did 2,400-2,600 searches/s at 0.52-0.70 ms of CPU each,
 one thread alone 4,700-4,900/s at 0.21 ms (perf: ~45 % of the CPU in futex waits and
 wake-ups under take_gil/drop_gil). Two or three reads at a time keep both cores busy (the
 steps run without the GIL) without the storm; the rest wait their turn, once each, first
-come first served, so no read waits behind a stream of later ones. A search spends most of
-its Python outside the database calls (the request, the Bundle), so on PostgreSQL the same
-hand-overs cost the client side: `MedicationRequest?patient=X&_include=...` with 16 threads
-did 1,639-1,768 searches/s at 0.56-0.59 ms of client CPU each, two at a time 2,268/s at
-0.43 ms.
+come first served, so no read waits behind a stream of later ones.
 
 A waiting read is one blocked lock acquire: no polling. The gate is for speed, never for
 correctness: a read that waited `OVERFLOW_SECONDS` goes ahead beyond the limit, so a thread
