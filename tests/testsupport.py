@@ -7,6 +7,7 @@ They live here rather than in conftest.py: several folders have a conftest.py, a
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -118,3 +119,22 @@ def stop_process(process: "subprocess.Popen", kill: bool = False) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def errors_in_threads(target, count: int) -> list[BaseException]:
+    """Run `target` in `count` threads at once and return what they raised: an assert that
+    fails in a thread is otherwise only a warning, and the test would pass."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller to assert on
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

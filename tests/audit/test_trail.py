@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import orjson
@@ -24,7 +23,7 @@ from ehelse.cli.main import app
 from ehelse.errors import Forbidden
 from ehelse.nobasis.seed.vocabulary import ENH, FNR, HPR
 from ehelse.storage import SearchParam, SearchQuery, open_repository
-from testsupport import hold_first_commit
+from testsupport import errors_in_threads, hold_first_commit
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ADMIN = Actor("admin", "admin", ("system/*.*",), token_id="admin-token")
@@ -96,22 +95,13 @@ def test_no_data_without_its_audit_record(repo, monkeypatch):
 
 def test_concurrent_requests_share_commits(repo, monkeypatch):
     trail = AuditTrail(repo)
-    errors = []
     hold_first_commit(monkeypatch, repo, trail, waiting=7)  # the other 7 readers share the next commit
 
     def reader():
-        try:
-            for _ in range(10):
-                SecuredRepository(repo, ADMIN, AccessPolicy(), trail).read("Observation", "obs-anna")
-        except Exception as exc:  # pragma: no cover - shown by the assert below
-            errors.append(exc)
+        for _ in range(10):
+            SecuredRepository(repo, ADMIN, AccessPolicy(), trail).read("Observation", "obs-anna")
 
-    threads = [threading.Thread(target=reader) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not errors_in_threads(reader, 8)
     assert trail.seq == 80
     assert trail.commits < 80  # several records per commit when requests overlap
     assert verify(repo).ok

@@ -10,6 +10,7 @@ import pytest
 
 from ehelse.storage import migrations, open_repository
 from ehelse.storage.sqlite import SqliteRepository, sqlite_path
+from testsupport import errors_in_threads
 
 
 def test_sqlite_urls():
@@ -79,21 +80,12 @@ def test_reads_do_not_see_or_wait_for_an_open_write_transaction(sqlite_url):
 def test_reader_connections_are_bounded(sqlite_url):
     repo = SqliteRepository(sqlite_url, sqlite_readers=2)
     repo.create({"resourceType": "Patient"}, id="p")
-    errors = []
 
     def reads():
-        try:
-            for _ in range(200):
-                assert repo.read("Patient", "p") is not None
-        except Exception as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
+        for _ in range(200):
+            assert repo.read("Patient", "p") is not None
 
-    threads = [threading.Thread(target=reads) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert errors_in_threads(reads, 6) == []
     stats = repo.pool_stats()
     assert 1 <= stats["pool_size"] <= 2 and stats["pool_max"] == 2
     repo.close()

@@ -13,6 +13,7 @@ import pytest
 from ehelse.storage.sqlite import SqliteRepository
 from ehelse.storage.sqlite import gate as gate_module
 from ehelse.storage.sqlite.gate import ReadGate
+from testsupport import errors_in_threads
 
 
 @pytest.fixture(autouse=True)
@@ -55,28 +56,20 @@ def test_waiting_reads_go_in_arrival_order():
 
 def test_no_more_than_the_slots_at_once():
     gate = ReadGate(2)
-    inside, most, lock, errors = [0], [0], threading.Lock(), []
+    inside, most, lock = [0], [0], threading.Lock()
 
     def reads() -> None:
-        try:
-            for _ in range(200):
-                assert gate.enter()
-                with lock:
-                    inside[0] += 1
-                    most[0] = max(most[0], inside[0])
-                time.sleep(0)
-                with lock:
-                    inside[0] -= 1
-                gate.leave()
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
+        for _ in range(200):
+            assert gate.enter()
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0)
+            with lock:
+                inside[0] -= 1
+            gate.leave()
 
-    threads = [threading.Thread(target=reads) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and gate.overflows == 0
+    assert errors_in_threads(reads, 8) == [] and gate.overflows == 0
     assert most[0] == 2 and gate._free == 2
 
 

@@ -67,22 +67,21 @@ class ReadGate:
             if turn.acquire(timeout=OVERFLOW_SECONDS):
                 return True  # leave() handed its slot over to us
         except BaseException:  # KeyboardInterrupt in the wait: out of the line, no slot lost
-            with self._lock:
-                try:
-                    self._waiters.remove(turn)
-                    handed = False
-                except ValueError:
-                    handed = True  # leave() handed us its slot meanwhile: pass it on
-            if handed:
-                self.leave()
+            if self._out_of_line(turn, overflow=False):
+                self.leave()  # leave() handed us its slot meanwhile: pass it on
             raise
+        # leave() may have handed us the slot between the timeout and the lock: keep it.
+        return self._out_of_line(turn, overflow=True)
+
+    def _out_of_line(self, turn: threading.Lock, overflow: bool) -> bool:
+        """Take `turn` out of the line; True if leave() had handed it a slot already (it
+        was no longer in the line), else False, counted as an overflow if `overflow`."""
         with self._lock:
             try:
                 self._waiters.remove(turn)
             except ValueError:
-                # leave() handed us the slot between the timeout and this lock: keep it.
                 return True
-            self.overflows += 1
+            self.overflows += overflow
             return False
 
     def leave(self) -> None:

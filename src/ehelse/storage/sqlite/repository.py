@@ -41,35 +41,30 @@ _CHECKPOINT_SECONDS = 0.5  # between the background checkpoints
 _BACKSTOP_PAGES = 10_000  # WAL pages (40 MB) at which a commit checkpoints after all
 
 
-# Repositories holding `<file>-writers` open (_writers_lock). A forked child closes its
-# copies at once: flock(2) belongs to the open file description, which fork shares, so a
-# child that kept the parent's descriptor kept the parent's lock alive after the parent died
-# (SIGKILL inside a write) and every writer of the file then waited for it for good. The
-# close does not unlock: the parent still holds the description. The child opens its own
-# on its first write.
-_WITH_WRITERS_FILE: weakref.WeakSet = weakref.WeakSet()
-
-
-# Every open repository: a forked child gets a fresh gate (a slot held by another thread of
-# the parent, or its lock, would otherwise be held in the child for good) and no held readers.
+# Every repository of this process, for what a forked child must not inherit:
+# - `<file>-writers` (_writers_lock): the child closes its copy at once. flock(2) belongs to
+#   the open file description, which fork shares, so a child that kept the parent's
+#   descriptor kept the parent's lock alive after the parent died (SIGKILL inside a write)
+#   and every writer of the file then waited for it for good. The close does not unlock:
+#   the parent still holds the description. The child opens its own on its first write.
+# - the reader gate and the held readers: a slot held by another thread of the parent (or
+#   the gate's lock) would be held in the child for good.
 _REPOSITORIES: weakref.WeakSet = weakref.WeakSet()
 
 
-def _close_inherited_writers_files() -> None:
+def _after_fork_in_child() -> None:
     for repo in list(_REPOSITORIES):
         repo._gate = ReadGate(repo._max_readers)
         repo._held = {}
-    for repo in list(_WITH_WRITERS_FILE):
         fd, repo._writers_file = repo._writers_file, None
         if fd is not None:
             try:
                 os.close(fd)
             except OSError:
                 pass
-    _WITH_WRITERS_FILE.clear()
 
 
-os.register_at_fork(after_in_child=_close_inherited_writers_files)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def sqlite_path(url: str) -> Path:
@@ -232,7 +227,7 @@ class SqliteRepository(SqlRepository):
         before BEGIN IMMEDIATE, whose retries remain for writers that do not take it (another
         program on the file); the kernel releases it when the last descriptor of its open
         file is closed, so when its process dies provided no forked child still holds a copy
-        (_close_inherited_writers_files). Opened once per process: a forked child would
+        (_after_fork_in_child). Opened once per process: a forked child would
         otherwise share its parent's open file, and so its flock. None when it cannot be
         opened."""
         if self._writers_file is None or self._writers_pid != os.getpid():
@@ -245,7 +240,6 @@ class SqliteRepository(SqlRepository):
                 return None
             self._writers_pid = os.getpid()
             self._writers_file = fd
-            _WITH_WRITERS_FILE.add(self)
         return self._writers_file
 
     @contextmanager
@@ -346,4 +340,3 @@ class SqliteRepository(SqlRepository):
             if self._writers_file is not None and self._writers_pid == os.getpid():
                 os.close(self._writers_file)
                 self._writers_file = None
-                _WITH_WRITERS_FILE.discard(self)
