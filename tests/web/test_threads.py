@@ -76,3 +76,68 @@ def test_a_call_that_has_not_started_is_dropped_when_its_request_is_cancelled(mo
     asyncio.run(main())
     assert ran == []
     threads._pool.shutdown()
+
+
+def test_writes_run_one_at_a_time_in_the_writer_thread():
+    running, most, names = [0], [0], set()
+    lock = threading.Lock()
+
+    def write():
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        names.add(threading.current_thread().name)
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return REQUEST.get()
+
+    async def main():
+        REQUEST.set("rid-w")
+        return await asyncio.gather(*(threads.run_write(write) for _ in range(8)))
+
+    assert asyncio.run(main()) == ["rid-w"] * 8
+    assert most[0] == 1
+    assert len(names) == 1 and names.pop().startswith("fhir-writer")
+
+
+@pytest.mark.parametrize("method,path,headers,writer", [
+    ("POST", "/fhir/Patient", {}, True),  # create
+    ("PUT", "/fhir/Patient/p1", {}, True),  # update
+    ("DELETE", "/fhir/Patient/p1", {}, True),
+    ("PATCH", "/fhir/Patient/p1", {"content-type": "application/json-patch+json"}, True),
+    ("POST", "/fhir/Patient", {"if-none-exist": "identifier=x|1"}, False),  # conditional create: a search
+    ("PUT", "/fhir/Patient?identifier=x|1", {}, False),  # conditional update
+    ("DELETE", "/fhir/Patient?identifier=x|1", {}, False),  # conditional delete
+    ("POST", "/fhir", {}, False),  # batch or transaction Bundle
+    ("POST", "/fhir/Patient/_search", {"content-type": "application/x-www-form-urlencoded"}, False),
+    ("POST", "/fhir/Patient/$validate", {}, False),
+    ("GET", "/fhir/Patient?name=x", {}, False),  # search
+])
+def test_plain_writes_go_to_the_writer_thread_the_rest_to_the_pool(app, admin_token, router, method, path,
+                                                                   headers, writer):
+    import httpx
+
+    seen = []
+    handle = router.handle
+
+    def spy(request, repo):
+        seen.append(threading.current_thread().name)
+        return handle(request, repo)
+
+    router.handle = spy
+    body = b"[]" if "patch" in headers.get("content-type", "") else b'{"resourceType":"Patient"}'
+    if "form" in headers.get("content-type", ""):
+        body = b"name=x"
+
+    async def main():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            sent = {"content-type": "application/fhir+json", **headers, "authorization": f"Bearer {admin_token}"}
+            return await client.request(method, path, headers=sent,
+                                        content=body if method in ("POST", "PUT", "PATCH") else None)
+
+    asyncio.run(main())
+    assert len(seen) == 1
+    assert seen[0].startswith("fhir-writer") is writer
+    assert seen[0].startswith("fhir")

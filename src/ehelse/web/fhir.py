@@ -23,7 +23,7 @@ from ehelse.audit.trail import trail_for
 from ehelse.fhir.resource_types import is_resource_type, is_valid_id
 from ehelse.web.reads import Prefetched, batcher_for
 from ehelse.web.responses import FHIR_JSON, send_error
-from ehelse.web.threads import run_sync
+from ehelse.web.threads import run_sync, run_write
 
 # http://hl7.org/fhir/R4/http.html#mime-type: JSON only here. `_format` may also say "json".
 JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
@@ -127,6 +127,8 @@ class FhirEndpoint:
                     return await run_sync(self._run, request)
                 return await self._run_audited_inline(request, Prefetched(repo, parts[0], parts[1], fetched.version),
                                                       fetched.facts_version)
+        if _is_plain_write(request):
+            return await run_write(self._run, request)
         return await run_sync(self._run, request)
 
     def _audit_trail(self, repo: Any) -> Any:
@@ -189,6 +191,19 @@ def _is_read(request: FhirRequest) -> bool:
     parts = request.path.split("/")
     if len(parts) == 2 or (len(parts) == 4 and parts[2] == "_history"):
         return parts[0][:1].isupper() and not parts[1].startswith(("_", "$"))
+    return False
+
+
+def _is_plain_write(request: FhirRequest) -> bool:
+    """create (POST [type]), update, patch or delete by id: one resource's write, for the
+    writer thread (web/threads.py). Not a conditional one (If-None-Exist, [type]?search): its
+    search may take long, and it waits in the pool instead of holding up the other writes."""
+    parts = request.path.split("/")
+    if request.method == "POST":
+        return (len(parts) == 1 and is_resource_type(parts[0])
+                and "if-none-exist" not in request.headers)
+    if request.method in ("PUT", "DELETE", "PATCH"):
+        return len(parts) == 2 and is_resource_type(parts[0]) and is_valid_id(parts[1])
     return False
 
 

@@ -12,6 +12,18 @@ ThreadPoolExecutor, keeping what anyio gave us:
 - a cancelled request does not leave its call running unseen: a call that has not started is
   dropped, one that runs is waited for before the cancellation goes on (anyio's
   abandon_on_cancel=False), so no write outlives the request that asked for it.
+
+Writes by id and creates (web/fhir.py: _is_plain_write) go to one writer thread per process
+instead (`run_write`). They wait for one another anyway: the audit trail's chain lock and the
+database's write lock let one write transaction of a process run at a time. Spread over the
+pool, 32 concurrent writes woke 32 threads that fought for the GIL (sqlite3 lets go of it at
+every statement, so each statement of the one thread holding the locks handed the GIL to
+another thread and waited to get it back) and then queued on the locks: the CRUD benchmark's
+server spent ~1,800 us of CPU per operation, a quarter of it in the kernel switching threads
+(perf: finish_task_switch, futex). One thread takes the writes one after the other, ~1,350
+us per operation (docs/benchmarks.md, sixth session). Searches, history, Bundles and
+conditional writes (whose search may be slow) stay in the pool, so a write waiting for the
+database never stalls them, as before.
 """
 
 from __future__ import annotations
@@ -27,6 +39,8 @@ T = TypeVar("T")
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
+_writer: ThreadPoolExecutor | None = None
+_writer_pid = 0
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -37,10 +51,28 @@ def _executor() -> ThreadPoolExecutor:
     return _pool
 
 
+def _write_executor() -> ThreadPoolExecutor:
+    global _writer, _writer_pid
+    if _writer is None or _writer_pid != os.getpid():  # a forked server worker makes its own
+        _writer_pid = os.getpid()
+        _writer = ThreadPoolExecutor(1, thread_name_prefix="fhir-writer")
+    return _writer
+
+
 async def run_sync(function: Callable[..., T], *args: Any) -> T:
     """`function(*args)` in a pool thread, in a copy of the caller's context."""
+    return await _run_in(_executor(), function, *args)
+
+
+async def run_write(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in the process's writer thread (writes one after the other, module
+    docstring), in a copy of the caller's context; cancellation as for run_sync."""
+    return await _run_in(_write_executor(), function, *args)
+
+
+async def _run_in(executor: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
     context = contextvars.copy_context()
-    done = _executor().submit(context.run, function, *args)
+    done = executor.submit(context.run, function, *args)
     try:
         return await asyncio.wrap_future(done)
     except asyncio.CancelledError:
