@@ -82,6 +82,28 @@ async def test_concurrent_reads_send_stored_bytes_and_share_audit_commits(served
     assert verify(repo).ok
 
 
+async def test_concurrent_searches_share_audit_commits_and_each_is_durable_before_its_answer(served):
+    app, repo, ids, tag = served
+    trail = trail_for(repo)
+    commits, seq = trail.commits, trail.seq
+    async with await _client(app) as client:
+        responses = await asyncio.gather(*(client.get("/fhir/Patient", params={"identifier": f"{FNR}|{_fnr(tag, i % 40)}"})
+                                           for i in range(64)))
+        posted = await client.post("/fhir/Patient/_search", content=f"_id={ids[3]}",
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    for i, response in enumerate(responses):
+        assert response.status_code == 200
+        assert [e["resource"]["id"] for e in response.json()["entry"]] == [ids[i % 40]]
+    assert posted.status_code == 200 and posted.json()["entry"][0]["resource"]["id"] == ids[3]
+    assert trail.seq - seq == 65  # one record per search, each naming its patient
+    # gathered by the loop's group commit (recorded from the worker threads: 26-55 commits)
+    assert trail.commits - commits < 16
+    rows = log.select(repo, log.LogQuery(chain=trail.chain_id, newest_first=False))
+    assert sorted(r["patient"] for r in rows[-65:]) == sorted([ids[i % 40] for i in range(64)] + [ids[3]])
+    assert {r["interaction"] for r in rows[-65:]} == {"search"}
+    assert verify(repo).ok
+
+
 async def test_answers_match_the_router_for_what_is_not_a_plain_read(served):
     app, repo, ids, tag = served
     async with await _client(app) as client:
