@@ -42,3 +42,25 @@ def test_environment_overrides_default_and_bad_values_are_named():
     assert Settings.from_env({"EHELSE_PORT": "9000"}).port == 9000
     with pytest.raises(ValueError, match="EHELSE_PORT"):
         Settings.from_env({"EHELSE_PORT": "many"})
+
+
+def test_workers_default_is_one_per_cpu_within_bounds(monkeypatch):
+    from ehelse import settings as settings_module
+    from ehelse.settings import MAX_AUTO_WORKERS, server_workers
+
+    assert server_workers(Settings.from_env({"EHELSE_WORKERS": "3"})) == 3  # said: as said
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: set(range(2)))
+    assert server_workers(Settings.from_env({})) == 2
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert server_workers(Settings.from_env({})) == MAX_AUTO_WORKERS  # the database's connections
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: {0})
+    assert server_workers(Settings.from_env({})) == 1
+    # a memory: database lives in one process: a second worker would have a database of its own
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert server_workers(Settings.from_env({"EHELSE_DATABASE_URL": "memory:"})) == 1
+
+
+def test_negative_workers_is_refused():
+    result = CliRunner().invoke(app, ["serve", "--workers", "-1"], env={"COLUMNS": "300"})
+    assert result.exit_code != 0
+    assert "--workers" in result.output

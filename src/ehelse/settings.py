@@ -40,7 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Database: sqlite:///path (embedded default) or postgresql://user@host:port/db."),
     Setting("host", "127.0.0.1", "Address `ehelse serve` listens on."),
     Setting("port", 8080, "Port `ehelse serve` listens on.", int),
-    Setting("workers", 1, "Server worker processes (`serve --workers`).", int),
+    Setting("workers", 0, "Server worker processes (`serve --workers`); 0: one per CPU this process may run on, "
+            "at most 4 (1 for a memory: database).", int),
     Setting("base_url", "",
             "Public base URL of the server (e.g. https://fhir.example.no); default: from the request."),
     Setting("max_body_bytes", 16 * 1024 * 1024,
@@ -132,6 +133,32 @@ class Settings:
             return self.values[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+# The most worker processes `workers = 0` starts. Each PostgreSQL worker may open up to
+# 2 x db_pool_size connections (docs/storage.md); 4 x 20 stays under PostgreSQL's default
+# max_connections of 100. More workers than that is a choice to make with the database's
+# limit in view: say --workers N.
+MAX_AUTO_WORKERS = 4
+
+
+def server_workers(settings: Settings) -> int:
+    """The worker processes `ehelse serve` starts: the setting, or for 0 one per CPU.
+
+    One process runs Python on one core at a time (the GIL), so a single worker leaves the
+    other cores to the database at best: with 16 concurrent searches on 2 cores one process
+    did 1,600-1,800 searches/s and two did twice that (docs/benchmarks.md, sixth session).
+    Every worker is a separate process with its own connections; nothing one needs lives only
+    in another's memory (DESIGN.md), except in a memory: database, which is per process."""
+    if settings.workers > 0:
+        return settings.workers
+    if str(settings.database_url).startswith("memory:"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_AUTO_WORKERS, cpus))
 
 
 def get_settings(**overrides: Any) -> Settings:

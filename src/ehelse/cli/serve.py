@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import typer
 
-from ehelse.settings import SETTINGS, Setting, _bool
+from ehelse.settings import SETTINGS, Setting, _bool, server_workers
 
 APP_FACTORY = "ehelse.web.app:create_app"
 SERVERS = ("granian", "uvicorn")
@@ -76,10 +76,11 @@ def _serve(server: str = DEFAULT_SERVER, **values: Any) -> None:
         raise typer.BadParameter(str(exc)) from None
     if server not in SERVERS:
         raise typer.BadParameter(f"--server must be one of {', '.join(SERVERS)}")
-    if settings.workers < 1:
-        raise typer.BadParameter("--workers must be at least 1")
-    _print_where(settings)
-    run_server(server, settings.host, settings.port, settings.workers, settings.log_level,
+    if settings.workers < 0:
+        raise typer.BadParameter("--workers must be 0 (one per CPU) or more")
+    workers = server_workers(settings)
+    _print_where(settings, workers)
+    run_server(server, settings.host, settings.port, workers, settings.log_level,
                settings.shutdown_timeout)
 
 
@@ -95,13 +96,14 @@ serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     + [_option(s) for s in SETTINGS])
 
 
-def _print_where(settings: Any) -> None:
+def _print_where(settings: Any, workers: int) -> None:
     """Tell a newcomer where things are (to stderr; the JSON logs follow)."""
     from ehelse.cli.common import console
 
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     base = (settings.base_url or f"http://{shown_host}:{settings.port}").rstrip("/")
-    console.print(f"[bold]ehelse[/bold] on {base}  ({settings.database_url})", highlight=False)
+    console.print(f"[bold]ehelse[/bold] on {base}  ({settings.database_url}, {workers} worker"
+                  f"{'s' if workers != 1 else ''})", highlight=False)
     console.print(f"  FHIR API        {base}/fhir   (token: ehelse token --as admin)", highlight=False)
     console.print(f"  Innbygger       {base}/innbygger   (log in as a person in docs/demo-cast.md)", highlight=False)
     console.print(f"  Helsepersonell  {base}/helsepersonell", highlight=False)
