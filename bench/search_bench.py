@@ -15,6 +15,10 @@ all 16 on one core), and split over `--processes` P worker processes (default 2,
 16/P client threads, started together; both are printed, with the CPU per request of the
 workers (time.process_time: what the searches cost, whatever the machine's load) and, on
 PostgreSQL, of the database server's backends serving them (ServerCpu).
+Third, as users meet it: 16 HTTP connections (wrk, else bench/loadgen.py) against `ehelse
+serve` on the same database with the server's default worker count (one per CPU) and an
+admin token, so each search also pays HTTP, the token check and its audit record
+(`sixteen_clients_http`; `--http-seconds 0` skips it).
 `--quick`: 30 patients, few iterations, no cache (the smoke test).
 """
 
@@ -375,8 +379,45 @@ class ServerCpu:
         return round(sum(t - self.start.get(pid, 0.0) for pid, t in now.items()) * 1000 / requests, 3)
 
 
+# -- 16 clients over HTTP, against the server as `ehelse serve` runs it --------------------------
+def http_path(request: Request) -> str:
+    """The request as the path wrk sends (query percent-encoded)."""
+    from urllib.parse import quote, urlencode
+
+    path, query = request
+    return f"/fhir/{quote(path, safe='/$')}" + (f"?{urlencode(query)}" if query else "")
+
+
+class HttpServer:
+    """`ehelse serve` on the database with its default worker count (settings: one per CPU)
+    and an admin token; `measure(requests, seconds)` runs 16 connections over the requests'
+    paths for that long and gives wrk's (or loadgen's) figures."""
+
+    def __init__(self, url: str):
+        from bench.server import admin_token, ehelse_server
+        from ehelse.settings import server_workers
+
+        self.workers = server_workers(Settings.from_env({"EHELSE_DATABASE_URL": url}))
+        self.token = admin_token(url)
+        self.server = ehelse_server(url, workers=self.workers).__enter__()
+
+    def measure(self, requests: list[Request], seconds: float) -> dict[str, Any]:
+        from bench.read_bench import get_load
+
+        paths = [http_path(r) for r in requests]
+        get_load(self.server.base_url, paths, token=self.token, connections=16, seconds=1)  # warm
+        figures = get_load(self.server.base_url, paths, token=self.token, connections=16, seconds=seconds)
+        if figures["errors"] or not figures["requests"]:
+            raise RuntimeError(f"{paths[0]}: {figures['errors']} errors over HTTP\n{self.server.log_tail(2000)}")
+        return {"p50": round(figures["p50_ms"], 2), "p99": round(figures["p99_ms"], 2), "n": figures["requests"],
+                "requests_per_s": figures["requests_per_s"], "workers": self.workers, "tool": figures["tool"]}
+
+    def close(self) -> None:
+        self.server.stop()
+
+
 def run_backend(backend: str, url: str, patients: int, iterations: int, rng: random.Random,
-                processes: int = 2) -> dict[str, Any]:
+                processes: int = 2, http_seconds: float = 0.0) -> dict[str, Any]:
     from ehelse.storage import open_repository
 
     server = worker_server = None
@@ -397,7 +438,9 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
     workers = Workers(worker_url, processes) if processes > 0 else None
     result: dict[str, Any] = {"backend": backend, "patients": patients, "resources": None, "processes": processes,
                               "classes": {}}
+    http = None
     try:
+        http = HttpServer(url) if http_seconds > 0 else None
         for name, make in CLASSES.items():
             requests = [make(people[i % len(people)]) for i in range(iterations)]
             # Warm: caches, and on PostgreSQL each pooled connection's prepared statement of
@@ -423,7 +466,10 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
                 many = entry["sixteen_clients_processes"] = workers.measure(requests * 2)
                 if worker_server is not None:
                     many["server_cpu_ms_per_request"] = worker_server.ms_per(len(requests) * 2)
+            if http is not None:
+                entry["sixteen_clients_http"] = http.measure(requests, http_seconds)
             many = entry.get("sixteen_clients_processes")
+            over_http = entry.get("sixteen_clients_http")
             served = lambda m: (f" server {m['server_cpu_ms_per_request']:5.2f} ms"  # noqa: E731
                                 if m.get("server_cpu_ms_per_request") is not None else "")
             print(f"  {backend:8} N={patients:<6} {name:22} p50 {one['p50']:7.2f} ms  p99 {one['p99']:7.2f} ms"
@@ -431,8 +477,12 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
                   + f"  | 16 threads p50 {entry['sixteen_clients']['p50']:7.2f} p99 {entry['sixteen_clients']['p99']:7.2f}"
                   + (f"  | 16 in {processes} processes p50 {many['p50']:7.2f} p99 {many['p99']:7.2f}"
                      f" cpu {many['cpu_ms_per_request']:6.2f} ms" + served(many) if many else "")
+                  + (f"  | 16 over HTTP ({over_http['workers']} workers) p50 {over_http['p50']:7.2f}"
+                     f" p99 {over_http['p99']:7.2f} {over_http['requests_per_s']:7.0f}/s" if over_http else "")
                   + f"{'  TABLE SCAN' if entry['table_scan'] else ''}", flush=True)
     finally:
+        if http is not None:
+            http.close()
         if workers is not None:
             workers.close()
         repo.close()
@@ -448,6 +498,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--quick", action="store_true", help="30 patients, 10 iterations, no cache")
     parser.add_argument("--processes", type=int, default=2,
                         help="worker processes for the second 16-client run (as `serve --workers`); 0: skip it")
+    parser.add_argument("--http-seconds", type=float, default=None,
+                        help="seconds of 16 HTTP connections per class against `ehelse serve` (default 5, --quick 1; 0: skip)")
     parser.add_argument("--classes", default=None, help="only these classes (comma-separated)")
     parser.add_argument("--cache", type=Path, default=CACHE,
                         help="folder of the seeded SQLite files (default bench/.cache; a copy keeps the cache as it is)")
@@ -468,7 +520,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         for backend in args.backends.split(","):
             url = f"sqlite:///{path.resolve()}" if backend == "sqlite" else postgres_copy(path, patients, args.seed,
                                                                                           args.quick, args.pg_schema_suffix)
-            results.append(run_backend(backend, url, patients, iterations, random.Random(args.seed), args.processes))
+            http_seconds = args.http_seconds if args.http_seconds is not None else (1.0 if args.quick else 5.0)
+            results.append(run_backend(backend, url, patients, iterations, random.Random(args.seed), args.processes,
+                                       http_seconds))
     summary = {"results": results, "ratios": ratios(results), "scale_interleaved": {}}
     if len(sizes) >= 2:
         small, large = min(sizes), max(sizes)
