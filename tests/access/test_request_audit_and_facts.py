@@ -110,3 +110,23 @@ def test_a_search_of_several_types_keeps_the_types_in_its_audit_record(world):
     event = newest_audit(repo, 1)[0]
     asked = [base64.b64decode(e["query"]).decode() for e in event["entity"] if "query" in e]
     assert asked == ["Patient/demo-knut/*?_type=Observation,Condition"], asked
+
+
+def test_an_admins_search_carries_no_access_rule_and_personnel_searches_do(world, monkeypatch):
+    """Nothing is filtered for an admin, on the matches or on a chain's links: the query goes
+    to storage without an access rule, so search/execute.py's generic_safe may give a chained
+    search its prepared plan on PostgreSQL, as without a token."""
+    from ehelse.search.execute import generic_safe
+
+    repo, _ = world
+    seen: list[SearchQuery] = []
+    real = type(repo).search
+    monkeypatch.setattr(type(repo), "search", lambda self, t, q: seen.append(q) or real(self, t, q))
+    chained = lambda: SearchQuery(params=[SearchParam("patient.identifier", None, ("urn:oid:2.16.578.1.12.4.1.4.1|1",))],
+                                  count=10, total="none")  # noqa: E731
+    SecuredRepository(repo, actor("admin", "admin"), AccessPolicy(TODAY)).search("Observation", chained())
+    assert seen[-1].access is None
+    assert generic_safe("Observation", seen[-1], "postgres")
+    gp(AccessPolicy(TODAY), repo).search("Observation", chained())
+    assert seen[-1].access is not None and seen[-1].access("Observation", "r") is not None
+    assert not generic_safe("Observation", seen[-1], "postgres")  # the rule's values differ per actor

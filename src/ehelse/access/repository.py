@@ -254,7 +254,14 @@ class SecuredRepository:
                 self._refuse(type or "Patient", {patient})
         hide = any(p.name.split(".")[-1].split(":")[0].startswith(_ADDRESS_PARAMS) for p in query.params)
         confined = self._confined(type, query)
-        if confined and not self.view.unrestricted and all(self.view.rights(p) for p in confined):
+        if self.view.unrestricted and self.view.condition(type, "r") is None:
+            # Nothing is filtered for this actor (an admin), on the matches or on any linked
+            # resource of a chain or _has: no rule at all, so a chained search may run on its
+            # prepared generic plan (search/execute.py generic_safe) as it does without a
+            # token. With a rule that was always empty it was planned per request: an admin's
+            # chained search over HTTP cost PostgreSQL 2.4 ms instead of ~0.3 (N=10,000).
+            query.access = None
+        elif confined and not self.view.unrestricted and all(self.view.rights(p) for p in confined):
             # The matches are in these patients' records already; chain and _has links are not.
             query.access = lambda t, alias: (self.view.within(confined, alias, hide_confidential=hide) if alias == "r"
                                              else self.view.condition(t, alias, hide_confidential=hide))
