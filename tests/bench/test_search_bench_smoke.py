@@ -29,6 +29,8 @@ def test_search_bench_quick(tmp_path):
         assert figures["sixteen_clients"]["n"] == 20
         assert figures["sixteen_clients_processes"]["n"] == 20  # split over 2 worker processes
         assert figures["sixteen_clients_processes"]["cpu_ms_per_request"] > 0
+        over_http = figures["sixteen_clients_http"]  # 16 connections to `ehelse serve`, admin token
+        assert over_http["n"] > 0 and over_http["p50"] > 0 and over_http["workers"] >= 1, name
         assert figures["plan"], name
 
 
