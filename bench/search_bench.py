@@ -425,9 +425,12 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
         tag = f"ehelse-search-bench-{os.getpid()}"
         server = ServerCpu(url, tag)
         worker_server = ServerCpu(url, tag + "-workers")
+        # The HTTP figure's server gets a name of its own: its backends (the export worker's
+        # poll every second in each server process) must not count as the in-process searches'.
+        http_url = ServerCpu.with_name(url, tag + "-http")
         url, worker_url = ServerCpu.with_name(url, server.name), ServerCpu.with_name(url, worker_server.name)
     else:
-        worker_url = url
+        worker_url = http_url = url
     defaults = Settings.from_env({})  # the server's own pool sizes: they are part of what is measured
     repo = open_repository(url, db_pool_size=defaults.db_pool_size, sqlite_readers=defaults.sqlite_readers)
     if repo.upgrade():  # a cached database from before a migration: bring it up to date
@@ -440,7 +443,7 @@ def run_backend(backend: str, url: str, patients: int, iterations: int, rng: ran
                               "classes": {}}
     http = None
     try:
-        http = HttpServer(url) if http_seconds > 0 else None
+        http = HttpServer(http_url) if http_seconds > 0 else None
         for name, make in CLASSES.items():
             requests = [make(people[i % len(people)]) for i in range(iterations)]
             # Warm: caches, and on PostgreSQL each pooled connection's prepared statement of
