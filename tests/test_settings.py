@@ -64,3 +64,19 @@ def test_negative_workers_is_refused():
     result = CliRunner().invoke(app, ["serve", "--workers", "-1"], env={"COLUMNS": "300"})
     assert result.exit_code != 0
     assert "--workers" in result.output
+
+
+def test_workers_default_keeps_within_a_containers_cpu_limit(monkeypatch, tmp_path):
+    from ehelse import settings as settings_module
+    from ehelse.settings import _cgroup_cpu_quota, server_workers
+
+    limit = tmp_path / "cpu.max"
+    for text, expected in (("150000 100000\n", 2), ("50000 100000", 1), ("max 100000", None),
+                           ("400000 100000", 4), ("garbage", None), ("", None)):
+        limit.write_text(text)
+        assert _cgroup_cpu_quota(str(limit)) == expected, text
+    assert _cgroup_cpu_quota(str(tmp_path / "missing")) is None  # no cgroup v2 here: no limit
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: set(range(32)))
+    limit.write_text("100000 100000")  # one CPU's worth on a 32-core host
+    monkeypatch.setattr(settings_module, "_cgroup_cpu_quota", lambda: _cgroup_cpu_quota(str(limit)))
+    assert server_workers(Settings.from_env({})) == 1

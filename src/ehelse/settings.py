@@ -158,7 +158,27 @@ def server_workers(settings: Settings) -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, quota)
     return max(1, min(MAX_AUTO_WORKERS, cpus))
+
+
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def _cgroup_cpu_quota(path: str = CGROUP_CPU_MAX) -> int | None:
+    """A container's CPU limit (cgroup v2 `cpu.max`: "<quota> <period>" in microseconds, or
+    "max <period>" for none), rounded up to whole CPUs; None where there is no limit or no
+    such file. A container limited to 1 CPU on a 32-core host sees all 32 in its affinity."""
+    try:
+        with open(path, encoding="ascii") as file:
+            quota, _, period = file.read().strip().partition(" ")
+        if quota == "max":
+            return None
+        return max(1, -(-int(quota) // int(period or 100000)))
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def get_settings(**overrides: Any) -> Settings:
