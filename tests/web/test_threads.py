@@ -114,10 +114,16 @@ def test_writes_run_one_at_a_time_in_the_writer_thread():
     ("POST", "/fhir/Patient/$validate", {}, False),
     ("GET", "/fhir/Patient?name=x", {}, False),  # search
 ])
-def test_plain_writes_go_to_the_writer_thread_the_rest_to_the_pool(app, admin_token, router, method, path,
+def test_plain_writes_go_to_the_writer_thread_the_rest_to_the_pool(settings, tmp_path, router, method, path,
                                                                    headers, writer):
     import httpx
 
+    from ehelse.storage.sqlite import SqliteRepository
+    from ehelse.web.app import create_app
+
+    repo = SqliteRepository(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    app = create_app(settings, repo, router)
+    admin_token = app.state.tokens.issue("admin")
     seen = []
     handle = router.handle
 
@@ -137,7 +143,29 @@ def test_plain_writes_go_to_the_writer_thread_the_rest_to_the_pool(app, admin_to
             return await client.request(method, path, headers=sent,
                                         content=body if method in ("POST", "PUT", "PATCH") else None)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        repo.close()
     assert len(seen) == 1
     assert seen[0].startswith("fhir-writer") is writer
     assert seen[0].startswith("fhir")
+
+
+@pytest.mark.anyio
+async def test_writes_on_other_backends_stay_in_the_pool(client, router):
+    """The writer thread is for SQLite's one write lock; elsewhere (here the in-memory
+    repository, on PostgreSQL too) a write runs in the pool as before."""
+    seen = []
+    handle = router.handle
+
+    def spy(request, repo):
+        seen.append(threading.current_thread().name)
+        return handle(request, repo)
+
+    router.handle = spy
+
+    r = await client.post("/fhir/Patient", content=b'{"resourceType":"Patient"}',
+                          headers={"content-type": "application/fhir+json"})
+    assert r.status_code == 201
+    assert seen and seen[0].startswith("fhir_")

@@ -127,7 +127,11 @@ class FhirEndpoint:
                     return await run_sync(self._run, request)
                 return await self._run_audited_inline(request, Prefetched(repo, parts[0], parts[1], fetched.version),
                                                       fetched.facts_version)
-        if _is_plain_write(request):
+        if _is_plain_write(request) and getattr(self.state.repo, "backend", "") == "sqlite":
+            # One write at a time per process (SQLite's write lock): in one thread, not
+            # spread over the pool (web/threads.py). On PostgreSQL the pool stays: a write's
+            # round trips leave the GIL to the next write's validation (one thread cost
+            # 404/419 -> 277/324 ops/s in the CRUD bench, docs/benchmarks.md, sixth session).
             return await run_write(self._run, request)
         if request.actor is not None and _is_query(request):
             return await self._run_audited_in_thread(request)
@@ -228,7 +232,7 @@ def _is_query(request: FhirRequest) -> bool:
 
 def _is_plain_write(request: FhirRequest) -> bool:
     """create (POST [type]), update, patch or delete by id: one resource's write, for the
-    writer thread (web/threads.py). Not a conditional one (If-None-Exist, [type]?search): its
+    writer thread on SQLite (web/threads.py). Not a conditional one (If-None-Exist, [type]?search): its
     search may take long, and it waits in the pool instead of holding up the other writes."""
     parts = request.path.split("/")
     if request.method == "POST":

@@ -13,9 +13,9 @@ ThreadPoolExecutor, keeping what anyio gave us:
   dropped, one that runs is waited for before the cancellation goes on (anyio's
   abandon_on_cancel=False), so no write outlives the request that asked for it.
 
-Writes by id and creates (web/fhir.py: _is_plain_write) go to one writer thread per process
-instead (`run_write`). They wait for one another anyway: the audit trail's chain lock and the
-database's write lock let one write transaction of a process run at a time. Spread over the
+On SQLite, writes by id and creates (web/fhir.py: _is_plain_write) go to one writer thread
+per process instead (`run_write`). They wait for one another anyway: the audit trail's chain
+lock and the database's write lock let one write transaction of a process run at a time. Spread over the
 pool, 32 concurrent writes woke 32 threads that fought for the GIL (sqlite3 lets go of it at
 every statement, so each statement of the one thread holding the locks handed the GIL to
 another thread and waited to get it back) and then queued on the locks: the CRUD benchmark's
@@ -23,7 +23,9 @@ server spent ~1,800 us of CPU per operation, a quarter of it in the kernel switc
 (perf: finish_task_switch, futex). One thread takes the writes one after the other, ~1,350
 us per operation (docs/benchmarks.md, sixth session). Searches, history, Bundles and
 conditional writes (whose search may be slow) stay in the pool, so a write waiting for the
-database never stalls them, as before.
+database never stalls them, as before. On PostgreSQL writes stay in the pool too: there a
+write spends most of its time in round trips without the GIL, which the next write's
+validation uses; one thread lost a quarter of the CRUD benchmark's operations/s.
 """
 
 from __future__ import annotations
