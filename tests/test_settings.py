@@ -60,10 +60,20 @@ def test_workers_default_is_one_per_cpu_within_bounds(monkeypatch):
     assert server_workers(Settings.from_env({"EHELSE_DATABASE_URL": "memory:"})) == 1
 
 
-def test_negative_workers_is_refused():
+def test_negative_workers_is_refused(monkeypatch):
+    # `serve` writes its options into os.environ for the server's worker processes: let the
+    # test's monkeypatch put EHELSE_WORKERS back, or every server a later test starts
+    # inherits the -1 (it did: tests/cli/test_scale_out.py failed in CI)
+    monkeypatch.setenv("EHELSE_WORKERS", "0")
     result = CliRunner().invoke(app, ["serve", "--workers", "-1"], env={"COLUMNS": "300"})
     assert result.exit_code != 0
     assert "--workers" in result.output
+
+
+def test_settings_tests_leave_no_workers_setting_behind():
+    import os
+
+    assert os.environ.get("EHELSE_WORKERS") in (None, "0")
 
 
 def test_workers_default_keeps_within_a_containers_cpu_limit(monkeypatch, tmp_path):
