@@ -143,21 +143,13 @@ class FhirEndpoint:
         commit (AuditTrail.durable) before the answer leaves. Recorded from the worker
         thread, each search was a commit of its own: 1.5-1.6 rows a commit with 16 clients
         over HTTP, and a commit costs ~100-200 us of CPU whatever it holds
-        (docs/benchmarks.md, sixth session)."""
+        (docs/benchmarks.md, sixth session). The SecuredRepository is made in the thread
+        too: the access view may read the database."""
         rows: list[dict[str, Any]] = []
         try:
-            return await run_sync(self._run_batched, request, rows)
+            return await run_sync(self._handle_batched, request, self.state.repo, rows)
         finally:  # a refusal is audited too, and before its answer
             await self._audit_trail(self.state.repo).durable(rows)
-
-    def _run_batched(self, request: FhirRequest, rows: list[dict[str, Any]]) -> FhirResponse:
-        repo = self.state.repo
-        try:  # made here, not on the loop: the access view may read the database
-            secured = SecuredRepository(repo, request.actor, self.policy, self._audit_trail(repo))
-        except FhirError as error:
-            return error_response(error)
-        with secured.audit_batch(into=rows):
-            return self.state.router.handle(request, secured)
 
     def _audit_trail(self, repo: Any) -> Any:
         known, trail = self._trail
@@ -167,21 +159,26 @@ class FhirEndpoint:
         return trail
 
     async def _run_audited_inline(self, request: FhirRequest, repo: Any, facts_version: int | None = None) -> FhirResponse:
-        inner = getattr(repo, "_inner", repo)  # the real repository behind a Prefetched one
-        try:
-            repo = SecuredRepository(repo, request.actor, self.policy, self._audit_trail(inner),
-                                     facts_version=facts_version)
-        except FhirError as error:
-            return error_response(error)
         rows: list[dict[str, Any]] = []
         try:
-            with repo.audit_batch(into=rows):
-                response = self.state.router.handle(request, repo)
+            return self._handle_batched(request, repo, rows, facts_version)
         finally:  # a refusal is audited too, and before its answer
             # Group commit on the loop (audit/trail.py durable): this read's row shares
             # one transaction with the other reads waiting now; no thread hop of its own.
-            await repo.audit.durable(rows)
-        return response
+            await self._audit_trail(getattr(repo, "_inner", repo)).durable(rows)
+
+    def _handle_batched(self, request: FhirRequest, repo: Any, rows: list[dict[str, Any]],
+                        facts_version: int | None = None) -> FhirResponse:
+        """The request against the actor's SecuredRepository, its audit rows gathered into
+        `rows` for the caller to commit (durable) before answering."""
+        inner = getattr(repo, "_inner", repo)  # the real repository behind a Prefetched one
+        try:
+            secured = SecuredRepository(repo, request.actor, self.policy, self._audit_trail(inner),
+                                        facts_version=facts_version)
+        except FhirError as error:
+            return error_response(error)
+        with secured.audit_batch(into=rows):
+            return self.state.router.handle(request, secured)
 
     def _run(self, request: FhirRequest) -> FhirResponse:
         repo = self.state.repo
