@@ -57,8 +57,8 @@ def test_a_cancelled_request_waits_for_its_running_call():
 
 
 def test_a_call_that_has_not_started_is_dropped_when_its_request_is_cancelled(monkeypatch):
-    monkeypatch.setattr(threads, "_pool", ThreadPoolExecutor(1, thread_name_prefix="fhir"))
-    monkeypatch.setattr(threads, "_pool_pid", __import__("os").getpid())
+    pool = ThreadPoolExecutor(1, thread_name_prefix="fhir")
+    monkeypatch.setitem(threads._executors, "fhir", (__import__("os").getpid(), pool))
     release, ran = threading.Event(), []
 
     async def main():
@@ -75,7 +75,7 @@ def test_a_call_that_has_not_started_is_dropped_when_its_request_is_cancelled(mo
 
     asyncio.run(main())
     assert ran == []
-    threads._pool.shutdown()
+    pool.shutdown()
 
 
 def test_writes_run_one_at_a_time_in_the_writer_thread():
@@ -124,14 +124,7 @@ def test_plain_writes_go_to_the_writer_thread_the_rest_to_the_pool(settings, tmp
     repo = SqliteRepository(f"sqlite:///{tmp_path / 'w.sqlite'}")
     app = create_app(settings, repo, router)
     admin_token = app.state.tokens.issue("admin")
-    seen = []
-    handle = router.handle
-
-    def spy(request, repo):
-        seen.append(threading.current_thread().name)
-        return handle(request, repo)
-
-    router.handle = spy
+    seen = _threads_of(router)
     body = b"[]" if "patch" in headers.get("content-type", "") else b'{"resourceType":"Patient"}'
     if "form" in headers.get("content-type", ""):
         body = b"name=x"
@@ -152,11 +145,9 @@ def test_plain_writes_go_to_the_writer_thread_the_rest_to_the_pool(settings, tmp
     assert seen[0].startswith("fhir")
 
 
-@pytest.mark.anyio
-async def test_writes_on_other_backends_stay_in_the_pool(client, router):
-    """The writer thread is for SQLite's one write lock; elsewhere (here the in-memory
-    repository, on PostgreSQL too) a write runs in the pool as before."""
-    seen = []
+def _threads_of(router) -> list[str]:
+    """The names of the threads the router handles requests in, from now on."""
+    seen: list[str] = []
     handle = router.handle
 
     def spy(request, repo):
@@ -164,6 +155,14 @@ async def test_writes_on_other_backends_stay_in_the_pool(client, router):
         return handle(request, repo)
 
     router.handle = spy
+    return seen
+
+
+@pytest.mark.anyio
+async def test_writes_on_other_backends_stay_in_the_pool(client, router):
+    """The writer thread is for SQLite's one write lock; elsewhere (here the in-memory
+    repository, on PostgreSQL too) a write runs in the pool as before."""
+    seen = _threads_of(router)
 
     r = await client.post("/fhir/Patient", content=b'{"resourceType":"Patient"}',
                           headers={"content-type": "application/fhir+json"})

@@ -39,26 +39,16 @@ from typing import Any, Callable, TypeVar
 THREADS = 40
 T = TypeVar("T")
 
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_writer: ThreadPoolExecutor | None = None
-_writer_pid = 0
+# One pool and one writer thread per process, by name: (the pid that made it, the executor).
+# A forked server worker makes its own: the parent's threads do not exist in the child.
+_executors: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():  # a forked server worker makes its own
-        _pool_pid = os.getpid()
-        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="fhir")
-    return _pool
-
-
-def _write_executor() -> ThreadPoolExecutor:
-    global _writer, _writer_pid
-    if _writer is None or _writer_pid != os.getpid():  # a forked server worker makes its own
-        _writer_pid = os.getpid()
-        _writer = ThreadPoolExecutor(1, thread_name_prefix="fhir-writer")
-    return _writer
+def _executor(name: str = "fhir", threads: int = THREADS) -> ThreadPoolExecutor:
+    found = _executors.get(name)
+    if found is None or found[0] != os.getpid():
+        found = _executors[name] = (os.getpid(), ThreadPoolExecutor(threads, thread_name_prefix=name))
+    return found[1]
 
 
 async def run_sync(function: Callable[..., T], *args: Any) -> T:
@@ -69,7 +59,7 @@ async def run_sync(function: Callable[..., T], *args: Any) -> T:
 async def run_write(function: Callable[..., T], *args: Any) -> T:
     """`function(*args)` in the process's writer thread (writes one after the other, module
     docstring), in a copy of the caller's context; cancellation as for run_sync."""
-    return await _run_in(_write_executor(), function, *args)
+    return await _run_in(_executor("fhir-writer", 1), function, *args)
 
 
 async def _run_in(executor: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
