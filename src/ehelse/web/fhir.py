@@ -9,6 +9,7 @@ the response headers.
 from __future__ import annotations
 
 import re
+import time
 import weakref
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,6 +22,7 @@ from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.access.tokens import missing_token
 from ehelse.audit.trail import trail_for
 from ehelse.fhir.resource_types import is_resource_type, is_valid_id
+from ehelse.storage.budget import ReadBudgetExceeded, read_budget
 from ehelse.web.reads import Prefetched, batcher_for
 from ehelse.web.responses import FHIR_JSON, send_error
 from ehelse.web.threads import run_sync, run_write
@@ -34,6 +36,14 @@ FORM = "application/x-www-form-urlencoded"  # POST [type]/_search: http.html#sea
 # Reachable without a token (DESIGN.md): the CapabilityStatement and SMART discovery.
 OPEN_PATHS = {"metadata", ".well-known/smart-configuration"}
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+# Searches the event loop tries itself on SQLite (FhirEndpoint._try_inline): the wall time
+# its reads may take before it gives the search to a worker thread (a few times a selective
+# search's ~0.3-1 ms), the largest page it tries, and how long a query shape that ran past
+# the budget that many times in a row goes to a thread straight away.
+INLINE_SEARCH_SECONDS = 0.003
+INLINE_MAX_COUNT = 100
+SLOW_SHAPE_SECONDS = 60.0
+SLOW_SHAPE_STRIKES = 3
 # Response headers every FHIR answer gets: personal data must not sit in shared caches.
 FHIR_HEADERS = ((b"cache-control", b"no-store"),
                 (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
@@ -55,6 +65,9 @@ class FhirEndpoint:
         self._batchers: Any = weakref.WeakKeyDictionary()  # event loop -> web/reads.ReadBatcher (PostgreSQL)
         self._trail: tuple[Any, Any] = (None, None)  # (repository, its audit trail)
         self._base_urls: dict[tuple[str, str, str], str] = {}  # (scheme, host, root) -> base URL
+        # Query shapes (_inline_shape) that ran past the loop's read budget lately -> (times in
+        # a row, until when they go to a worker thread without trying the loop first).
+        self._slow_shapes: dict[tuple[str, ...], tuple[int, float]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         head = scope["method"] == "HEAD"
@@ -134,6 +147,10 @@ class FhirEndpoint:
             # 404/419 -> 277/324 ops/s in the CRUD bench, docs/benchmarks.md, sixth session).
             return await run_write(self._run, request)
         if request.actor is not None and _is_query(request):
+            if self.inline_reads and getattr(self.state.repo, "backend", "") == "sqlite" and self._may_try_inline(request):
+                response = await self._try_inline(request)
+                if response is not None:
+                    return response
             return await self._run_audited_in_thread(request)
         return await run_sync(self._run, request)
 
@@ -150,6 +167,47 @@ class FhirEndpoint:
             return await run_sync(self._handle_batched, request, self.state.repo, rows)
         finally:  # a refusal is audited too, and before its answer
             await self._audit_trail(self.state.repo).durable(rows)
+
+    def _may_try_inline(self, request: FhirRequest) -> bool:
+        """Whether the loop tries this query itself (SQLite): a type or Patient compartment
+        search whose page is small, that has not run past its budget again and again lately."""
+        shape = _inline_shape(request)
+        if shape is None:
+            return False
+        strikes, until = self._slow_shapes.get(shape, (0, 0.0))
+        if strikes < SLOW_SHAPE_STRIKES:
+            return True
+        if time.monotonic() < until:
+            return False
+        del self._slow_shapes[shape]  # its time is up: the loop tries it again
+        return True
+
+    async def _try_inline(self, request: FhirRequest) -> FhirResponse | None:
+        """The search on the event loop under a read budget (storage/budget.py): no hand-over
+        to a worker thread and back, which cost the server 20-45 % more CPU per search over
+        HTTP (docs/benchmarks.md, seventh session). None when it ran past the budget: what it
+        made, audit rows included, is dropped, and the caller runs it in a worker thread (which
+        audits it). A shape that runs past it SLOW_SHAPE_STRIKES times in a row goes to a
+        thread straight away for SLOW_SHAPE_SECONDS; once is not enough (a process's first
+        search of a kind pays for cold caches and statements)."""
+        rows: list[dict[str, Any]] = []
+        response = None
+        with read_budget(INLINE_SEARCH_SECONDS) as budget:
+            try:
+                response = self._handle_batched(request, self.state.repo, rows)
+            except ReadBudgetExceeded:
+                pass
+        shape = _inline_shape(request)
+        if response is None or budget.exceeded:
+            if len(self._slow_shapes) >= 1024:  # a bound, not a cache to tune: forget them all
+                self._slow_shapes.clear()
+            strikes = self._slow_shapes.get(shape, (0, 0.0))[0] + 1
+            self._slow_shapes[shape] = (strikes, time.monotonic() + SLOW_SHAPE_SECONDS)
+            return None
+        if shape in self._slow_shapes:
+            del self._slow_shapes[shape]
+        await self._audit_trail(self.state.repo).durable(rows)  # before the answer, as for a read
+        return response
 
     def _audit_trail(self, repo: Any) -> Any:
         known, trail = self._trail
@@ -238,6 +296,37 @@ def _is_plain_write(request: FhirRequest) -> bool:
     if request.method in ("PUT", "DELETE", "PATCH"):
         return len(parts) == 2 and is_resource_type(parts[0]) and is_valid_id(parts[1])
     return False
+
+
+def _inline_shape(request: FhirRequest) -> tuple[str, ...] | None:
+    """What a query looks like without its values (its path's types and its parameter
+    names), when it is one the event loop may try itself on SQLite: a search of one type or
+    of a Patient compartment (search.html, compartments.html) with a small page. Not
+    operations, history or system searches, nor what is known to read much whatever its
+    values: `_total=accurate` and `_summary=count` (a count of all matches), includes with a
+    modifier (`:iterate`, to a fixed point), pages of more than INLINE_MAX_COUNT. Any other search
+    that turns out slow is stopped by the read budget."""
+    parts = request.path.split("/")
+    if len(parts) == 2 and parts[1] == "_search" and request.method == "POST":
+        parts = parts[:1]
+    elif request.method != "GET":
+        return None
+    if len(parts) == 1:
+        if not is_resource_type(parts[0]):
+            return None
+        shape = [parts[0]]
+    elif len(parts) == 3 and parts[0] == "Patient" and is_valid_id(parts[1]) and is_resource_type(parts[2]):
+        shape = ["Patient", "*", parts[2]]
+    else:
+        return None
+    for name, value in request.query:
+        if name == "_total" and value == "accurate" or name == "_summary" and value == "count":
+            return None
+        if name.startswith(("_include:", "_revinclude:")) or name == "_count" and not (
+                value.isdigit() and int(value) <= INLINE_MAX_COUNT):
+            return None
+        shape.append(name)
+    return tuple(shape)
 
 
 def _query(raw: bytes) -> list[tuple[str, str]]:

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ehelse.storage.budget import STEPS_PER_CHECK, ReadBudgetExceeded, current_budget
 from ehelse.storage.index import Indexer
 from ehelse.storage.sqlite.gate import ReadGate, is_ungated
 from ehelse.storage.sqlrepo import SqlRepository
@@ -261,10 +262,19 @@ class SqliteRepository(SqlRepository):
                 self._gate.leave()
             raise
         self._held[me] = conn
+        budget = current_budget()  # the event loop trying a search itself (storage/budget.py)
+        if budget is not None:
+            conn.set_progress_handler(budget.check, STEPS_PER_CHECK)
         try:
             yield conn
+        except sqlite3.OperationalError as exc:
+            if budget is not None and budget.exceeded:  # SQLITE_INTERRUPT from budget.check
+                raise ReadBudgetExceeded() from exc
+            raise
         finally:
             self._held.pop(me, None)
+            if budget is not None:
+                conn.set_progress_handler(None, 0)
             try:
                 self._give_back(conn)
             finally:

@@ -1,0 +1,69 @@
+"""A time budget for one thread's reads: what lets the event loop try a search itself.
+
+On SQLite a search that the web layer runs on the event loop, instead of handing it to a
+worker thread and back, costs the server 20-45 % less CPU (no two thread hand-overs and
+their GIL wake-ups; docs/benchmarks.md, seventh session). But a search run on the loop that
+turns out slow stalls every other request of that server process. So the loop runs it under
+a budget: `with read_budget(seconds) as budget:` makes this thread's SQLite reads check the
+clock every few thousand virtual-machine steps (sqlite3 `set_progress_handler`,
+https://www.sqlite.org/c3ref/progress_handler.html) and abort once the budget is spent. The
+caller then throws away what it made and runs the search in a worker thread as before.
+
+`ReadBudgetExceeded` derives from BaseException on purpose, like GeneratorExit: it is
+control flow for the caller that set the budget, and no `except Exception` on the way (the
+router's "unexpected error" 500, a value set expansion that "cannot be done") may turn it
+into an answer. The caller also checks `budget.exceeded` afterwards, so an abort that some
+code did catch as a database error still never reaches the client.
+
+Backends without a progress handler (PostgreSQL, memory) ignore budgets: the web layer runs
+searches on the loop only on SQLite.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+# How often SQLite calls back: every this many virtual-machine instructions (a few to a
+# few tens of microseconds of work). The call is a clock read, so this costs ~1 %.
+STEPS_PER_CHECK = 1000
+
+_local = threading.local()
+
+
+class ReadBudgetExceeded(BaseException):
+    """This thread's reads ran past the budget of the enclosing `read_budget` block."""
+
+
+class ReadBudget:
+    __slots__ = ("deadline", "exceeded")
+
+    def __init__(self, seconds: float):
+        self.deadline = time.perf_counter() + seconds
+        self.exceeded = False
+
+    def check(self) -> int:
+        """SQLite's progress handler: non-zero aborts the statement (SQLITE_INTERRUPT)."""
+        if time.perf_counter() > self.deadline:
+            self.exceeded = True
+            return 1
+        return 0
+
+
+@contextmanager
+def read_budget(seconds: float) -> Iterator[ReadBudget]:
+    """This thread's reads within the block may take `seconds` of wall time in all."""
+    budget = ReadBudget(seconds)
+    before = getattr(_local, "budget", None)
+    _local.budget = budget
+    try:
+        yield budget
+    finally:
+        _local.budget = before
+
+
+def current_budget() -> ReadBudget | None:
+    """The budget of this thread's innermost `read_budget` block, if any."""
+    return getattr(_local, "budget", None)
