@@ -1,6 +1,8 @@
-"""The CapabilityStatement served at `metadata` (http://hl7.org/fhir/R4/capabilitystatement.html,
-http.html#capabilities): it says what this server really does, type by type, including the
-search parameters the repository evaluates for each.
+"""What `metadata` answers (http://hl7.org/fhir/R4/http.html#capabilities): the
+CapabilityStatement (capabilitystatement.html), which says what this server really does, type
+by type, including the search parameters the repository evaluates for each; with
+`mode=terminology` the TerminologyCapabilities (terminologycapabilities.html) of the code
+systems and terminology operations it serves.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from ehelse import __version__ as software_version
+from ehelse.errors import BadRequest
 from ehelse.fhir.operations import OPERATIONS
 from ehelse.fhir.resource_types import resource_types
 from ehelse.storage.protocol import Repository
@@ -71,6 +74,23 @@ def _resource(type: str, repo: Repository) -> dict[str, Any]:
     return entry
 
 
+# http.html#capabilities: `mode` is full (or absent) | normative | terminology. The whole
+# statement is answered for `normative` too, as the spec lets a server ("Servers MAY ignore
+# the mode parameter and return a CapabilityStatement"); a value outside the three is the
+# client's error, not a request to ignore.
+MODES = ("full", "normative", "terminology")
+
+
+def capabilities(repo: Repository, base_url: str, date: str, mode: str | None) -> dict[str, Any]:
+    """The resource `GET metadata?mode=` answers; 400 for a mode the spec does not define."""
+    if mode is not None and mode not in MODES:
+        raise BadRequest(f"mode={mode[:40]!r} is not one of {' | '.join(MODES)} (http.html#capabilities)",
+                         code="value", expression="mode")
+    if mode == "terminology":
+        return terminology_capabilities(repo, base_url, date)
+    return capability_statement(repo, base_url, date)
+
+
 def capability_statement(repo: Repository, base_url: str, date: str) -> dict[str, Any]:
     rest: dict[str, Any] = {
         "mode": "server",
@@ -115,3 +135,52 @@ def _smart_security(base_url: str) -> dict[str, Any]:
             {"url": "introspect", "valueUri": f"{origin}/oauth2/introspect"},
         ]}],
     }
+
+
+# $expand's parameters as terminology/operations.py reads them (valueset-operation-expand.html).
+_EXPAND_PARAMETERS = ("url", "valueSet", "valueSetVersion", "filter", "count", "offset", "displayLanguage")
+
+
+def terminology_capabilities(repo: Repository, base_url: str, date: str) -> dict[str, Any]:
+    """TerminologyCapabilities (http://hl7.org/fhir/R4/terminologycapabilities.html) of what
+    src/ehelse/terminology serves: every code system whose concepts it holds (the R4 core,
+    the Norwegian ones and those stored in the repository; not the `not-present` stubs nor
+    supplements), each with $subsumes over its hierarchy; $expand's paging and parameters;
+    $validate-code without translations; $translate with or without a named map. kind
+    `instance` (tcp-3: with `implementation`)."""
+    from ehelse.terminology.registry import terminology_for
+
+    terminology = terminology_for(repo)
+    code_systems = []
+    for url in terminology.codesystem_urls():
+        found = terminology.codesystem(url)
+        if found is None or found.content in ("not-present", "supplement"):
+            continue
+        entry: dict[str, Any] = {"uri": url}
+        if found.version:
+            entry["version"] = [{"code": found.version, "isDefault": True}]
+        entry["subsumption"] = True
+        code_systems.append(entry)
+    result: dict[str, Any] = {
+        "resourceType": "TerminologyCapabilities",
+        "status": "active",
+        "date": date,
+        "publisher": "ehelse",
+        "kind": "instance",
+        "software": {"name": "ehelse", "version": software_version},
+        "implementation": {"description": "ehelse FHIR R4 server", "url": base_url},
+        "lockedDate": False,
+        "expansion": {
+            "hierarchical": False,  # `contains` is flat
+            "paging": True,  # count and offset
+            "incomplete": False,  # too large unpaged: refused (too-costly), never cut short
+            "parameter": [{"name": name} for name in _EXPAND_PARAMETERS],
+            "textFilter": ("Every word of `filter` must start a word of the display or the code, in any order, "
+                           "case and accents ignored (terminology/text.py); or the whole filter starts the code."),
+        },
+        "validateCode": {"translations": False},
+        "translation": {"needsMap": False},  # without `url`, every map with a group from `system`
+    }
+    if code_systems:
+        result["codeSystem"] = code_systems
+    return result

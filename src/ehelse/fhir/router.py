@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from ehelse.errors import BadRequest, FhirError, Issue, MethodNotAllowed, NotFound, operation_outcome
 from ehelse.fhir import conditional, history, interactions, searchset
 from ehelse.fhir.body import check_size, parse_json, parse_resource
-from ehelse.fhir.capability import capability_statement
+from ehelse.fhir.capability import capabilities
 from ehelse.fhir.headers import JSON_PATCH, check_format
 from ehelse.fhir.interactions import Context
 from ehelse.fhir.operations import defines_type, invoke, lookup
@@ -72,8 +72,8 @@ class Router:
         head = parts[0]
         if len(parts) == 1 and head == "metadata":
             self._allow(method, _READS)
-            return FhirResponse(200, resource=capability_statement(ctx.repo, ctx.base_url, now_instant()),
-                                interaction="capabilities")
+            found = capabilities(ctx.repo, ctx.base_url, now_instant(), request.param("mode"))
+            return FhirResponse(200, resource=found, interaction="capabilities")
         if len(parts) == 1 and head == "_history":
             self._allow(method, _READS)
             return history.history(ctx)
