@@ -15,7 +15,8 @@
     ├── UnsupportedMediaType (415, not-supported)
     ├── TooManyRequests (429, throttled)            -- rate limit of login and token endpoints
     ├── UnprocessableEntity (422, processing)       -- business rules (id mismatch, bad references)
-    └── NotImplementedFhir (501, not-supported)
+    ├── NotImplementedFhir (501, not-supported)
+    └── ServiceUnavailable (503, transient)         -- the audit trail cannot commit: no data without it
 
 OperationOutcome: http://hl7.org/fhir/R4/operationoutcome.html. Each Issue has severity, code
 (http://hl7.org/fhir/R4/valueset-issue-type.html), diagnostics and, where it points at an
@@ -148,3 +149,11 @@ class UnprocessableEntity(FhirError):
 class NotImplementedFhir(FhirError):
     status = 501
     code = "not-supported"
+
+
+class ServiceUnavailable(FhirError):
+    """The server cannot answer now but may soon (http://hl7.org/fhir/R4/http.html: 503 with
+    an OperationOutcome; issue type `transient`); give a Retry-After header."""
+
+    status = 503
+    code = "transient"

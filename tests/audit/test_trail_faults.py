@@ -283,9 +283,9 @@ def test_with_the_database_down_a_commit_fails_at_once_and_nothing_waits_forever
         down.close()
 
 
-def test_over_http_a_failed_audit_commit_answers_500_without_data_and_the_next_reads_succeed(any_repo, monkeypatch):
+def test_over_http_a_failed_audit_commit_answers_503_without_data_and_the_next_reads_succeed(any_repo, monkeypatch):
     # The whole app, reads by id on the event loop (web/fhir.py awaits durable()): while the
-    # trail cannot commit, every read gets a 500 OperationOutcome that holds none of the
+    # trail cannot commit, every read gets a 503 OperationOutcome that holds none of the
     # patient's data; once it can, the same reads are answered and audited, chain whole.
     import secrets
 
@@ -314,8 +314,9 @@ def test_over_http_a_failed_audit_commit_answers_500_without_data_and_the_next_r
 
     monkeypatch.setattr(log, "appending", broken)
     failed = asyncio.run(reads())
-    assert [r.status_code for r in failed] == [500] * len(ids)
+    assert [r.status_code for r in failed] == [503] * len(ids)
     assert all(r.json()["resourceType"] == "OperationOutcome" and f"Hemmelig{tag}" not in r.text for r in failed)
+    assert all(r.json()["issue"][0]["code"] == "transient" and r.headers["retry-after"] for r in failed)
     monkeypatch.setattr(log, "appending", real)
     answered = asyncio.run(reads())
     assert [r.status_code for r in answered] == [200] * len(ids)
@@ -324,6 +325,80 @@ def test_over_http_a_failed_audit_commit_answers_500_without_data_and_the_next_r
 
     rows = list(log.chain_rows(any_repo, trail_for(any_repo).chain_id))
     assert sorted(r["patient"] for r in rows) == sorted(ids)
+    assert verify(any_repo).ok
+
+
+@contextmanager
+def audit_refused(repo, message: str):
+    """While the block runs, the database itself refuses every audit_log row (a trigger),
+    as a full disk or a broken table would: the trail's real commit fails."""
+    if repo.backend == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(repo.path, isolation_level=None)
+        create = (f"CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
+                  f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
+        drop = "DROP TRIGGER refuse_audit"
+    else:
+        import psycopg
+
+        conn = psycopg.connect(repo.url, autocommit=True)
+        conn.execute(f"CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                     f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$")
+        create = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
+                  "FOR EACH ROW EXECUTE FUNCTION refuse_audit()")
+        drop = "DROP TRIGGER refuse_audit ON audit_log; DROP FUNCTION refuse_audit()"
+    try:
+        conn.execute(create)
+        yield
+    finally:
+        conn.execute(drop)
+        conn.close()
+
+
+def test_over_http_an_audit_write_the_database_refuses_answers_503_and_sends_no_data(any_repo):
+    # http.html: 503 when the server cannot answer for now. The data must not leave
+    # without its audit record (docs/access.md), so while the database refuses the audit
+    # rows, reads by id (on the loop), searches and $everything (in a worker thread) all
+    # answer a `transient` OperationOutcome with Retry-After, and nothing of the patient;
+    # once it takes them again the same requests are answered, and audited.
+    import secrets
+
+    import httpx
+
+    from ehelse.audit.trail import trail_for
+    from ehelse.settings import Settings
+    from ehelse.web.app import create_app
+
+    tag = secrets.token_hex(4)
+    patient = any_repo.update({"resourceType": "Patient", "id": f"full-{tag}", "name": [{"family": f"Disk{tag}"}]})[0]
+    any_repo.update({"resourceType": "Observation", "id": f"obs-{tag}", "status": "final",
+                     "code": {"text": f"Blodtrykk{tag}"}, "subject": {"reference": f"Patient/{patient.id}"}})
+    app = create_app(Settings.from_env({}, log_level="critical", export_worker=False), any_repo)
+    paths = [(f"/fhir/Patient/{patient.id}", {}), ("/fhir/Observation", {"subject": f"Patient/{patient.id}"}),
+             (f"/fhir/Patient/{patient.id}/$everything", {})]
+
+    async def requests() -> list[httpx.Response]:
+        token = app.state.tokens.issue("admin")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            return [await asyncio.wait_for(client.get(path, params=params), BOUND) for path, params in paths]
+
+    trail = trail_for(any_repo)
+    before = len(_stored(any_repo, trail))
+    with audit_refused(any_repo, "database or disk is full"):
+        refused = asyncio.run(requests())
+    assert [r.status_code for r in refused] == [503] * len(paths)
+    for response in refused:
+        outcome = response.json()
+        assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["code"] == "transient"
+        assert int(response.headers["retry-after"]) > 0
+        assert tag not in response.text  # neither the patient's name, nor the observation, nor the ids
+    assert len(_stored(any_repo, trail)) == before  # nothing was recorded, and nothing was sent
+    answered = asyncio.run(requests())
+    assert [r.status_code for r in answered] == [200] * len(paths)
+    assert all(f"Disk{tag}" in r.text or f"Blodtrykk{tag}" in r.text for r in answered)
+    assert [r["patient"] for r in _stored(any_repo, trail)[before:]] == [patient.id] * len(paths)
     assert verify(any_repo).ok
 
 

@@ -16,13 +16,14 @@ from urllib.parse import parse_qsl
 
 from ehelse.access.policy import AccessPolicy
 from ehelse.access.repository import SecuredRepository
-from ehelse.errors import (BadRequest, FhirError, NotAcceptable, UnsupportedMediaType)
+from ehelse.errors import (BadRequest, FhirError, NotAcceptable, ServiceUnavailable, UnsupportedMediaType)
 from ehelse.fhir.router import error_response
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.access.tokens import missing_token
 from ehelse.audit.trail import trail_for
 from ehelse.fhir.resource_types import is_resource_type, is_valid_id
 from ehelse.storage.budget import ReadBudgetExceeded, read_budget
+from ehelse.web import logs
 from ehelse.web.reads import Prefetched, batcher_for
 from ehelse.web.responses import FHIR_JSON, send_error
 from ehelse.web.threads import run_sync, run_write
@@ -47,6 +48,9 @@ SLOW_SHAPE_STRIKES = 3
 # Response headers every FHIR answer gets: personal data must not sit in shared caches.
 FHIR_HEADERS = ((b"cache-control", b"no-store"),
                 (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
+# Seconds a client is asked to wait (Retry-After) when the audit trail could not commit: its
+# causes pass (a database restarting, a lock held past the busy timeout, a full disk freed).
+AUDIT_RETRY_AFTER = "10"
 
 
 class FhirEndpoint:
@@ -164,9 +168,27 @@ class FhirEndpoint:
         too: the access view may read the database."""
         rows: list[dict[str, Any]] = []
         try:
-            return await run_sync(self._handle_batched, request, self.state.repo, rows)
+            response = await run_sync(self._handle_batched, request, self.state.repo, rows)
         finally:  # a refusal is audited too, and before its answer
-            await self._audit_trail(self.state.repo).durable(rows)
+            unavailable = await self._durable(self.state.repo, rows)
+        return unavailable or response
+
+    async def _durable(self, repo: Any, rows: list[dict[str, Any]]) -> FhirResponse | None:
+        """Commit the request's audit rows before it answers (AuditTrail.durable): None once
+        they are durable; when the trail cannot commit them (the database refuses the write:
+        down, locked past the busy timeout, a full disk), the 503 to answer instead of the
+        data, which must not leave without its record (access.md, "Durability before data").
+        A 503 with `transient` and Retry-After (http.html: the server cannot answer now),
+        not a 500: the request was sound and may be sent again."""
+        try:
+            await self._audit_trail(repo).durable(rows)
+        except Exception as exc:  # whatever the driver raised: the request is not answered with data
+            logs.log.error("audit trail could not commit %d record(s): %s", len(rows), type(exc).__name__,
+                           exc_info=exc)
+            return error_response(ServiceUnavailable(
+                "The access could not be recorded in the audit trail, so nothing is returned; try again later",
+                headers={"Retry-After": AUDIT_RETRY_AFTER}))
+        return None
 
     def _may_try_inline(self, request: FhirRequest) -> bool:
         """Whether the loop tries this query itself (SQLite): a type or Patient compartment
@@ -206,8 +228,8 @@ class FhirEndpoint:
             return None
         if shape in self._slow_shapes:
             del self._slow_shapes[shape]
-        await self._audit_trail(self.state.repo).durable(rows)  # before the answer, as for a read
-        return response
+        unavailable = await self._durable(self.state.repo, rows)  # before the answer, as for a read
+        return unavailable or response
 
     def _audit_trail(self, repo: Any) -> Any:
         known, trail = self._trail
@@ -219,11 +241,12 @@ class FhirEndpoint:
     async def _run_audited_inline(self, request: FhirRequest, repo: Any, facts_version: int | None = None) -> FhirResponse:
         rows: list[dict[str, Any]] = []
         try:
-            return self._handle_batched(request, repo, rows, facts_version)
+            response = self._handle_batched(request, repo, rows, facts_version)
         finally:  # a refusal is audited too, and before its answer
             # Group commit on the loop (audit/trail.py durable): this read's row shares
             # one transaction with the other reads waiting now; no thread hop of its own.
-            await self._audit_trail(getattr(repo, "_inner", repo)).durable(rows)
+            unavailable = await self._durable(getattr(repo, "_inner", repo), rows)
+        return unavailable or response
 
     def _handle_batched(self, request: FhirRequest, repo: Any, rows: list[dict[str, Any]],
                         facts_version: int | None = None) -> FhirResponse:
