@@ -404,6 +404,17 @@ class SecuredRepository:
     def supported_search_params(self, type: str) -> dict[str, str]:
         return self.inner.supported_search_params(type)
 
+    def patients_in_reach(self) -> frozenset[str] | None:
+        """The patients whose records this actor reads without naming one (Patient/$everything
+        at type level, patient-operation-everything.html: "all patients that the user ...
+        has access to"): None for admins and system clients (every patient their scopes
+        reach); a citizen's own and those they act for; personnel's care relationships,
+        blocks left out (emergency access is opened for one named patient, never by a
+        request for everyone)."""
+        if self.view.unrestricted:
+            return None
+        return frozenset(id for id, rights in self.view.patients.items() if rights.read)
+
     # -- writes -------------------------------------------------------------------------------
     def _check_write(self, resource: dict[str, Any], interaction: str) -> set[str]:
         type = resource.get("resourceType", "")

@@ -95,17 +95,23 @@ def _query(params: list[tuple[str, str]]) -> str:
                     f"{v if _UNRESERVED.fullmatch(v) else quote_plus(v)}" for k, v in params)
 
 
+def page_link(request: FhirRequest, path: str, applied: list[tuple[str, str]], count: int,
+              page: str | None = None) -> str:
+    """The URL of one page of a search: the parameters applied, `_count` and the page token."""
+    kept = [(k, v) for k, v in applied if k not in ("_count", "_offset", "_page")]
+    target = f"{request.base_url}/{path}" if path else request.base_url
+    head = f"{target}?{_query(kept)}&_count={count}" if kept else f"{target}?_count={count}"
+    return f"{head}&_page={page}" if page else head
+
+
 def search_links(request: FhirRequest, path: str, applied: list[tuple[str, str]], *, count: int, offset: int,
                  snapshot: str, last: ResourceVersion | None, keyset: bool, returned: int,
                  total: int | None) -> list[dict[str, str]]:
     """self/first/previous/next/last for a search page; the URLs carry only the parameters
     that were applied (search.html#errors: lenient handling)."""
-    kept = [(k, v) for k, v in applied if k not in ("_count", "_offset", "_page")]
-    target = f"{request.base_url}/{path}" if path else request.base_url
-
     # The applied parameters are encoded once for the up to five links; `_count` is digits
     # and a page token URL-safe base64, which urlencode would leave as they are.
-    head = f"{target}?{_query(kept)}&_count={count}" if kept else f"{target}?_count={count}"
+    head = page_link(request, path, applied, count)
 
     def url(page: str | None) -> str:
         return f"{head}&_page={page}" if page else head

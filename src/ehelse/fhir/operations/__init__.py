@@ -83,7 +83,7 @@ register(Operation("expand", _BOTH, f"{_TERMINOLOGY}:expand",
 register(Operation("translate", _BOTH, f"{_TERMINOLOGY}:translate",
                    "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate",
                    types=frozenset({"ConceptMap"})))
-register(Operation("everything", frozenset({"instance"}), "ehelse.fhir.operations.everything:everything",
+register(Operation("everything", frozenset({"type", "instance"}), "ehelse.fhir.operations.everything:everything",
                    "http://hl7.org/fhir/OperationDefinition/Patient-everything", types=frozenset({"Patient"})))
 # SQL on FHIR v2 (issue 9): R4 mode is system level; ViewDefinition/$run as the issue asks.
 _VIEW_RUN = "ehelse.fhir.operations.viewdefinition:run"
