@@ -359,7 +359,7 @@ def audit_refused(repo, message: str):
 def test_over_http_an_audit_write_the_database_refuses_answers_503_and_sends_no_data(any_repo):
     # http.html: 503 when the server cannot answer for now. The data must not leave
     # without its audit record (docs/access.md), so while the database refuses the audit
-    # rows, reads by id (on the loop), searches and $everything (in a worker thread) all
+    # rows, reads by id and searches (on the loop, on SQLite), $everything (in a worker thread) all
     # answer a `transient` OperationOutcome with Retry-After, and nothing of the patient;
     # once it takes them again the same requests are answered, and audited.
     import secrets

@@ -41,13 +41,43 @@ def test_a_read_past_its_budget_is_stopped_and_the_connection_is_clean_after(rep
     assert _count(repo) == 100_000
 
 
-def test_a_short_read_never_reaches_a_check(repo):
-    """SQLite calls the check every STEPS_PER_CHECK steps: a read of fewer steps is not
-    stopped, even with a spent budget (the caller's budget.exceeded stays False)."""
+def test_a_spent_budget_stops_the_next_statement_however_short(repo):
+    """SQLite counts steps per statement, so a run of short statements might never reach a
+    progress check: the repository checks the budget before each statement too."""
     with read_budget(-1.0) as budget:
+        with pytest.raises(ReadBudgetExceeded):
+            with repo._read_conn() as conn:
+                repo._exec(conn, "SELECT 1")
+    assert budget.exceeded
+    with read_budget(60.0):
         with repo._read_conn() as conn:
-            assert conn.execute("SELECT 1").fetchone() == (1,)
-    assert not budget.exceeded
+            assert repo._exec(conn, "SELECT 1").fetchone() == (1,)
+
+
+def test_no_write_within_a_budget(repo):
+    """A write would wait for the write lock (another process may hold it for seconds): not
+    within a budget; the caller runs it in a worker thread instead."""
+    with read_budget(60.0):
+        with pytest.raises(ReadBudgetExceeded):
+            repo.create({"resourceType": "Patient"})
+    assert repo.create({"resourceType": "Patient"}).id  # outside a budget, as always
+
+
+def test_a_lock_held_elsewhere_is_waited_for_only_within_the_budget():
+    import threading
+
+    from ehelse.storage.budget import acquire
+
+    lock = threading.Lock()
+    lock.acquire()
+    with read_budget(0.01) as budget:
+        with pytest.raises(ReadBudgetExceeded):
+            acquire(lock)
+    assert budget.exceeded
+    lock.release()
+    with read_budget(0.01):
+        acquire(lock)  # free: taken at once
+    lock.release()
 
 
 def test_budgets_nest_and_the_outer_one_comes_back(repo):

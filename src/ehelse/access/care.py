@@ -25,6 +25,7 @@ import orjson
 from ehelse.access.lookup import find, find_versions, ref_id
 from ehelse.fhir import jsoncodec
 from ehelse.nobasis.seed.vocabulary import CONSENT_CATEGORY, CONSENT_EMERGENCY_NOTICE, EHELSE_CS, ENH, HPR
+from ehelse.storage import budget
 from ehelse.storage.sqlite.gate import ungated
 
 EMERGENCY_MINUTES = 120  # how long one emergency grant lasts
@@ -165,11 +166,15 @@ class CareFacts:
         if hit is not None and now - hit.at < 2 * FACTS_TTL:
             self._refresh(key, make)
             return hit.value
-        with self._maker(key):
+        maker = self._maker(key)
+        budget.acquire(maker)  # on the event loop within a read budget: not for long (storage/budget.py)
+        try:
             hit = self._cache.get(key)  # made by another request while this one waited
             if hit is not None and time.monotonic() - hit.at < FACTS_TTL:
                 return hit.value
             return self._make(key, make)
+        finally:
+            maker.release()
 
     def _maker(self, key: tuple) -> threading.Lock:
         with self._lock:
@@ -254,6 +259,9 @@ class EmergencyGrants:
         key = (actor.token_id or actor.subject, patient_id)
         until = self._until.get(key)
         if until is None:
+            # Makes a grant (a write) or reads it back: not on the event loop within a read
+            # budget, where the write's locks could hold every request (storage/budget.py).
+            budget.refuse_wait()
             with self._lock, ungated():  # the loop may wait for this lock: no queue at the reader gate
                 until = self._until.get(key) or self._recorded(repo, key) or self._grant(repo, actor, who, key, now)
                 self._until[key] = until

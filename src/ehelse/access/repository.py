@@ -37,6 +37,7 @@ from ehelse.audit.trail import AuditTrail, trail_for
 from ehelse.errors import Forbidden, Issue, NotFound
 from ehelse.fhir import jsoncodec
 from ehelse.nobasis.seed.vocabulary import EHELSE_CS
+from ehelse.storage.budget import check_budget
 from ehelse.storage.protocol import Page, ResourceVersion, SearchQuery
 
 OUTCOME_SYSTEM = EHELSE_CS + "access-outcome"
@@ -316,6 +317,7 @@ class SecuredRepository:
     def _filter(self, versions: list[ResourceVersion], touched: dict[str, list[str]]) -> list[ResourceVersion]:
         out = []
         for version in versions:
+            check_budget()  # on the event loop within a read budget: up to 1,000 included (storage/budget.py)
             resource = self._subject(version, exact=False)
             visible, patients = self._decide(resource, targeted=False)
             if visible:  # the SQL rule let it through; checked again, cheaply, per resource

@@ -48,6 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ehelse.storage.budget import refuse_wait
 from ehelse.audit import log
 from ehelse.audit.record import event_id, row_of, sealed_digest
 from ehelse.errors import FhirError
@@ -91,6 +92,7 @@ class AuditTrail:
         must not answer."""
         if not events:
             return []
+        refuse_wait()  # a write: never on the event loop within a read budget (storage/budget.py)
         rows = [row_of(e) for e in events]
         if self._owner == threading.get_ident():
             self._append(rows)  # inside transaction(): commits with the caller's writes
@@ -190,6 +192,7 @@ class AuditTrail:
         if self._owner == threading.get_ident():
             yield
             return
+        refuse_wait()  # a write: never on the event loop within a read budget (storage/budget.py)
         with self._lock:
             self._resync()
             self._owner = threading.get_ident()

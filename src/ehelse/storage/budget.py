@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 # How often SQLite calls back: every this many virtual-machine instructions (a few to a
 # few tens of microseconds of work). The call is a clock read, so this costs ~1 %.
@@ -67,3 +67,35 @@ def read_budget(seconds: float) -> Iterator[ReadBudget]:
 def current_budget() -> ReadBudget | None:
     """The budget of this thread's innermost `read_budget` block, if any."""
     return getattr(_local, "budget", None)
+
+
+def check_budget() -> None:
+    """Raise ReadBudgetExceeded when this thread's budget is spent. Called before each SQLite
+    statement: SQLite counts the steps between progress checks per statement, so a run of
+    many short statements, or Python work between them, would not reach one."""
+    budget = getattr(_local, "budget", None)
+    if budget is not None and budget.check():
+        raise ReadBudgetExceeded()
+
+
+def refuse_wait() -> None:
+    """Within a budget, what would wait for a lock or write is not tried: raise
+    ReadBudgetExceeded, so the caller runs it in a worker thread. A write (an emergency
+    grant made by a search, access/care.py) takes the audit chain's lock and the database's
+    write lock, which another process may hold for seconds; the event loop must not wait
+    for either."""
+    if getattr(_local, "budget", None) is not None:
+        raise ReadBudgetExceeded()
+
+
+def acquire(lock: Any) -> None:
+    """`lock.acquire()`, within a budget at most for what is left of it (then
+    ReadBudgetExceeded): a lock another thread holds while it builds shared access facts
+    (access/care.py) may be held for tens of milliseconds."""
+    budget = getattr(_local, "budget", None)
+    if budget is None:
+        lock.acquire()
+        return
+    if not lock.acquire(timeout=max(0.0, budget.deadline - time.perf_counter())):
+        budget.exceeded = True
+        raise ReadBudgetExceeded()

@@ -43,6 +43,10 @@ _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5
 # the budget that many times in a row goes to a thread straight away.
 INLINE_SEARCH_SECONDS = 0.003
 INLINE_MAX_COUNT = 100
+INLINE_MAX_QUERY = 4096
+_SLOW_MODIFIERS = frozenset({"text", "in", "not-in", "below", "above"})
+_FULL_TEXT = frozenset({"_text", "_content"})
+_NAME_PARTS = re.compile(r"[:.]")
 SLOW_SHAPE_SECONDS = 60.0
 SLOW_SHAPE_STRIKES = 3
 # Response headers every FHIR answer gets: personal data must not sit in shared caches.
@@ -194,7 +198,7 @@ class FhirEndpoint:
         """Whether the loop tries this query itself (SQLite): a type or Patient compartment
         search whose page is small, that has not run past its budget again and again lately."""
         shape = _inline_shape(request)
-        if shape is None:
+        if shape is None or "_count" not in shape and self.state.settings.default_page_size > INLINE_MAX_COUNT:
             return False
         strikes, until = self._slow_shapes.get(shape, (0, 0.0))
         if strikes < SLOW_SHAPE_STRIKES:
@@ -221,8 +225,8 @@ class FhirEndpoint:
                 pass
         shape = _inline_shape(request)
         if response is None or budget.exceeded:
-            if len(self._slow_shapes) >= 1024:  # a bound, not a cache to tune: forget them all
-                self._slow_shapes.clear()
+            if len(self._slow_shapes) >= 1024:  # a bound, not a cache to tune: the oldest goes
+                del self._slow_shapes[next(iter(self._slow_shapes))]
             strikes = self._slow_shapes.get(shape, (0, 0.0))[0] + 1
             self._slow_shapes[shape] = (strikes, time.monotonic() + SLOW_SHAPE_SECONDS)
             return None
@@ -325,10 +329,17 @@ def _inline_shape(request: FhirRequest) -> tuple[str, ...] | None:
     """What a query looks like without its values (its path's types and its parameter
     names), when it is one the event loop may try itself on SQLite: a search of one type or
     of a Patient compartment (search.html, compartments.html) with a small page. Not
-    operations, history or system searches, nor what is known to read much whatever its
-    values: `_total=accurate` and `_summary=count` (a count of all matches), includes with a
-    modifier (`:iterate`, to a fixed point), pages of more than INLINE_MAX_COUNT. Any other search
-    that turns out slow is stopped by the read budget."""
+    operations, history or system searches, nor what may take long in ways the read budget
+    does not see (storage/budget.py checks the clock between statements and every
+    STEPS_PER_CHECK steps within one):
+    - `_total=accurate` and `_summary=count`: a count of all matches;
+    - includes with a modifier (`:iterate`, to a fixed point);
+    - full text (`_text`, `_content`, `:text`): an FTS5 prefix match merges its matches
+      within one step, without a progress check;
+    - value sets and hierarchies (`:in`, `:not-in`, `:below`, `:above`): their first use
+      in a process loads a terminology, in Python;
+    - pages over INLINE_MAX_COUNT, and queries longer than INLINE_MAX_QUERY characters
+      (building the SQL of a 30,000-value list takes milliseconds before its first step)."""
     parts = request.path.split("/")
     if len(parts) == 2 and parts[1] == "_search" and request.method == "POST":
         parts = parts[:1]
@@ -342,11 +353,17 @@ def _inline_shape(request: FhirRequest) -> tuple[str, ...] | None:
         shape = ["Patient", "*", parts[2]]
     else:
         return None
+    length = 0
     for name, value in request.query:
-        if name == "_total" and value == "accurate" or name == "_summary" and value == "count":
+        length += len(name) + len(value)
+        if length > INLINE_MAX_QUERY:
             return None
-        if name.startswith(("_include:", "_revinclude:")) or name == "_count" and not (
-                value.isdigit() and int(value) <= INLINE_MAX_COUNT):
+        segments = _NAME_PARTS.split(name)  # a chain or _has: the modifiers of each link count
+        if len(segments) > 1 and (segments[0] in ("_include", "_revinclude") or not _SLOW_MODIFIERS.isdisjoint(segments[1:])):
+            return None
+        if not _FULL_TEXT.isdisjoint(segments) or name == "_count" and not (value.isdigit() and int(value) <= INLINE_MAX_COUNT):
+            return None
+        if name == "_total" and value == "accurate" or name == "_summary" and value == "count":
             return None
         shape.append(name)
     return tuple(shape)

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ehelse.storage.budget import STEPS_PER_CHECK, ReadBudgetExceeded, current_budget
+from ehelse.storage.budget import STEPS_PER_CHECK, ReadBudgetExceeded, check_budget, current_budget, refuse_wait
 from ehelse.storage.index import Indexer
 from ehelse.storage.sqlite.gate import ReadGate, is_ungated
 from ehelse.storage.sqlrepo import SqlRepository
@@ -191,8 +191,13 @@ class SqliteRepository(SqlRepository):
                 time.sleep(delay)
                 delay = min(delay * 2, 0.002)
 
+    def _exec(self, conn: sqlite3.Connection, sql: str, params: Any = (), **options: Any) -> Any:
+        check_budget()  # within a read budget: spent before this statement? (storage/budget.py)
+        return super()._exec(conn, sql, params, **options)
+
     @contextmanager
     def _begin(self) -> Iterator[sqlite3.Connection]:
+        refuse_wait()  # not on the event loop within a read budget (storage/budget.py)
         with self._write_lock:
             if self._closed:
                 raise RuntimeError("repository is closed")
