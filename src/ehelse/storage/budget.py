@@ -30,7 +30,10 @@ from typing import Any, Iterator
 # few tens of microseconds of work). The call is a clock read, so this costs ~1 %.
 STEPS_PER_CHECK = 1000
 
-_local = threading.local()
+# Thread ident -> its innermost budget. A dict, not a threading.local: every SQLite statement
+# asks (check_budget), and while no thread has a budget the answer is one global's truth
+# value (~30 ns against ~300 for a threading.local look-up).
+_budgets: dict[int, "ReadBudget"] = {}
 
 
 class ReadBudgetExceeded(BaseException):
@@ -56,26 +59,31 @@ class ReadBudget:
 def read_budget(seconds: float) -> Iterator[ReadBudget]:
     """This thread's reads within the block may take `seconds` of wall time in all."""
     budget = ReadBudget(seconds)
-    before = getattr(_local, "budget", None)
-    _local.budget = budget
+    me = threading.get_ident()
+    before = _budgets.get(me)
+    _budgets[me] = budget
     try:
         yield budget
     finally:
-        _local.budget = before
+        if before is None:
+            del _budgets[me]
+        else:
+            _budgets[me] = before
 
 
 def current_budget() -> ReadBudget | None:
     """The budget of this thread's innermost `read_budget` block, if any."""
-    return getattr(_local, "budget", None)
+    return _budgets.get(threading.get_ident()) if _budgets else None
 
 
 def check_budget() -> None:
     """Raise ReadBudgetExceeded when this thread's budget is spent. Called before each SQLite
     statement: SQLite counts the steps between progress checks per statement, so a run of
     many short statements, or Python work between them, would not reach one."""
-    budget = getattr(_local, "budget", None)
-    if budget is not None and budget.check():
-        raise ReadBudgetExceeded()
+    if _budgets:
+        budget = _budgets.get(threading.get_ident())
+        if budget is not None and budget.check():
+            raise ReadBudgetExceeded()
 
 
 def refuse_wait() -> None:
@@ -84,7 +92,7 @@ def refuse_wait() -> None:
     grant made by a search, access/care.py) takes the audit chain's lock and the database's
     write lock, which another process may hold for seconds; the event loop must not wait
     for either."""
-    if getattr(_local, "budget", None) is not None:
+    if _budgets and threading.get_ident() in _budgets:
         raise ReadBudgetExceeded()
 
 
@@ -92,7 +100,7 @@ def acquire(lock: Any) -> None:
     """`lock.acquire()`, within a budget at most for what is left of it (then
     ReadBudgetExceeded): a lock another thread holds while it builds shared access facts
     (access/care.py) may be held for tens of milliseconds."""
-    budget = getattr(_local, "budget", None)
+    budget = current_budget()
     if budget is None:
         lock.acquire()
         return
