@@ -6,8 +6,8 @@ every other request for that long, and run in a thread each read pays a thread h
 checkout and psycopg's per-statement work. So the reads of one loop iteration go together:
 the first read schedules a fetch for the next iteration, every read ready by then joins it,
 and one worker thread answers all of them with one statement (`type = ANY(..) AND id =
-ANY(..)` on the primary key) plus the access facts' marker (access/freshness.py), on one
-pooled connection. While a fetch runs, new reads gather for the next one (as the audit
+ANY(..)` on the primary key, joined with the access facts' marker, access/freshness.py),
+one round trip on one pooled connection. While a fetch runs, new reads gather for the next one (as the audit
 trail's group commit does, audit/trail.py).
 
 The router then runs on the loop as for SQLite, against `Prefetched`: the repository with
@@ -24,9 +24,13 @@ from typing import Any
 
 from ehelse.storage.protocol import ResourceVersion
 
-_FETCH = ("SELECT type, id, version_id, last_updated, method, content FROM resource"
-          " WHERE type = ANY(?) AND id = ANY(?)")
-_FACTS = "SELECT version FROM facts_version WHERE id = 1"
+# The rows and the facts marker in one statement, so one round trip: the marker's one row,
+# joined with the rows asked for (none of them found: one row of NULLs beside the marker).
+_FETCH = ("SELECT f.version, r.type, r.id, r.version_id, r.last_updated, r.method, r.content"
+          " FROM facts_version f LEFT JOIN resource r ON r.type = ANY(?) AND r.id = ANY(?)"
+          " WHERE f.id = 1")
+_ROWS = ("SELECT type, id, version_id, last_updated, method, content FROM resource"
+         " WHERE type = ANY(?) AND id = ANY(?)")
 
 
 class Fetched:
@@ -104,12 +108,16 @@ def fetch(repo: Any, keys: list[tuple[str, str]]) -> tuple[dict[tuple[str, str],
     wanted = set(keys)
     with repo._reading() as conn:
         rows = repo._exec(conn, _FETCH, (types, ids)).fetchall()
-        marker = repo._exec(conn, _FACTS).fetchone()
+        marker = rows[0][0] if rows else 0
+        if not rows:  # no marker row (a database without one): the rows alone, marker 0
+            rows = [(0, *row) for row in repo._exec(conn, _ROWS, (types, ids)).fetchall()]
     found = {}
     for row in rows:
-        if (row[0], row[1]) in wanted:  # ANY x ANY may also match pairs nobody asked for
-            found[(row[0], row[1])] = ResourceVersion(*row)
-    return found, (marker[0] if marker else 0)
+        # row[1] None: the marker's row when nothing matched; ANY x ANY may also match pairs
+        # nobody asked for
+        if row[1] is not None and (row[1], row[2]) in wanted:
+            found[(row[1], row[2])] = ResourceVersion(*row[1:])
+    return found, marker
 
 
 class Prefetched:
