@@ -185,10 +185,10 @@ class MemoryRepository:
     def migrations_current(self) -> bool:
         return True
 
-    def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:
+    def iter_current(self, type: str | None = None, *, after: str = "") -> Iterator[ResourceVersion]:
         for (t, id) in sorted(self._versions):
             current = self._versions[(t, id)][-1]
-            if (type is None or t == type) and not current.deleted:
+            if (type is None or t == type and id > after) and not current.deleted:
                 yield current
 
     def types_present(self) -> list[str]:

@@ -140,8 +140,9 @@ class Repository(Protocol):
     def migrations_current(self) -> bool:
         """True when the schema is at the version this code expects."""
 
-    def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:
-        """Every current, not deleted resource (of a type), in a stable order, streamed."""
+    def iter_current(self, type: str | None = None, *, after: str = "") -> Iterator[ResourceVersion]:
+        """Every current, not deleted resource (of a type), in a stable order (type, id),
+        streamed; with `type` and `after`, those whose id sorts after it."""
 
     def types_present(self) -> list[str]:
         """Resource types with at least one current resource."""

@@ -257,10 +257,10 @@ class SqlRepository:
         with self._reading() as conn:
             yield lambda generic: conn
 
-    def iter_current(self, type: str | None = None) -> Iterator[ResourceVersion]:
+    def iter_current(self, type: str | None = None, *, after: str = "") -> Iterator[ResourceVersion]:
         # Keyset pages: no connection is held between pages, so an abandoned iterator costs
         # nothing, and memory stays at one page however large the database.
-        last: tuple[str, str] = ("", "")
+        last: tuple[str, str] = ("", after if type is not None else "")
         while True:
             if type is None:
                 sql = (f"SELECT {_COLUMNS} FROM resource WHERE NOT deleted"

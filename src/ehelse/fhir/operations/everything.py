@@ -32,7 +32,9 @@ Observation of one patient performed by another) comes with each record, once pe
 from __future__ import annotations
 
 import base64
-from typing import Any
+import itertools
+import re
+from typing import Any, Iterator
 
 import orjson
 
@@ -52,6 +54,7 @@ _PARAMS = ("start", "end", "_since", "_type", "_count", "_page", "_format", "_pr
 # Patients looked at for one type-level page at most: with _type or _since most records may
 # add nothing, and one page must not walk the whole population (its `next` link goes on).
 PATIENTS_PER_PAGE = 200
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,4096}")
 
 
 def _values(ctx: Context, parameters: Any) -> dict[str, str]:
@@ -152,36 +155,42 @@ def _key(version: ResourceVersion) -> Key:
     return (version.last_updated, version.type, version.id)
 
 
-def _encode(snapshot: str, before: Key | None, current: str | None, after: Key | None) -> str:
-    """The page token: the snapshot, the last patient finished, and the patient whose record
-    the page goes on with, from after which of its rows."""
-    payload = [snapshot, list(before or ()), current or "", list(after or ())]
+def _encode(snapshot: str, before: str, current: str | None, after: Key | None) -> str:
+    """The page token: the snapshot, the id of the last patient finished, and the patient
+    whose record the page goes on with, from after which of its rows."""
+    payload = [snapshot, before, current or "", list(after or ())]
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
-def _decode(token: str) -> tuple[str, Key | None, str | None, Key | None]:
+def _decode(token: str) -> tuple[str, str, str | None, Key | None]:
     try:
+        if not _TOKEN.fullmatch(token):  # it goes back out in the self link as it came
+            raise ValueError
         snapshot, before, current, after = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not (isinstance(snapshot, str) and isinstance(current, str) and all(
-                isinstance(k, list) and len(k) in (0, 3) and all(isinstance(x, str) for x in k)
-                for k in (before, after))):
+        if not (isinstance(snapshot, str) and isinstance(before, str) and isinstance(current, str)
+                and isinstance(after, list) and len(after) in (0, 3) and all(isinstance(x, str) for x in after)):
             raise ValueError
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise BadRequest("_page is not a page token of this server", code="value", expression="_page") from None
-    return snapshot, tuple(before) or None, current or None, tuple(after) or None  # type: ignore[return-value]
+    return snapshot, before, current or None, tuple(after) or None  # type: ignore[return-value]
 
 
-def _next_patient(repo: Any, before: Key | None, snapshot: str, within: frozenset[str] | None) -> ResourceVersion | None:
-    """The caller's next Patient in the search's default order (last updated, id), as of
-    the snapshot; one at a time, so that no patient is read (and audited) whose record the
-    page does not come to."""
-    query = SearchQuery(count=1, total="none", snapshot=snapshot, after=before)
-    if within is not None:
-        if not within:
-            return None
-        query.params.append(SearchParam("_id", None, tuple(sorted(within))))
-    page = repo.search("Patient", query)
-    return page.entries[0] if page.entries else None
+def _patients_after(ctx: Context, before: str, within: frozenset[str] | None) -> Iterator[str]:
+    """The ids of the caller's patients after `before`, in id order. By id, not by last
+    update: a Patient updated during a paged walk would otherwise move past the snapshot
+    and its whole record drop out (or come twice). Admins and system clients: every live
+    Patient, from the repository's keyset walk (storage: iter_current); others: their
+    patients, each read through their repository (audited, deleted ones skipped)."""
+    if within is None:
+        inner = getattr(ctx.repo, "inner", ctx.repo)
+        for version in inner.iter_current("Patient", after=before):
+            yield version.id
+        return
+    for id in sorted(within):
+        if id > before:
+            current = ctx.repo.read("Patient", id)
+            if current is not None and not current.deleted:
+                yield id
 
 
 def _all_patients(ctx: Context, values: dict[str, str], types: list[str]) -> FhirResponse:
@@ -190,31 +199,30 @@ def _all_patients(ctx: Context, values: dict[str, str], types: list[str]) -> Fhi
     if values.get("_page"):
         snapshot, before, current, after = _decode(values["_page"])
     else:
-        snapshot, before, current, after = now_instant(), None, None, None
+        snapshot, before, current, after = now_instant(), "", None, None
     reach = getattr(ctx.repo, "patients_in_reach", None)  # the caller's (access/repository.py)
     within = reach() if callable(reach) else None  # a repository without an actor: everyone
     entries: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
-    returned, next_page = 0, None
-    for _ in range(PATIENTS_PER_PAGE if count > 0 else 0):
-        patient = _next_patient(ctx.repo, before, snapshot, within)
-        if patient is None:
-            break
-        if patient.id != current:  # not the record the token goes on with (it was deleted): from its start
+    returned, next_page, looked = 0, None, 0
+    # At most PATIENTS_PER_PAGE records a page; no patient beyond them is read (or audited).
+    patients = itertools.islice(_patients_after(ctx, before, within), PATIENTS_PER_PAGE if count > 0 else 0)
+    for patient_id in patients:
+        looked += 1
+        if patient_id != current:  # not the record the token goes on with (it was deleted): from its start
             after = None
         wanted = count - returned
-        query = _record_query(patient.id, values, types, wanted, "none")
+        query = _record_query(patient_id, values, types, wanted, "none")
         query.snapshot, query.after = snapshot, after
         page = ctx.repo.search(None, query)
         returned += len(page.entries)
         entries += _entries(ctx, page, values, seen)
         if len(page.entries) == wanted:  # the page is full; this record may go on
-            next_page = _encode(snapshot, before, patient.id, _key(page.entries[-1]))
+            next_page = _encode(snapshot, before, patient_id, _key(page.entries[-1]))
             break
-        before, current, after = _key(patient), None, None
-    else:
-        if count > 0:  # PATIENTS_PER_PAGE records looked at: the next page goes on after them
-            next_page = _encode(snapshot, before, None, None)
+        before, current, after = patient_id, None, None
+    if next_page is None and looked == PATIENTS_PER_PAGE:  # the next page goes on after them
+        next_page = _encode(snapshot, before, None, None)
     applied = [(k, v) for k, v in values.items() if k not in ("_page", "_count")]
     links = [{"relation": "self", "url": page_link(ctx.request, "Patient/$everything", applied, count,
                                                    values.get("_page"))},
