@@ -9,10 +9,13 @@ the response headers.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 import weakref
 from typing import Any
 from urllib.parse import parse_qsl
+
+import psycopg
 
 from ehelse.access.policy import AccessPolicy
 from ehelse.access.repository import SecuredRepository
@@ -52,6 +55,9 @@ SLOW_SHAPE_STRIKES = 3
 # Response headers every FHIR answer gets: personal data must not sit in shared caches.
 FHIR_HEADERS = ((b"cache-control", b"no-store"),
                 (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
+# What the audit trail's commit raises when the database refuses it (down, locked past the
+# busy timeout, a full disk): the drivers' errors and the OS's.
+_DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
 # Seconds a client is asked to wait (Retry-After) when the audit trail could not commit: its
 # causes pass (a database restarting, a lock held past the busy timeout, a full disk freed).
 AUDIT_RETRY_AFTER = "10"
@@ -186,7 +192,8 @@ class FhirEndpoint:
         not a 500: the request was sound and may be sent again."""
         try:
             await self._audit_trail(repo).durable(rows)
-        except Exception as exc:  # whatever the driver raised: the request is not answered with data
+        except _DATABASE_ERRORS as exc:  # the database refused: the request is not answered with data
+            # (any other exception is a bug: it propagates, a 500, and no data leaves either)
             logs.log.error("audit trail could not commit %d record(s): %s", len(rows), type(exc).__name__,
                            exc_info=exc)
             return error_response(ServiceUnavailable(
