@@ -34,7 +34,8 @@ demo: install
 	@if [ ! -f var/ehelse.sqlite ]; then \
 	  $(BIN)/ehelse db upgrade --database sqlite:///var/ehelse.sqlite && \
 	  $(BIN)/ehelse seed --patients 500 --seed 1 --database sqlite:///var/ehelse.sqlite \
-	  || { rm -f var/ehelse.sqlite*; exit 1; }; fi
+	  || { rm -f var/ehelse.sqlite*; exit 1; }; \
+	else $(BIN)/ehelse db upgrade --database sqlite:///var/ehelse.sqlite; fi  # a demo from an older checkout
 	$(BIN)/ehelse serve --database sqlite:///var/ehelse.sqlite
 
 test: install browser
