@@ -3,29 +3,12 @@ SecuredRepository (web/fhir.py), and the tokens `ehelse token` makes carry the a
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from access_world import C  # noqa: E402
 
-from ehelse.settings import Settings
-from ehelse.web.app import create_app
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def http(world):
-    repo, _ = world
-    app = create_app(Settings.from_env({}, log_level="warning", validate=False), repo)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client, app.state.tokens
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -33,7 +16,7 @@ def _auth(token: str) -> dict[str, str]:
 
 
 async def test_citizen_parent_and_personnel_over_http(http):
-    client, tokens = http
+    client, tokens, _ = http
     kari_for_emma = _auth(tokens.issue(f"patient:{C['kari'].fnr}", for_patient=C["emma"].fnr))
     assert (await client.get("/fhir/Observation/obs-demo-emma", headers=kari_for_emma)).status_code == 200
     assert (await client.get("/fhir/Observation/obs-demo-per", headers=kari_for_emma)).status_code == 404
@@ -48,7 +31,7 @@ async def test_citizen_parent_and_personnel_over_http(http):
 
 
 async def test_admin_reads_audit_but_cannot_write_it(http):
-    client, tokens = http
+    client, tokens, _ = http
     admin = _auth(tokens.issue("admin"))
     found = (await client.get("/fhir/AuditEvent", params={"_count": "1"}, headers=admin)).json()
     assert found["entry"]

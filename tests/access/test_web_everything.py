@@ -17,24 +17,8 @@ from ehelse.access.schedules import is_directory
 from ehelse.access.view import owners
 from ehelse.audit import log
 from ehelse.audit.trail import trail_for
-from ehelse.settings import Settings
-from ehelse.web.app import create_app
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def http(world):
-    repo, _ = world
-    app = create_app(Settings.from_env({}, log_level="warning", validate=False), repo)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client, app.state.tokens, repo
 
 
 def _auth(token: str) -> dict[str, str]:

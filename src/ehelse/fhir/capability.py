@@ -105,17 +105,25 @@ def capability_statement(repo: Repository, base_url: str, date: str) -> dict[str
         rest["operation"] = _operations("system")
     rest["security"] = _smart_security(base_url)
     return {
-        "resourceType": "CapabilityStatement",
+        **_about("CapabilityStatement", base_url, date),
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [rest],
+    }
+
+
+def _about(resource_type: str, base_url: str, date: str) -> dict[str, Any]:
+    """What the CapabilityStatement and the TerminologyCapabilities both say of this server:
+    an `instance` (with its `implementation`, cpb-3 / tcp-3), its software and publisher."""
+    return {
+        "resourceType": resource_type,
         "status": "active",
         "date": date,
         "publisher": "ehelse",
         "kind": "instance",
         "software": {"name": "ehelse", "version": software_version},
         "implementation": {"description": "ehelse FHIR R4 server", "url": base_url},
-        "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json"],
-        "rest": [rest],
     }
 
 
@@ -162,13 +170,7 @@ def terminology_capabilities(repo: Repository, base_url: str, date: str) -> dict
         entry["subsumption"] = True
         code_systems.append(entry)
     result: dict[str, Any] = {
-        "resourceType": "TerminologyCapabilities",
-        "status": "active",
-        "date": date,
-        "publisher": "ehelse",
-        "kind": "instance",
-        "software": {"name": "ehelse", "version": software_version},
-        "implementation": {"description": "ehelse FHIR R4 server", "url": base_url},
+        **_about("TerminologyCapabilities", base_url, date),
         "lockedDate": False,
         "expansion": {
             "hierarchical": False,  # `contains` is flat

@@ -161,8 +161,10 @@ class FhirEndpoint:
             # 404/419 -> 277/324 ops/s in the CRUD bench, docs/benchmarks.md, sixth session).
             return await run_write(self._run, request)
         if request.actor is not None and _is_query(request):
-            if self.inline_reads and getattr(self.state.repo, "backend", "") == "sqlite" and self._may_try_inline(request):
-                response = await self._try_inline(request)
+            on_sqlite = getattr(self.state.repo, "backend", "") == "sqlite"
+            shape = _inline_shape(request) if self.inline_reads and on_sqlite else None
+            if shape is not None and self._may_try_inline(shape):
+                response = await self._try_inline(request, shape)
                 if response is not None:
                     return response
             return await self._run_audited_in_thread(request)
@@ -201,11 +203,10 @@ class FhirEndpoint:
                 headers={"Retry-After": AUDIT_RETRY_AFTER}))
         return None
 
-    def _may_try_inline(self, request: FhirRequest) -> bool:
-        """Whether the loop tries this query itself (SQLite): a type or Patient compartment
-        search whose page is small, that has not run past its budget again and again lately."""
-        shape = _inline_shape(request)
-        if shape is None or "_count" not in shape and self.state.settings.default_page_size > INLINE_MAX_COUNT:
+    def _may_try_inline(self, shape: tuple[str, ...]) -> bool:
+        """Whether the loop tries a query of this shape (_inline_shape) itself (SQLite): one
+        whose page is small, that has not run past its budget again and again lately."""
+        if "_count" not in shape and self.state.settings.default_page_size > INLINE_MAX_COUNT:
             return False
         strikes, until = self._slow_shapes.get(shape, (0, 0.0))
         if strikes < SLOW_SHAPE_STRIKES:
@@ -215,7 +216,7 @@ class FhirEndpoint:
         del self._slow_shapes[shape]  # its time is up: the loop tries it again
         return True
 
-    async def _try_inline(self, request: FhirRequest) -> FhirResponse | None:
+    async def _try_inline(self, request: FhirRequest, shape: tuple[str, ...]) -> FhirResponse | None:
         """The search on the event loop under a read budget (storage/budget.py): no hand-over
         to a worker thread and back, which cost the server 20-45 % more CPU per search over
         HTTP (docs/benchmarks.md, seventh session). None when it ran past the budget: what it
@@ -230,7 +231,6 @@ class FhirEndpoint:
                 response = self._handle_batched(request, self.state.repo, rows)
             except ReadBudgetExceeded:
                 pass
-        shape = _inline_shape(request)
         if response is None or budget.exceeded:
             if len(self._slow_shapes) >= 1024:  # a bound, not a cache to tune: the oldest goes
                 del self._slow_shapes[next(iter(self._slow_shapes))]
