@@ -182,3 +182,19 @@ def test_a_change_in_this_process_applies_on_the_next_request(repo, monkeypatch)
     with pytest.raises(Exception) as refused:
         SecuredRepository(repo, gp, policy).read("Observation", "obs-anna")
     assert getattr(refused.value, "status", None) == 403
+
+
+def test_a_commit_of_more_rows_than_one_statement_takes_keeps_every_row(repo):
+    # On SQLite the rows go in as multi-row INSERTs of up to log._ROWS_PER_STATEMENT rows:
+    # a batch of several statements and a remainder keeps every row, in chain order, with
+    # its own values, and the chain verifies.
+    trail = AuditTrail(repo)
+    count = log._ROWS_PER_STATEMENT * 2 + 5
+    events = [audit_event(ADMIN, interaction="read", patient_id=f"p{i}", what=[f"Observation/o{i}"])
+              for i in range(count)]
+    ids = trail.record(events)
+    assert len(ids) == count and trail.commits == 1
+    rows = log.select(repo, log.LogQuery(chain=trail.chain_id, newest_first=False))
+    assert [r["seq"] for r in rows] == list(range(1, count + 1))
+    assert [(r["patient"], r["refs"]) for r in rows] == [(f"p{i}", f"Observation/o{i}") for i in range(count)]
+    assert verify(repo).ok

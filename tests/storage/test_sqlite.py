@@ -215,3 +215,68 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stdout, done.stderr[-2000:])
+
+
+def test_the_event_loop_s_read_by_id_answers_as_the_general_read(sqlite_url):
+    # SqliteRepository.read's own path (on a running loop: no context managers) against
+    # the general one (off the loop): same versions, a deletion, an unknown id, and the
+    # reader goes back to the idle ones (none leaks, none opens a transaction).
+    import asyncio
+
+    repo = open_repository(sqlite_url)
+    repo.update({"resourceType": "Patient", "id": "p1", "active": True})
+    repo.update({"resourceType": "Patient", "id": "gone"})
+    repo.delete("Patient", "gone")
+    expected = {id: repo.read("Patient", id) for id in ("p1", "gone", "unknown")}
+
+    async def on_the_loop() -> dict:
+        return {id: repo.read("Patient", id) for id in ("p1", "gone", "unknown")}
+
+    try:
+        assert asyncio.run(on_the_loop()) == expected
+        assert expected["p1"].content is not None and expected["gone"].deleted and expected["unknown"] is None
+        assert all(not conn.in_transaction for conn in repo._idle_readers)
+        assert len(repo._idle_readers) == len(repo._all_readers)
+    finally:
+        repo.close()
+
+
+def test_the_event_loop_s_read_inside_a_transaction_sees_its_writes(sqlite_url):
+    # Inside transaction() a read must come from the transaction's connection (the general
+    # path), not from an idle reader that cannot see the uncommitted row.
+    import asyncio
+
+    repo = open_repository(sqlite_url)
+
+    async def write_then_read() -> object:
+        with repo.transaction():
+            repo.update({"resourceType": "Patient", "id": "inside"})
+            return repo.read("Patient", "inside")
+
+    try:
+        found = asyncio.run(write_then_read())
+        assert found is not None and found.id == "inside" and found.version_id == 1
+    finally:
+        repo.close()
+
+
+def test_the_event_loop_s_read_within_a_read_budget_is_interrupted(sqlite_url):
+    # Within a read budget (the loop trying a search itself, storage/budget.py) a read goes
+    # the general way, whose progress handler the budget relies on.
+    import asyncio
+
+    from ehelse.storage.budget import ReadBudgetExceeded, read_budget
+
+    repo = open_repository(sqlite_url)
+    repo.update({"resourceType": "Patient", "id": "p1"})
+
+    async def spent_budget() -> None:
+        with read_budget(0.0) as budget:
+            budget.exceeded = True
+            repo.read("Patient", "p1")
+
+    try:
+        with pytest.raises(ReadBudgetExceeded):
+            asyncio.run(spent_budget())
+    finally:
+        repo.close()

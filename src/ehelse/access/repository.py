@@ -142,8 +142,7 @@ class SecuredRepository:
                   for patient, what in sorted(touched.items())]
         self.audit.record(events)
 
-    @contextmanager
-    def audit_batch(self, into: list[dict[str, Any]] | None = None) -> Iterator[None]:
+    def audit_batch(self, into: list[dict[str, Any]] | None = None) -> "_AuditBatch":
         """Gather the reads and searches of one request into one AuditEvent per patient (and
         outcome), recorded in one commit when the block ends, also when it ends in an error
         (a refusal is audited too). The caller must answer only after the block: the records
@@ -151,23 +150,22 @@ class SecuredRepository:
         With `into`, their audit_log rows (audit/record.row_for: the same rows, without the
         AuditEvent in between) are appended there instead, for a caller on the event loop
         that awaits their commit itself (web/fhir.py: AuditTrail.durable)."""
-        if self._batch is not None:
-            yield
+        return _AuditBatch(self, into)
+
+    def _close_batch(self, into: list[dict[str, Any]] | None) -> None:
+        batch, self._batch = self._batch, None
+        if not batch:
             return
-        self._batch = {}
-        try:
-            yield
-        finally:
-            batch, self._batch = self._batch, None
-            make = audit_event if into is None else row_for
-            made = [make(self.actor, interaction=kinds[0] if len(set(kinds)) == 1 else "search",
-                         patient_id=patient, what=list(dict.fromkeys(refs)), denied=denied,
-                         query=" ; ".join(dict.fromkeys(queries)) or None, relation=self._relation(patient))
-                    for (patient, denied), (kinds, refs, queries) in sorted(batch.items())]
-            if into is None:
-                self.audit.record(made)
-            else:
-                into.extend(made)
+        make = audit_event if into is None else row_for
+        made = [make(self.actor, interaction=kinds[0] if len(kinds) == 1 or len(set(kinds)) == 1 else "search",
+                     patient_id=patient, what=list(dict.fromkeys(refs)), denied=denied,
+                     query=" ; ".join(dict.fromkeys(queries)) or None, relation=self._relation(patient))
+                for (patient, denied), (kinds, refs, queries) in (sorted(batch.items()) if len(batch) > 1
+                                                                   else batch.items())]
+        if into is None:
+            self.audit.record(made)
+        else:
+            into.extend(made)
 
     def _relation(self, patient_id: str) -> str:
         if self.actor.kind in ("admin", "system"):
@@ -552,3 +550,26 @@ def _describe(type: str | None, query: SearchQuery) -> str:
         parts.insert(0, "_type=" + ",".join(query.types))
     base = "/".join(query.compartment) + "/" if query.compartment else ""
     return f"{base}{type or ('*' if query.compartment else '')}?{'&'.join(parts)}"
+
+
+class _AuditBatch:
+    """SecuredRepository.audit_batch's block: a class rather than a generator context
+    manager, since every audited request on the event loop opens one (a read by id is the
+    server's hottest path, bench/read_bench.py)."""
+
+    __slots__ = ("repo", "into", "opened")
+
+    def __init__(self, repo: SecuredRepository, into: list[dict[str, Any]] | None):
+        self.repo = repo
+        self.into = into
+        self.opened = False
+
+    def __enter__(self) -> None:
+        if self.repo._batch is None:  # an inner block joins the outer one
+            self.repo._batch = {}
+            self.opened = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.opened:
+            self.opened = False
+            self.repo._close_batch(self.into)

@@ -11,6 +11,7 @@ to the memory list. The log is append-only: nothing here updates or deletes a ro
 
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,17 @@ from typing import Any, Callable, Iterator
 from ehelse.audit.record import COLUMNS
 
 _INSERT = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+# Rows per SQLite INSERT: 21 columns x 64 rows = 1,344 bound values, far under SQLite's
+# limit of 32,766 (https://www.sqlite.org/limits.html#max_variable_number).
+_ROWS_PER_STATEMENT = 64
+_ROW_VALUES = f"({', '.join('?' * len(COLUMNS))})"
+
+
+@functools.lru_cache(maxsize=_ROWS_PER_STATEMENT)
+def _insert_rows(count: int) -> str:
+    return f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW_VALUES] * count)}"
+
+
 _COPY = f"COPY audit_log ({', '.join(COLUMNS)}) FROM STDIN"
 _OPS = {"eq": "=", "ge": ">=", "le": "<=", "gt": ">", "lt": "<", "sa": ">", "eb": "<"}
 _MEMORY_LOCK = threading.Lock()
@@ -58,7 +70,16 @@ def insert(repo: Any, rows: list[dict[str, Any]]) -> None:
         _memory(repo).extend(dict(r) for r in rows)
         return
     with repo._writing() as conn:
-        repo._executemany(conn, _INSERT, [tuple(r.get(c, "") for c in COLUMNS) for r in rows])
+        if getattr(repo, "backend", "") != "sqlite":
+            repo._executemany(conn, _INSERT, [tuple(r.get(c, "") for c in COLUMNS) for r in rows])
+            return
+        # On SQLite, up to _ROWS_PER_STATEMENT rows in one INSERT ... VALUES (...), (...):
+        # executemany steps (and lets go of the GIL) once per row, and each time it wants the
+        # GIL back it waits for the event loop's thread (trail.py: this runs beside the
+        # loop's reads); one statement steps once (https://www.sqlite.org/lang_insert.html).
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[start:start + _ROWS_PER_STATEMENT]
+            repo._exec(conn, _insert_rows(len(chunk)), [r.get(c, "") for r in chunk for c in COLUMNS])
 
 
 @contextmanager
