@@ -16,7 +16,8 @@
     ├── TooManyRequests (429, throttled)            -- rate limit of login and token endpoints
     ├── UnprocessableEntity (422, processing)       -- business rules (id mismatch, bad references)
     ├── NotImplementedFhir (501, not-supported)
-    └── ServiceUnavailable (503, transient)         -- the audit trail cannot commit: no data without it
+    └── ServiceUnavailable (503, transient)         -- the audit trail cannot commit (no data without it);
+                                                       the database is busy or down (storage/unavailable.py)
 
 OperationOutcome: http://hl7.org/fhir/R4/operationoutcome.html. Each Issue has severity, code
 (http://hl7.org/fhir/R4/valueset-issue-type.html), diagnostics and, where it points at an

@@ -26,13 +26,14 @@ from ehelse.fhir.references import rewrite
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.fhir.search_request import parse_query_string
 from ehelse.storage.stamp import new_id
+from ehelse.storage.unavailable import unavailable
 
 Dispatch = Callable[[Context], FhirResponse]
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
             401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
             409: "Conflict", 410: "Gone", 412: "Precondition Failed", 413: "Payload Too Large",
             415: "Unsupported Media Type", 422: "Unprocessable Entity", 500: "Internal Server Error",
-            501: "Not Implemented"}
+            501: "Not Implemented", 503: "Service Unavailable"}
 
 
 def process_bundle(ctx: Context, bundle: dict[str, Any], dispatch: Dispatch) -> FhirResponse:
@@ -149,6 +150,14 @@ def batch(ctx: Context, raw_entries: list[Any], dispatch: Dispatch) -> FhirRespo
                 items[entry.index] = _response_entry(ctx, entry, _execute(ctx, entry, dispatch, {}))
         except FhirError as error:
             items[entry.index] = _error_entry(_located(error, entry.where))
+        except Exception as exc:
+            # An entry the database could not take now (storage/unavailable.py) is that
+            # entry's 503, rolled back alone: the entries before it stand, so the client must
+            # learn which did (http.html#transaction: a batch reports each entry's outcome).
+            busy = unavailable(exc)
+            if busy is None:
+                raise
+            items[entry.index] = _error_entry(_located(busy, entry.where))
     return _respond(ctx, "batch-response", items)
 
 

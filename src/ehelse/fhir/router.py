@@ -25,6 +25,7 @@ from ehelse.fhir.resource_types import is_resource_type
 from ehelse.settings import Settings
 from ehelse.storage.protocol import Repository
 from ehelse.storage.stamp import now_instant
+from ehelse.storage.unavailable import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,13 @@ class Router:
             return response
         except FhirError as error:
             return error_response(error)
-        except Exception:  # a bug, not the client's fault: log it, tell nothing
+        except Exception as exc:
+            busy = unavailable(exc)  # the database cannot take it now (storage/unavailable.py): a 503
+            if busy is not None:
+                log.warning("database unavailable in %s /%s (request %s): %s", request.method, request.path,
+                            request.request_id, exc)
+                return error_response(busy)
+            # else a bug, not the client's fault: log it, tell nothing
             log.exception("Unexpected error in %s /%s (request %s)", request.method, request.path,
                           request.request_id)
             reference = f" (request id {request.request_id})" if request.request_id else ""

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from ehelse.errors import FhirError, PayloadTooLarge
+from ehelse.storage.unavailable import unavailable
 from ehelse.web import logs
 from ehelse.web.hardening import security_headers
 from ehelse.web.metrics import Metrics
@@ -71,11 +72,18 @@ class RequestContext:
                 await send_error(send_wrapper, error)
             else:
                 status = error.status
-        except Exception:
-            logs.log.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            if not response_started:
-                await send_bytes(send_wrapper, 500, internal_error_body(rid))
-            status = 500
+        except Exception as exc:
+            busy = unavailable(exc)  # the database cannot take it now (storage/unavailable.py): a 503
+            if busy is not None:
+                logs.log.warning("database unavailable in %s %s: %s", scope["method"], scope["path"], exc)
+                if not response_started:
+                    await send_error(send_wrapper, busy)
+                status = 503
+            else:
+                logs.log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+                if not response_started:
+                    await send_bytes(send_wrapper, 500, internal_error_body(rid))
+                status = 500
         finally:
             self.metrics.in_flight -= 1
             seconds = time.perf_counter() - started
