@@ -280,3 +280,46 @@ def test_the_event_loop_s_read_within_a_read_budget_is_interrupted(sqlite_url):
             asyncio.run(spent_budget())
     finally:
         repo.close()
+
+
+def test_a_writer_gives_up_on_a_file_lock_held_for_good_and_the_next_one_gets_it(tmp_path, monkeypatch):
+    # storage/sqlite/writers.py: a writer of another process that never lets go of the
+    # writers' lock (stopped or hung in its transaction) costs a write here the busy
+    # timeout, then SQLite's "database is locked" (a 503 over HTTP), not a wait for good;
+    # once it lets go, the next write takes the lock, and the wait given up meanwhile
+    # leaves nothing held behind.
+    import fcntl
+    import os
+    import time
+
+    from ehelse.storage.sqlite import repository as sqlite_repository
+    from ehelse.storage.unavailable import reason
+
+    monkeypatch.setattr(sqlite_repository, "_BUSY_TIMEOUT_MS", 300)
+    url = f"sqlite:///{tmp_path / 'held.sqlite'}"
+    repo = SqliteRepository(url)
+    repo.create({"resourceType": "Patient"}, id="first")  # the schema, and the lock file
+    hung = os.open(tmp_path / "held.sqlite-writers", os.O_RDWR)  # as another process's open file
+    try:
+        fcntl.flock(hung, fcntl.LOCK_EX)
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            repo.create({"resourceType": "Patient"}, id="refused")
+        waited = time.monotonic() - started
+        assert 0.25 < waited < 5 and reason(caught.value) == "busy"
+        assert repo.read("Patient", "refused") is None
+        fcntl.flock(hung, fcntl.LOCK_UN)
+        repo.create({"resourceType": "Patient"}, id="after")  # the given-up wait holds nothing
+        deadline = time.monotonic() + 5
+        while True:  # the given-up wait ends on its own descriptor and lets go of it
+            try:
+                fcntl.flock(hung, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the writers' lock stayed held"
+                time.sleep(0.01)
+        fcntl.flock(hung, fcntl.LOCK_UN)
+        assert repo.read("Patient", "after") is not None
+    finally:
+        os.close(hung)
+        repo.close()

@@ -34,6 +34,7 @@ from typing import Any, Iterator
 from ehelse.storage.budget import _budgets, STEPS_PER_CHECK, ReadBudgetExceeded, check_budget, current_budget, refuse_wait
 from ehelse.storage.index import Indexer
 from ehelse.storage.sqlite.gate import ReadGate, is_ungated
+from ehelse.storage.sqlite.writers import WritersQueue
 from ehelse.storage.protocol import ResourceVersion
 from ehelse.storage.sqlrepo import _COLUMNS, SqlRepository
 from ehelse.storage.sqlsearch import SearchCompiler
@@ -116,6 +117,7 @@ class SqliteRepository(SqlRepository):
         self._write_lock = threading.Lock()
         self._writers_file: int | None = None  # the fd of _writers_path, per process
         self._writers_pid = 0
+        self._writers_queue: WritersQueue | None = None  # waits for the lock when it is taken (writers.py)
         self._max_readers = max(1, sqlite_readers)
         self._gate = ReadGate(self._max_readers)
         self._held: dict[int, sqlite3.Connection] = {}  # thread id -> its reader, while it reads
@@ -230,8 +232,12 @@ class SqliteRepository(SqlRepository):
                 self._checkpointer.start()
             conn = self._writer
             writers = self._writers_lock()
+            held = None
             if writers is not None:
-                fcntl.flock(writers, fcntl.LOCK_EX)
+                # bounded by the busy timeout, like SQLite's own lock (storage/sqlite/writers.py)
+                if self._writers_queue is None or self._writers_queue.pid != os.getpid():
+                    self._writers_queue = WritersQueue(f"{self.path}-writers")
+                held = self._writers_queue.lock(writers, _BUSY_TIMEOUT_MS / 1000)
             try:
                 self._begin_immediate(conn)
                 try:
@@ -242,8 +248,10 @@ class SqliteRepository(SqlRepository):
                         conn.execute("ROLLBACK")
                     raise
             finally:
-                if writers is not None:
-                    fcntl.flock(writers, fcntl.LOCK_UN)
+                if held is not None:
+                    fcntl.flock(held, fcntl.LOCK_UN)
+                    if held != writers:
+                        os.close(held)
 
     def _writers_lock(self) -> int | None:
         """The file lock that this database's writing processes queue on (`<file>-writers`,
