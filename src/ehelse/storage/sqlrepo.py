@@ -31,6 +31,7 @@ from ehelse.storage.sqlsearch import INSTANT_FORMAT, SearchCompiler, date_range
 from ehelse.storage.stamp import new_id, now_instant, stamp
 
 _COLUMNS = "type, id, version_id, last_updated, method, content"
+READ_BY_ID = f"SELECT {_COLUMNS} FROM resource WHERE type = ? AND id = ?"
 _ITER_BATCH = 500  # rows per keyset page of iter_current
 _INSERT_INDEX = {table: f"INSERT INTO {table} (type, id, param, {', '.join(columns)})"
                         f" VALUES ({', '.join('?' * (3 + len(columns)))})"
@@ -183,8 +184,7 @@ class SqlRepository:
             except KeyError:
                 pass
         with self._reading() as conn:
-            row = self._exec(conn, f"SELECT {_COLUMNS} FROM resource WHERE type = ? AND id = ?",
-                             (type, id)).fetchone()
+            row = self._exec(conn, READ_BY_ID, (type, id)).fetchone()
         version = ResourceVersion(*row) if row else None
         if seen is not None:
             seen[(type, id)] = version

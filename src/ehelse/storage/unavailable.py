@@ -24,13 +24,12 @@ RETRY_AFTER = "10"  # seconds (the causes above pass: a lock let go, a database 
 # SQLite's result codes for a database that is busy or cannot store now
 # (https://www.sqlite.org/rescode.html): SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL,
 # SQLITE_IOERR, SQLITE_CANTOPEN. sqlite3 exposes them on the exception (Python 3.11+).
-_SQLITE_CODES = {5: "busy", 6: "locked", 13: "full", 10: "io", 14: "cantopen"}
-_SQLITE_TEXT = (("database is locked", "busy"), ("database table is locked", "locked"),
+_SQLITE_CODES = {5: "busy", 6: "busy", 13: "full", 10: "io", 14: "cantopen"}
+_SQLITE_TEXT = (("database is locked", "busy"), ("database table is locked", "busy"),
                 ("database is busy", "busy"), ("database or disk is full", "full"),
                 ("disk i/o error", "io"), ("unable to open database file", "cantopen"))
 _MESSAGES = {
     "busy": "The database is busy with another writer; nothing was changed, try again shortly",
-    "locked": "The database is busy with another writer; nothing was changed, try again shortly",
     "full": "The database cannot store more now (its disk is full); nothing was changed",
     "io": "The database could not be read or written now; nothing was changed, try again later",
     "cantopen": "The database cannot be opened now; nothing was changed, try again later",

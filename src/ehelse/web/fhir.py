@@ -26,6 +26,7 @@ from ehelse.access.tokens import missing_token
 from ehelse.audit.trail import trail_for
 from ehelse.fhir.resource_types import is_resource_type, is_valid_id
 from ehelse.storage.budget import ReadBudgetExceeded, read_budget
+from ehelse.storage.unavailable import RETRY_AFTER
 from ehelse.web import logs
 from ehelse.web.reads import Prefetched, batcher_for
 from ehelse.web.responses import FHIR_JSON, send_error
@@ -58,9 +59,6 @@ FHIR_HEADERS = ((b"cache-control", b"no-store"),
 # What the audit trail's commit raises when the database refuses it (down, locked past the
 # busy timeout, a full disk): the drivers' errors and the OS's.
 _DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
-# Seconds a client is asked to wait (Retry-After) when the audit trail could not commit: its
-# causes pass (a database restarting, a lock held past the busy timeout, a full disk freed).
-AUDIT_RETRY_AFTER = "10"
 
 
 class FhirEndpoint:
@@ -200,7 +198,7 @@ class FhirEndpoint:
                            exc_info=exc)
             return error_response(ServiceUnavailable(
                 "The access could not be recorded in the audit trail, so nothing is returned; try again later",
-                headers={"Retry-After": AUDIT_RETRY_AFTER}))
+                headers={"Retry-After": RETRY_AFTER}))
         return None
 
     def _may_try_inline(self, shape: tuple[str, ...]) -> bool:

@@ -31,17 +31,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ehelse.storage.budget import _budgets, STEPS_PER_CHECK, ReadBudgetExceeded, check_budget, current_budget, refuse_wait
+from ehelse.storage.budget import STEPS_PER_CHECK, ReadBudgetExceeded, check_budget, current_budget, refuse_wait
 from ehelse.storage.index import Indexer
 from ehelse.storage.sqlite.gate import ReadGate, is_ungated
 from ehelse.storage.sqlite.writers import WritersQueue
 from ehelse.storage.protocol import ResourceVersion
-from ehelse.storage.sqlrepo import _COLUMNS, SqlRepository
+from ehelse.storage.sqlrepo import READ_BY_ID, SqlRepository
 from ehelse.storage.sqlsearch import SearchCompiler
 
 _BUSY_TIMEOUT_MS = 30_000
 _CHECKPOINT_SECONDS = 0.5  # between the background checkpoints
-_READ_BY_ID = f"SELECT {_COLUMNS} FROM resource WHERE type = ? AND id = ?"
 _BACKSTOP_PAGES = 10_000  # WAL pages (40 MB) at which a commit checkpoints after all
 
 
@@ -201,7 +200,7 @@ class SqliteRepository(SqlRepository):
         # _read_conn (a third of the read's cost; bench/read_bench.py). Only in the plain case:
         # on a loop (never gated), outside a transaction, a read budget or another read of
         # this thread; everything else goes the general way.
-        if (_budgets or getattr(self._local, "seen", None) is not None or asyncio._get_running_loop() is None
+        if (current_budget() is not None or getattr(self._local, "seen", None) is not None or asyncio._get_running_loop() is None
                 or threading.get_ident() in self._held):
             return super().read(type, id)
         try:
@@ -209,7 +208,7 @@ class SqliteRepository(SqlRepository):
         except IndexError:
             return super().read(type, id)
         try:
-            row = conn.execute(_READ_BY_ID, (type, id)).fetchone()
+            row = conn.execute(READ_BY_ID, (type, id)).fetchone()
         finally:
             self._give_back(conn)
         return ResourceVersion(*row) if row else None
