@@ -95,12 +95,13 @@ def get_load(base_url: str, paths: list[str], *, token: str, connections: int, s
                                        seconds=seconds))
 
 
-_AUDIT_LINE = re.compile(r'^ehelse_audit_(records|commits)_total\{chain="([^"]+)"\} (\d+)$', re.M)
+_AUDIT_LINE = re.compile(r'^ehelse_audit_(records|commits)_total\{chain="([^"]+)",process="([^"]+)"\} (\d+)$', re.M)
 
 
 def audit_counters(base_url: str, workers: int, tries: int = 40) -> dict[str, dict[str, int]]:
-    """Each worker's audit counters from /metrics (per process: a scrape reaches one worker,
-    so scrape until every worker's chain has answered)."""
+    """Each worker's audit counters from /metrics, summed over its chains (its trail's and,
+    on SQLite, its journal's; audit/journal.py), by process: a scrape reaches one worker,
+    so scrape until every worker has answered."""
     found: dict[str, dict[str, int]] = {}
     for _ in range(tries):
         try:
@@ -108,8 +109,11 @@ def audit_counters(base_url: str, workers: int, tries: int = 40) -> dict[str, di
                 text = response.read().decode()
         except OSError:
             continue
-        for kind, chain, value in _AUDIT_LINE.findall(text):
-            found.setdefault(chain, {})[kind] = int(value)
+        seen: dict[str, dict[str, int]] = {}
+        for kind, _chain, process, value in _AUDIT_LINE.findall(text):
+            counters = seen.setdefault(process, {})
+            counters[kind] = counters.get(kind, 0) + int(value)
+        found.update(seen)
         if len(found) >= workers:
             break
     return found

@@ -138,3 +138,16 @@ def errors_in_threads(target, count: int) -> list[BaseException]:
     for t in threads:
         t.join()
     return errors
+
+
+def process_records(repo) -> list[dict]:
+    """The audit log rows this process wrote to `repo`, oldest first: its trail's chain (write
+    transactions) and, on SQLite, its journal's (what is recorded outside them,
+    audit/journal.py)."""
+    from ehelse.audit import log
+    from ehelse.audit.trail import trail_for
+
+    trail = trail_for(repo)
+    chains = {trail.chain_id, trail.outside.chain_id}
+    rows = [r for chain in chains for r in log.select(repo, log.LogQuery(chain=chain))]
+    return sorted(rows, key=lambda r: (r["recorded"], r["chain"], r["seq"]))

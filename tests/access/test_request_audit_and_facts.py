@@ -9,6 +9,7 @@ import base64
 
 import orjson
 import pytest
+from testsupport import process_records
 
 from access_world import C, TODAY, actor  # noqa: E402  (pytest puts this folder on sys.path)
 
@@ -27,8 +28,7 @@ def audit_count(repo) -> int:
 
 def newest_audit(repo, n: int) -> list[dict]:
     """The last n records of this process's chain, oldest first, as AuditEvents."""
-    rows = log.select(repo, log.LogQuery(chain=trail_for(repo).chain_id))
-    return [render(r) for r in sorted(rows, key=lambda r: r["seq"])[-n:]]
+    return [render(r) for r in process_records(repo)[-n:]]
 
 
 def gp(policy: AccessPolicy, repo) -> SecuredRepository:

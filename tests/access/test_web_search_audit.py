@@ -8,6 +8,7 @@ import base64
 
 import httpx
 import pytest
+from testsupport import process_records
 
 from access_world import C  # noqa: E402
 
@@ -26,8 +27,7 @@ def anyio_backend() -> str:
 
 
 def _records(repo) -> list[dict]:
-    rows = log.select(repo, log.LogQuery(chain=trail_for(repo).chain_id))
-    return [render(r) for r in sorted(rows, key=lambda r: r["seq"])]
+    return [render(r) for r in process_records(repo)]
 
 
 def _about(event: dict) -> tuple[str, str, list[str]]:

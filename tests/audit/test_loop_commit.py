@@ -42,7 +42,7 @@ def _committed(repo, tmp_path) -> int:
 
 
 def test_concurrent_reads_share_commits_and_each_waits_for_its_own(repo, tmp_path):
-    trail = AuditTrail(repo)
+    trail = AuditTrail(repo, use_journal=False)
     seen_after: list[int] = []
 
     async def reader(i: int) -> None:
@@ -62,7 +62,7 @@ def test_concurrent_reads_share_commits_and_each_waits_for_its_own(repo, tmp_pat
 
 
 def test_rows_arriving_during_a_commit_go_together_into_the_next(repo):
-    trail = AuditTrail(repo)
+    trail = AuditTrail(repo, use_journal=False)
     started = asyncio.Event()
 
     async def early() -> None:
@@ -85,7 +85,7 @@ def test_rows_arriving_during_a_commit_go_together_into_the_next(repo):
 
 
 def test_a_failed_commit_fails_every_read_of_its_batch_and_leaves_no_gap(repo):
-    trail = AuditTrail(repo)
+    trail = AuditTrail(repo, use_journal=False)
 
     def broken(*_args, **_kwargs):
         raise sqlite3.OperationalError("disk I/O error")
@@ -112,7 +112,7 @@ def test_a_lone_reader_never_waits_for_company(repo, monkeypatch):
     # One client reading one row at a time: every batch is one row, so the next one is
     # handed over at once, never held for rows that are not coming.
     monkeypatch.setattr(trail_module, "GATHER_SECONDS", 3600.0)
-    trail = AuditTrail(repo)
+    trail = AuditTrail(repo, use_journal=False)
 
     async def main() -> None:
         for i in range(5):  # the bound only keeps a broken batcher from hanging the suite
@@ -126,7 +126,7 @@ def test_after_a_batch_of_n_the_next_waits_for_n_rows(repo, monkeypatch):
     # Concurrent readers made a batch of 8: the next batch is held until 8 rows wait (the
     # timer is far away here), so 3 early and 5 later readers commit together, once.
     monkeypatch.setattr(trail_module, "GATHER_SECONDS", 3600.0)
-    trail = AuditTrail(repo)
+    trail = AuditTrail(repo, use_journal=False)
 
     async def main() -> None:
         await asyncio.gather(*(trail.durable([_row(f"a{i}")]) for i in range(8)))
@@ -146,7 +146,7 @@ def test_a_load_that_falls_away_waits_once_then_goes_alone(repo, monkeypatch):
     # After a batch of 8, one reader alone: it waits for the timer once (rows that do not
     # come), and that batch of one makes the next reader go at once.
     monkeypatch.setattr(trail_module, "GATHER_SECONDS", 0.01)
-    trail = AuditTrail(repo)
+    trail = AuditTrail(repo, use_journal=False)
 
     async def main() -> list[int]:
         await asyncio.gather(*(trail.durable([_row(f"a{i}")]) for i in range(8)))
@@ -161,7 +161,7 @@ def test_a_load_that_falls_away_waits_once_then_goes_alone(repo, monkeypatch):
 
 
 def test_no_rows_no_commit(repo):
-    trail = AuditTrail(repo)
+    trail = AuditTrail(repo, use_journal=False)
     asyncio.run(trail.durable([]))
     assert trail.commits == 0
 
@@ -205,7 +205,7 @@ def test_awkward_values_are_stored_as_hashed(any_repo):
     rows = [row_for(doctor, interaction="search", patient_id=f"p{i}", what=["Observation/1", "Observation/2"],
                     query="code=a\tb&note=\\N,\n;ø", denied=bool(i % 2), relation="none", detail="\\.\n")
             for i in range(40)]  # past one 32-row chunk: the batch is not cut anywhere
-    trail = AuditTrail(any_repo)
+    trail = AuditTrail(any_repo, use_journal=False)
     asyncio.run(trail.durable(rows))
     stored = list(log.chain_rows(any_repo, trail.chain_id))
     assert [r["seq"] for r in stored] == list(range(1, 41))
@@ -221,7 +221,7 @@ def test_a_value_postgresql_cannot_hold_is_recorded_in_a_form_it_can(pg_url):
     repository = open_repository(pg_url)
     repository.upgrade()
     try:
-        trail = AuditTrail(repository)
+        trail = AuditTrail(repository, use_journal=False)
         odd = row_for(ADMIN, interaction="search", patient_id="p", query="name=a\x00b")
         asyncio.run(trail.durable([odd]))
         asyncio.run(trail.durable([_row("after")]))

@@ -33,6 +33,22 @@ def _stored(repo, trail) -> list[dict]:
     return list(log.chain_rows(repo, trail.chain_id))
 
 
+@contextmanager
+def journal_full(monkeypatch):
+    """While the block runs, the audit journal's write(2) fails as on a full disk (SQLite:
+    records outside a write transaction go to the journal first, audit/journal.py)."""
+    import errno
+
+    from ehelse.audit import journal
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(journal, "_write_all", full)
+        yield
+
+
 class ReplyLost(ConnectionError):
     """The database committed, but the client never heard it (a restart, a dropped link)."""
 
@@ -52,7 +68,7 @@ def test_a_commit_whose_reply_was_lost_does_not_stop_the_chain(any_repo, monkeyp
             raise ReplyLost("server closed the connection unexpectedly")
 
     monkeypatch.setattr(log, "appending", reply_lost)
-    trail = AuditTrail(any_repo)
+    trail = AuditTrail(any_repo, use_journal=False)
     with pytest.raises(ReplyLost):  # the read it belonged to is not answered
         asyncio.run(asyncio.wait_for(trail.durable([_row("landed")]), BOUND))
     asyncio.run(asyncio.wait_for(trail.durable([_row("next")]), BOUND))
@@ -77,7 +93,7 @@ def test_a_write_transaction_whose_reply_was_lost_does_not_stop_the_chain(any_re
         if depth[0] == 0 and (lose.pop() if lose else False):
             raise ReplyLost("server closed the connection unexpectedly")
 
-    trail = AuditTrail(any_repo)
+    trail = AuditTrail(any_repo, use_journal=False)
     monkeypatch.setattr(any_repo, "transaction", reply_lost)
     with pytest.raises(ReplyLost):
         with trail.transaction():
@@ -96,7 +112,7 @@ def test_a_row_one_backend_cannot_hold_does_not_fail_the_other_reads_of_its_batc
     # Such a value in one request's row must not fail the commit it shares with other
     # clients' reads, nor leave that request unaudited: it is stored with U+FFFD in place of
     # what cannot be stored, and hashed so.
-    trail = AuditTrail(any_repo)
+    trail = AuditTrail(any_repo, use_journal=False)
     doctor = Actor("practitioner", "995651119", ("user/*.*",), organization="979513763", purpose="BTG",
                    reason=f"Akutt {awkward}", token_id="t-doc")
     odd = row_for(doctor, interaction="search", patient_id="odd", query="name=x")
@@ -125,7 +141,7 @@ def test_a_cancelled_submit_does_not_stop_the_writer(any_repo):
     # submit()'s future is awaited through asyncio.wrap_future; a cancelled await cancels it.
     # The writer must neither die on it (every later durable() would wait forever) nor
     # leave the other futures of its batch unset.
-    trail = AuditTrail(any_repo)
+    trail = AuditTrail(any_repo, use_journal=False)
     with trail._lock:  # the writer cannot take the batch before both are queued
         gone = trail.submit([audit_event(ADMIN, interaction="read", patient_id="gone")])
         kept = trail.submit([audit_event(ADMIN, interaction="read", patient_id="kept")])
@@ -140,7 +156,7 @@ def test_a_writer_that_cannot_start_fails_the_batch_and_the_loop_goes_on(any_rep
     # A thread that cannot be started (RuntimeError: can't start new thread) fails the reads
     # of that batch; the batcher must not stay busy, or every later read on the loop waits
     # forever.
-    trail = AuditTrail(any_repo)
+    trail = AuditTrail(any_repo, use_journal=False)
     real = trail._start_writer
     fail = [True]
 
@@ -167,7 +183,7 @@ def test_several_loops_and_threads_share_one_gapless_chain(any_repo):
     # (non-BMP characters and a query of 2,000 bytes included: COPY's text format).
     import threading
 
-    trail = AuditTrail(any_repo)
+    trail = AuditTrail(any_repo, use_journal=False)
     errors: list[BaseException] = []
 
     def loop_worker(name: str) -> None:
@@ -206,7 +222,7 @@ def test_several_loops_and_threads_share_one_gapless_chain(any_repo):
 def test_a_read_whose_client_left_still_leaves_the_loop_working(any_repo):
     # A request cancelled while its row waits (the client went away): nothing is answered;
     # the row still commits with its batch (the access happened), and the loop goes on.
-    trail = AuditTrail(any_repo)
+    trail = AuditTrail(any_repo, use_journal=False)
 
     async def main() -> None:
         gone = asyncio.ensure_future(trail.durable([_row("gone")]))
@@ -241,7 +257,7 @@ def test_after_a_database_restart_the_trail_commits_on_a_live_connection(pg_url)
     repository.upgrade()
     admin = psycopg.connect(pg_base_url(), autocommit=True)
     try:
-        trail = AuditTrail(repository)
+        trail = AuditTrail(repository, use_journal=False)
         # several pooled connections, all idle in the pool when the server ends them
         pool = repository._pool
         held = [pool.getconn() for _ in range(3)]
@@ -312,8 +328,12 @@ def test_over_http_a_failed_audit_commit_answers_503_without_data_and_the_next_r
                                      headers={"Authorization": f"Bearer {token}"}) as client:
             return await asyncio.wait_for(asyncio.gather(*(client.get(f"/fhir/Patient/{id}") for id in ids)), BOUND)
 
-    monkeypatch.setattr(log, "appending", broken)
-    failed = asyncio.run(reads())
+    if any_repo.backend == "sqlite":  # the journal takes the reads' records (audit/journal.py)
+        with journal_full(monkeypatch):
+            failed = asyncio.run(reads())
+    else:
+        monkeypatch.setattr(log, "appending", broken)
+        failed = asyncio.run(reads())
     assert [r.status_code for r in failed] == [503] * len(ids)
     assert all(r.json()["resourceType"] == "OperationOutcome" and f"Hemmelig{tag}" not in r.text for r in failed)
     assert all(r.json()["issue"][0]["code"] == "transient" and r.headers["retry-after"] for r in failed)
@@ -323,7 +343,7 @@ def test_over_http_a_failed_audit_commit_answers_503_without_data_and_the_next_r
     assert all(f"Hemmelig{tag}" in r.text for r in answered)
     from ehelse.audit.trail import trail_for
 
-    rows = list(log.chain_rows(any_repo, trail_for(any_repo).chain_id))
+    rows = list(log.chain_rows(any_repo, trail_for(any_repo).outside.chain_id))
     assert sorted(r["patient"] for r in rows) == sorted(ids)
     assert verify(any_repo).ok
 
@@ -356,7 +376,7 @@ def audit_refused(repo, message: str):
         conn.close()
 
 
-def test_over_http_an_audit_write_the_database_refuses_answers_503_and_sends_no_data(any_repo):
+def test_over_http_an_audit_write_the_database_refuses_answers_503_and_sends_no_data(any_repo, monkeypatch):
     # http.html: 503 when the server cannot answer for now. The data must not leave
     # without its audit record (docs/access.md), so while the database refuses the audit
     # rows, reads by id and searches (on the loop, on SQLite), $everything (in a worker thread) all
@@ -385,8 +405,10 @@ def test_over_http_an_audit_write_the_database_refuses_answers_503_and_sends_no_
             return [await asyncio.wait_for(client.get(path, params=params), BOUND) for path, params in paths]
 
     trail = trail_for(any_repo)
-    before = len(_stored(any_repo, trail))
-    with audit_refused(any_repo, "database or disk is full"):
+    before = len(_stored(any_repo, trail.outside))
+    # SQLite: the reads' records go to the journal first (audit/journal.py), so it is the
+    # journal's write that fails on a full disk
+    with journal_full(monkeypatch) if any_repo.backend == "sqlite" else audit_refused(any_repo, "database or disk is full"):
         refused = asyncio.run(requests())
     assert [r.status_code for r in refused] == [503] * len(paths)
     for response in refused:
@@ -394,20 +416,60 @@ def test_over_http_an_audit_write_the_database_refuses_answers_503_and_sends_no_
         assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["code"] == "transient"
         assert int(response.headers["retry-after"]) > 0
         assert tag not in response.text  # neither the patient's name, nor the observation, nor the ids
-    assert len(_stored(any_repo, trail)) == before  # nothing was recorded, and nothing was sent
+    if any_repo.backend == "sqlite":  # a journal that failed is left; the next chain starts afresh
+        before = len(_stored(any_repo, trail.outside))
+    assert len(_stored(any_repo, trail.outside)) == before  # nothing was recorded, and nothing was sent
     answered = asyncio.run(requests())
     assert [r.status_code for r in answered] == [200] * len(paths)
     assert all(f"Disk{tag}" in r.text or f"Blodtrykk{tag}" in r.text for r in answered)
-    assert [r["patient"] for r in _stored(any_repo, trail)[before:]] == [patient.id] * len(paths)
+    assert [r["patient"] for r in _stored(any_repo, trail.outside)[before:]] == [patient.id] * len(paths)
     assert verify(any_repo).ok
+
+
+def test_on_sqlite_records_wait_in_the_journal_while_the_table_refuses_them(sqlite_url):
+    # The table refusing rows (a trigger, as a broken table would) no longer stops reads on
+    # SQLite: their records are durable in the journal, and move into the table once it
+    # takes them again; until then a reader of the log gets the database's error, not a
+    # log with holes.
+    import secrets
+
+    import httpx
+
+    from ehelse.audit.trail import trail_for
+    from ehelse.settings import Settings
+    from ehelse.web.app import create_app
+
+    repo = open_repository(sqlite_url)
+    repo.upgrade()
+    tag = secrets.token_hex(4)
+    patient = repo.update({"resourceType": "Patient", "id": f"wait-{tag}", "name": [{"family": f"Vent{tag}"}]})[0]
+    app = create_app(Settings.from_env({}, log_level="critical", export_worker=False), repo)
+
+    async def reads() -> list[httpx.Response]:
+        token = app.state.tokens.issue("admin")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            return [await asyncio.wait_for(client.get(f"/fhir/Patient/{patient.id}"), BOUND) for _ in range(3)]
+
+    import sqlite3
+
+    with audit_refused(repo, "audit table broken"):
+        answered = asyncio.run(reads())
+        assert [r.status_code for r in answered] == [200] * 3
+        with pytest.raises(sqlite3.IntegrityError):
+            log.select(repo, log.LogQuery(patients=[patient.id]))
+    rows = log.select(repo, log.LogQuery(patients=[patient.id]))
+    assert len(rows) == 3 and {r["chain"] for r in rows} == {trail_for(repo).outside.chain_id}
+    assert verify(repo).ok
+    repo.close()
 
 
 def test_a_chain_head_moved_by_someone_else_is_read_back_after_the_collision(any_repo):
     # Two trails on one chain id (a trail copied into a forked process, say): each one's
     # seq is behind once the other wrote. The colliding commit fails (primary key) and is
     # not answered; the one after it must go on from the table's last row, not collide for good.
-    first = AuditTrail(any_repo)
-    second = AuditTrail(any_repo, chain_id=first.chain_id)
+    first = AuditTrail(any_repo, use_journal=False)
+    second = AuditTrail(any_repo, chain_id=first.chain_id, use_journal=False)
 
     def attempt(trail: AuditTrail, patient: str) -> bool:
         try:
@@ -456,7 +518,7 @@ def test_a_database_error_in_the_trails_commit_is_not_a_client_error(pg_url, mon
             yield append
 
     try:
-        trail = AuditTrail(repository)
+        trail = AuditTrail(repository, use_journal=False)
         monkeypatch.setattr(log, "appending", refusing)
         with pytest.raises(psycopg.DataError) as raised:
             trail.record([audit_event(ADMIN, interaction="read", patient_id="p")])

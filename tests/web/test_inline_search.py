@@ -61,7 +61,7 @@ async def test_a_selective_search_is_answered_on_the_loop_and_audited_before_its
     # A generous budget: a test process's first searches pay for cold imports and statements
     # and may run past 3 ms (they would then be answered from a thread: the next test).
     monkeypatch.setattr(web_fhir, "INLINE_SEARCH_SECONDS", 60.0)
-    trail = trail_for(repo)
+    trail = trail_for(repo).outside  # the chain reads join (SQLite: the journal's)
     seq = trail.seq
     seen = _threads_of(app)
     async with await _client(app) as client:
@@ -80,7 +80,7 @@ async def test_a_search_past_its_budget_is_answered_from_a_thread_and_audited_on
     app, repo = served
     monkeypatch.setattr(web_fhir, "INLINE_SEARCH_SECONDS", -1.0)  # spent before it starts
     monkeypatch.setattr(sqlite_module, "STEPS_PER_CHECK", 1)  # and checked at every step
-    trail = trail_for(repo)
+    trail = trail_for(repo).outside  # the chain reads join (SQLite: the journal's)
     seq = trail.seq
     seen = _threads_of(app)
     loop_thread = threading.current_thread().name
@@ -127,7 +127,7 @@ async def test_a_refused_search_is_audited_once_on_the_loop_or_after_it(served, 
     else:
         monkeypatch.setattr(web_fhir, "INLINE_SEARCH_SECONDS", 60.0)
     token = app.state.tokens.issue("practitioner:9144900", organization="974703300")
-    trail = trail_for(repo)
+    trail = trail_for(repo).outside  # the chain reads join (SQLite: the journal's)
     seq = trail.seq
     seen = _threads_of(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",

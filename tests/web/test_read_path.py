@@ -6,6 +6,7 @@ same answers as the router alone, and bad input in one read does not harm the ot
 from __future__ import annotations
 
 import asyncio
+import re
 import random
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -60,7 +61,7 @@ async def _client(app):
 
 async def test_concurrent_reads_send_stored_bytes_and_share_audit_commits(served):
     app, repo, ids, tag = served
-    trail = trail_for(repo)
+    trail = trail_for(repo).outside  # the chain reads join (SQLite: the journal's)
     commits, seq = trail.commits, trail.seq
     async with await _client(app) as client:
         responses = await asyncio.gather(*(client.get(f"/fhir/Patient/{ids[i % 40]}") for i in range(96)))
@@ -72,11 +73,14 @@ async def test_concurrent_reads_send_stored_bytes_and_share_audit_commits(served
         assert response.headers["last-modified"] == http_date(stored.last_updated)
         assert response.headers["content-type"].startswith("application/fhir+json")
     assert trail.seq - seq == 96  # one record per read
-    assert trail.commits - commits < 96  # and they shared commits
+    assert trail.commits - commits < 96  # they shared commits (SQLite: the journal's bulk ingests)
     async with await _client(app) as client:
         metrics = (await client.get("/metrics")).text
-    assert f'ehelse_audit_records_total{{chain="{trail.chain_id}"}} {trail.seq}' in metrics
-    assert f'ehelse_audit_commits_total{{chain="{trail.chain_id}"}} {trail.commits}' in metrics
+    process = trail_for(repo).chain_id  # the trail's own chain names the process
+    assert f'ehelse_audit_records_total{{chain="{trail.chain_id}",process="{process}"}} {trail.seq}' in metrics
+    # the journal's commits (its ingests) may go on after the scrape
+    scraped = re.search(rf'ehelse_audit_commits_total{{chain="{trail.chain_id}",process="{process}"}} (\d+)', metrics)
+    assert scraped and int(scraped.group(1)) <= trail.commits
     rows = log.select(repo, log.LogQuery(chain=trail.chain_id, newest_first=False))
     assert {r["patient"] for r in rows[-96:]} == set(ids)
     assert verify(repo).ok
@@ -84,7 +88,7 @@ async def test_concurrent_reads_send_stored_bytes_and_share_audit_commits(served
 
 async def test_concurrent_searches_share_audit_commits_and_each_is_durable_before_its_answer(served):
     app, repo, ids, tag = served
-    trail = trail_for(repo)
+    trail = trail_for(repo).outside  # the chain reads join (SQLite: the journal's)
     commits, seq = trail.commits, trail.seq
     async with await _client(app) as client:
         responses = await asyncio.gather(*(client.get("/fhir/Patient", params={"identifier": f"{FNR}|{_fnr(tag, i % 40)}"})
@@ -157,3 +161,68 @@ def test_http_date_is_the_email_utils_date():
         for instant in (moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), moment.strftime("%Y-%m-%dT%H:%M:%SZ")):
             assert http_date(instant) == format_datetime(moment.replace(microsecond=0), usegmt=True)
     assert http_date("2026-11-27T10:00:00+02:00") == "Fri, 27 Nov 2026 08:00:00 GMT"
+
+
+async def test_the_read_fast_path_answers_and_audits_as_the_router_does(served, monkeypatch):
+    # web/fhir.py answers a plain read by id on SQLite itself (_read_by_id) and leaves the
+    # rest to the router. Each request here goes to the app once with that path and once to
+    # one without it (inline_reads=False: the router, in a worker thread): the same status,
+    # headers and bytes, and the same audit record, once.
+    app, repo, ids, tag = served
+    general = create_app(Settings.from_env({}, log_level="warning", export_worker=False), repo)
+    general.fhir.inline_reads = False
+    answered = []
+    real_read = app.fhir._read_by_id
+
+    async def read_by_id(scope, send):
+        answered.append(await real_read(scope, send))
+        return answered[-1]
+
+    monkeypatch.setattr(app.fhir, "_read_by_id", read_by_id)
+    admin = app.state.tokens.issue("admin")
+    citizen = app.state.tokens.issue(f"patient:{_fnr(tag, 0)}")
+    doctor = app.state.tokens.issue("practitioner:9144900")
+    cases = [
+        ("admin", admin, f"/fhir/Patient/{ids[2]}", {}),
+        ("admin json", admin, f"/fhir/Observation/o{tag}", {"Accept": "application/fhir+json"}),
+        ("own", citizen, f"/fhir/Patient/{ids[0]}", {}),
+        ("not theirs", citizen, f"/fhir/Patient/{ids[1]}", {}),
+        ("personnel, demographics", doctor, f"/fhir/Patient/{ids[1]}", {}),
+        ("personnel, no care", doctor, f"/fhir/Observation/o{tag}", {}),
+        ("xml", admin, f"/fhir/Patient/{ids[2]}", {"Accept": "application/fhir+xml"}),
+        ("no token", None, f"/fhir/Patient/{ids[2]}", {}),
+        ("forged", admin[:-4] + "AAAA", f"/fhir/Patient/{ids[2]}", {}),
+        ("deleted", admin, f"/fhir/Patient/gone{tag}", {}),
+        ("unknown", admin, f"/fhir/Patient/nope{tag}", {}),
+        ("cached", admin, f"/fhir/Patient/{ids[2]}", {"If-None-Match": 'W/"1"'}),
+        ("two tokens", admin, f"/fhir/Patient/{ids[2]}", {"Authorization": f"Bearer {admin}"}),
+    ]
+
+    async def ask(target, token, path, headers):
+        sent = dict(headers)
+        if token is not None:
+            sent.setdefault("Authorization", f"Bearer {token}")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=target), base_url="http://testserver") as client:
+            if "Authorization" in headers and token is not None:  # the header twice
+                return await client.get(path, headers=[("Authorization", f"Bearer {token}"),
+                                                       ("Authorization", headers["Authorization"])])
+            return await client.get(path, headers=sent)
+
+    def records(response):
+        rows = log.select(repo, log.LogQuery(newest_first=False))
+        return sorted((r["patient"], r["interaction"], r["outcome"], r["actor_id"])
+                      for r in rows if r["request_id"] == response.headers["x-request-id"])
+
+    for name, token, path, headers in cases:
+        answered.clear()
+        fast = await ask(app, token, path, headers)
+        took_fast = answered == [True]
+        reference = await ask(general, token, path, headers)
+        assert fast.status_code == reference.status_code, name
+        assert fast.content == reference.content, name
+        strip = {"x-request-id"}
+        assert ({k: v for k, v in fast.headers.items() if k not in strip}
+                == {k: v for k, v in reference.headers.items() if k not in strip}), name
+        assert records(fast) == records(reference), name
+        if repo.backend == "sqlite":  # the fast path is SQLite's: it took the plain reads only
+            assert took_fast == (name in ("admin", "admin json", "own", "personnel, demographics")), name

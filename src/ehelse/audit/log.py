@@ -17,6 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from ehelse.audit import journal
 from ehelse.audit.record import COLUMNS
 
 _INSERT = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -196,6 +197,15 @@ def _matches(row: dict[str, Any], query: LogQuery) -> bool:
     return query.chain is None or row["chain"] == query.chain
 
 
+def catch_up(repo: Any) -> None:
+    """Before the log answers: every record in a journal (SQLite, audit/journal.py), of any
+    process on this machine, goes into the table first, so the answer includes every
+    access recorded before the question."""
+    directory = journal.directory_of(repo)
+    if directory is not None:
+        journal.ingest(repo, directory)
+
+
 def select(repo: Any, query: LogQuery) -> list[dict[str, Any]]:
     """The rows, newest (or oldest) first, paged by count/offset."""
     if not _is_sql(repo):
@@ -203,6 +213,7 @@ def select(repo: Any, query: LogQuery) -> list[dict[str, Any]]:
                       key=lambda r: (r["recorded"], r["chain"], r["seq"]), reverse=query.newest_first)
         end = None if query.count is None else query.offset + query.count
         return rows[query.offset:end]
+    catch_up(repo)
     where, args = _sql(query)
     order = "DESC" if query.newest_first else "ASC"
     sql = f"SELECT {', '.join(COLUMNS)} FROM audit_log WHERE {where} ORDER BY recorded {order}, chain, seq {order}"
@@ -216,6 +227,7 @@ def select(repo: Any, query: LogQuery) -> list[dict[str, Any]]:
 def count(repo: Any, query: LogQuery) -> int:
     if not _is_sql(repo):
         return sum(1 for r in list(_memory(repo)) if _matches(r, query))
+    catch_up(repo)
     where, args = _sql(query)
     with repo._reading() as conn:
         return repo._exec(conn, f"SELECT count(*) FROM audit_log WHERE {where}", args).fetchone()[0]
@@ -224,6 +236,7 @@ def count(repo: Any, query: LogQuery) -> int:
 def chains(repo: Any) -> list[str]:
     if not _is_sql(repo):
         return sorted({r["chain"] for r in list(_memory(repo))})
+    catch_up(repo)
     with repo._reading() as conn:
         return [r[0] for r in repo._exec(conn, "SELECT DISTINCT chain FROM audit_log ORDER BY chain").fetchall()]
 
@@ -246,6 +259,7 @@ def chain_rows(repo: Any, chain: str, *, batch: int = 5000) -> Iterator[dict[str
     if not _is_sql(repo):
         yield from sorted((r for r in list(_memory(repo)) if r["chain"] == chain), key=lambda r: r["seq"])
         return
+    catch_up(repo)
     after = -1
     while True:
         with repo._reading() as conn:

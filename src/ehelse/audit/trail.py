@@ -50,6 +50,7 @@ from typing import Any, Iterator
 
 from ehelse.storage.budget import refuse_wait
 from ehelse.audit import log
+from ehelse.audit.journal import Journal, directory_of
 from ehelse.audit.record import event_id, row_of, sealed_digest
 from ehelse.errors import FhirError
 
@@ -85,6 +86,25 @@ class AuditTrail:
     # closed loop (a test's) takes its batcher with it.
     _batchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatcher]" = field(
         default_factory=weakref.WeakKeyDictionary)
+    # On SQLite: where records outside a write transaction go (audit/journal.py), a chain of
+    # its own; None on other backends, or when made with use_journal=False (the group
+    # commit's tests), and then they go to this chain by group commit.
+    use_journal: bool = True
+    journal: Journal | None = None
+
+    def __post_init__(self) -> None:
+        directory = directory_of(self.repo) if self.use_journal else None
+        if directory is not None:
+            self.journal = Journal(self.repo, directory)
+            closing = getattr(self.repo, "closing", None)
+            if closing is not None:  # a graceful shutdown moves the rest into the table
+                closing.append(self.journal.close)
+
+    @property
+    def outside(self) -> Any:
+        """The chain that records outside a write transaction join: the journal's, or this
+        trail's own (each has chain_id, seq and commits)."""
+        return self.journal if self.journal is not None else self
 
     def record(self, events: list[dict[str, Any]]) -> list[str]:
         """Append the events; returns their AuditEvent ids once they are durable (or part
@@ -97,6 +117,8 @@ class AuditTrail:
         if self._owner == threading.get_ident():
             self._append(rows)  # inside transaction(): commits with the caller's writes
             return [event_id(r) for r in rows]
+        if self.journal is not None:
+            return self.journal.append(rows)
         item = self._enqueue(rows)
         self._flush()
         return item.future.result()
@@ -104,9 +126,12 @@ class AuditTrail:
     def submit(self, events: list[dict[str, Any]]) -> Future:
         """Queue the events for the writer thread; the future gives their ids once they are
         durable (or the error). For callers that must not block: await it (asyncio.wrap_future)."""
-        if not events:
+        if not events or self.journal is not None:
             done: Future = Future()
-            done.set_result([])
+            try:
+                done.set_result(self.journal.append([row_of(e) for e in events]) if events else [])
+            except OSError as exc:
+                done.set_exception(exc)
             return done
         item = self._enqueue([row_of(e) for e in events])
         self._start_writer()
@@ -293,6 +318,18 @@ class _LoopBatcher:
         if not batch:
             self.busy = False
             return
+        self.target = max(1, min(GATHER_ROWS, count))
+        journal = self.trail.journal
+        if journal is not None:
+            # SQLite: the batch is one write(2) to the journal, here on the loop's thread
+            # (audit/journal.py); no writer thread, no hand-back.
+            try:
+                journal.append([r for rows, _ in batch for r in rows])
+            except OSError as exc:
+                self._finish(batch, exc)
+            else:
+                self._finish(batch, None)
+            return
         try:
             self.trail._start_writer()  # the one step here that can fail (no thread to be had)
         except Exception as exc:
@@ -303,7 +340,6 @@ class _LoopBatcher:
                     future.set_exception(exc)
             self.busy = False
             return
-        self.target = max(1, min(GATHER_ROWS, count))
         item = self.trail._enqueue([r for rows, _ in batch for r in rows])
         item.future.add_done_callback(lambda done: self._call_loop(batch, done))
         self.trail._wake.set()
@@ -313,12 +349,14 @@ class _LoopBatcher:
         loop = self._loop()
         try:
             if loop is not None:
-                loop.call_soon_threadsafe(self._finish, batch, done)
+                loop.call_soon_threadsafe(self._committed, batch, done)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 
-    def _finish(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]], done: Future) -> None:
-        error = done.exception()
+    def _committed(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]], done: Future) -> None:
+        self._finish(batch, done.exception())
+
+    def _finish(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]], error: BaseException | None) -> None:
         for _, future in batch:
             if future.done():  # the request was cancelled (client gone): nothing to wake
                 continue

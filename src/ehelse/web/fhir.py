@@ -20,6 +20,7 @@ import psycopg
 from ehelse.access.policy import AccessPolicy
 from ehelse.access.repository import SecuredRepository
 from ehelse.errors import (BadRequest, FhirError, NotAcceptable, ServiceUnavailable, UnsupportedMediaType)
+from ehelse.fhir.headers import etag, http_date
 from ehelse.fhir.router import error_response
 from ehelse.fhir.request import FhirRequest, FhirResponse
 from ehelse.access.tokens import missing_token
@@ -56,6 +57,8 @@ SLOW_SHAPE_STRIKES = 3
 # Response headers every FHIR answer gets: personal data must not sit in shared caches.
 FHIR_HEADERS = ((b"cache-control", b"no-store"),
                 (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
+# Request headers that make a read conditional (http.html#cread): the general path answers.
+_CONDITIONAL_READ = frozenset({b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since"})
 # What the audit trail's commit raises when the database refuses it (down, locked past the
 # busy timeout, a full disk): the drivers' errors and the OS's.
 _DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
@@ -82,6 +85,9 @@ class FhirEndpoint:
         self._slow_shapes: dict[tuple[str, ...], tuple[int, float]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["method"] == "GET" and not scope["query_string"] and self.inline_reads:
+            if await self._read_by_id(scope, send):
+                return
         head = scope["method"] == "HEAD"
         method = "GET" if head else scope["method"]  # HEAD is GET without the body
         pretty = False
@@ -107,6 +113,65 @@ class FhirEndpoint:
             return
         scope["state"]["interaction"] = response.interaction
         await _send_response(send, response, pretty, head)
+
+    async def _read_by_id(self, scope: dict, send: Any) -> bool:
+        """A plain read by id (http.html#read: `GET [type]/[id]`, no parameters, no
+        conditional headers) of a resource the actor may see, on SQLite: answered here,
+        without the FhirRequest, the router and the response object the general path builds
+        for every interaction, which were a third of a read's CPU in the process
+        (docs/benchmarks.md, ninth session). Everything it does not answer itself goes the
+        general way, which is the reference: False, and nothing sent, for a path that is
+        not a read by id, a missing or bad token, an Accept that is not JSON, a resource
+        that is missing, deleted or not the actor's to see (its refusal is audited there,
+        once: the records made here are dropped), an AuditEvent (read from the log), and a
+        database error. The same access rules (SecuredRepository.read), the same audit
+        record, durable before the answer (_durable), the same headers and bytes
+        (tests/web/test_read_path.py compares the two)."""
+        parts = scope["path"].split("/")
+        if (len(parts) != 4 or parts[1] != "fhir" or parts[2] == "AuditEvent" or not is_resource_type(parts[2])
+                or not is_valid_id(parts[3])):
+            return False
+        authorization = accept = None
+        host = ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    return False
+                authorization = value.decode("latin-1")
+            elif name == b"accept":
+                if accept is not None:
+                    return False
+                accept = value.decode("latin-1")
+            elif name == b"host":
+                host = value.decode("latin-1")
+            elif name in _CONDITIONAL_READ:
+                return False
+        repo = self.state.repo
+        if authorization is None or getattr(repo, "backend", "") != "sqlite":
+            return False
+        rows: list[dict[str, Any]] = []
+        try:
+            _negotiate(accept, None)
+            actor = self._authenticate(authorization, self._base_url(scope, {"host": host}))
+            secured = SecuredRepository(repo, actor, self.policy, self._audit_trail(repo))
+            with secured.audit_batch(into=rows):
+                version = secured.read(parts[2], parts[3])
+        except (FhirError, *_DATABASE_ERRORS):
+            return False
+        if version is None or version.deleted:
+            return False
+        unavailable = await self._durable(repo, rows)
+        if unavailable is not None:
+            await _send_response(send, unavailable, False, False)
+            return True
+        scope["state"]["interaction"] = "read"
+        body = version.content
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            *FHIR_HEADERS, (b"etag", etag(version).encode()),
+            (b"last-modified", http_date(version.last_updated).encode()),
+            (b"content-type", FHIR_JSON), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+        return True
 
     def _base_url(self, scope: dict, headers: dict[str, str]) -> str:
         configured = self.state.settings.base_url

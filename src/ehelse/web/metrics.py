@@ -75,17 +75,23 @@ class Metrics:
     def _audit_lines(self) -> list[str]:
         # Records over commits is the group commit at work (audit/trail.py): with many
         # concurrent reads, tens of records share one transaction. Labelled by the chain
-        # (one per process), so the figures of several workers can be told apart and summed.
+        # (one per process, and on SQLite one more for its journal, audit/journal.py, whose
+        # commits are the ingests that move its records into the table), so the figures of
+        # several workers can be told apart and summed.
         trail = self.audit_trail
         if trail is None:
             return []
-        chain = _label(trail.chain_id)
+        # `process`: the trail's own chain, which names the process whichever chain it is.
+        chains = [trail] if trail.journal is None else [trail, trail.journal]
+        process = _label(trail.chain_id)
         return ["# HELP ehelse_audit_records_total Audit records this process committed.",
                 "# TYPE ehelse_audit_records_total counter",
-                f'ehelse_audit_records_total{{chain="{chain}"}} {trail.seq}',
+                *(f'ehelse_audit_records_total{{chain="{_label(c.chain_id)}",process="{process}"}} {c.seq}'
+                  for c in chains),
                 "# HELP ehelse_audit_commits_total Transactions this process's audit trail committed.",
                 "# TYPE ehelse_audit_commits_total counter",
-                f'ehelse_audit_commits_total{{chain="{chain}"}} {trail.commits}']
+                *(f'ehelse_audit_commits_total{{chain="{_label(c.chain_id)}",process="{process}"}} {c.commits}'
+                  for c in chains)]
 
     def _pool_lines(self) -> list[str]:
         # A backend may offer `pool_stats() -> {"size": 10, "available": 7, ...}` (numbers);

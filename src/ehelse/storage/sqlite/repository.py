@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -29,7 +30,7 @@ import weakref
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ehelse.storage.budget import STEPS_PER_CHECK, ReadBudgetExceeded, check_budget, current_budget, refuse_wait
 from ehelse.storage.index import Indexer
@@ -125,6 +126,7 @@ class SqliteRepository(SqlRepository):
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        self.closing: list[Callable[[], None]] = []  # run at the start of close()
         if create and self._is_empty():
             self.upgrade()
 
@@ -365,6 +367,14 @@ class SqliteRepository(SqlRepository):
                 "pool_available": len(self._idle_readers), "gate_overflows": self._gate.overflows}
 
     def close(self) -> None:
+        # What others keep for this database runs first, while it is still open (the audit
+        # journal's last ingest, audit/journal.py); a failure there does not stop the close.
+        for hook in self.closing:
+            try:
+                hook()
+            except Exception:
+                logging.getLogger("ehelse").warning("closing hook failed", exc_info=True)
+        self.closing = []
         self._stopping.set()
         if (self._checkpointer is not None and self._checkpointer_pid == os.getpid()
                 and self._checkpointer is not threading.current_thread()):
