@@ -25,8 +25,8 @@ whose lock can be taken belongs to no living process.
 Ingest (`ingest()`): in one write transaction, for every journal in the folder, the
 complete lines after the offset recorded in `audit_journal` (storage migration 0012) go
 into `audit_log` and the offset moves past them, so each row lands exactly once whoever
-ingests and whenever a process dies. Who ingests: the writing process, every
-INGEST_SECONDS while it wrote something; and every reader of the log first (log.py,
+ingests and whenever a process dies. Who ingests: the writing process, in the background
+once enough waits (INGEST_BYTES, INGEST_SECONDS); and every reader of the log first (log.py,
 `catch_up`), so what the log answers includes every access recorded before the question,
 in any process on this machine. A journal no process holds any longer is deleted once
 ingested; a process starts a new part once its journal passes PART_BYTES.
@@ -46,11 +46,14 @@ What can go wrong:
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import threading
+import time
 import uuid
 import weakref
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +64,21 @@ from ehelse.storage.budget import refuse_wait
 
 GENESIS = "0" * 64
 SUFFIX = ".journal"
-INGEST_SECONDS = 0.5  # how long a row may wait in the writing process before it moves
+# When the writing process moves its rows into the table: once INGEST_BYTES wait (~30,000
+# rows), else once the oldest has waited INGEST_SECONDS. Readers never wait for this (they
+# catch up first), so it only sets how many rows share a transaction: a row's share of the
+# patient index's random leaf pages, and of the WAL frames readers then look through,
+# falls as they grow. One worker over HTTP, the same reads: ingest every 0.5 s cost the
+# server 116-140 us per read, every 3 s 105-119 (docs/benchmarks.md, ninth session).
+INGEST_SECONDS = 5.0
+INGEST_BYTES = 16 * 1024 * 1024
+CHECK_SECONDS = 0.5  # how often the ingester looks
 PART_BYTES = 64 * 1024 * 1024  # a new part once the journal is this long and ingested
 READ_BYTES = 16 * 1024 * 1024  # at most this much of one journal per ingest transaction
-_ROWS_PER_STATEMENT = 64  # 21 columns x 64 = 1,344 values per INSERT (log.py)
+_ROWS_PER_STATEMENT = 1000  # 21 columns x 1,000 = 21,000 values per INSERT (SQLite allows 32,766)
 _ROW_VALUES = f"({', '.join('?' * len(COLUMNS))})"
 _log = logging.getLogger("ehelse")
+_commits: dict[Path, int] = {}  # folder -> transactions of this process that moved rows (Journal.commits)
 
 
 def directory_of(repo: Any) -> Path | None:
@@ -87,7 +99,6 @@ class Journal:
         self.chain_id = uuid.uuid4().hex[:16]
         self.seq = 0
         self.previous = GENESIS
-        self.commits = 0  # ingest transactions this process ran (metrics: ehelse_audit_commits_total)
         self._lock = threading.Lock()  # chain order = file order
         self._fd: int | None = None
         self._pid = 0
@@ -97,6 +108,12 @@ class Journal:
         self._ingested = 0
         self._stop = threading.Event()
         self._ingester: threading.Thread | None = None
+
+    @property
+    def commits(self) -> int:
+        """Transactions of this process that moved journal rows of this folder into the table,
+        its ingester's and its readers' (metrics: ehelse_audit_commits_total)."""
+        return _commits.get(self.directory, 0)
 
     # -- writing ------------------------------------------------------------------------------
     def append(self, rows: list[dict[str, Any]]) -> list[str]:
@@ -178,7 +195,6 @@ class Journal:
         if written == self._ingested:
             return
         ingest(self.repo, self.directory)
-        self.commits += 1
         self._ingested = written
         if self._size >= PART_BYTES:
             self._next_part()
@@ -201,14 +217,21 @@ class Journal:
 
 
 def _ingest_loop(journal_ref: "weakref.ref[Journal]", stop: threading.Event) -> None:
-    while not stop.wait(INGEST_SECONDS):
+    waiting_since = None  # when rows were first seen waiting
+    while not stop.wait(CHECK_SECONDS):
         journal = journal_ref()
         if journal is None or getattr(journal.repo, "_closed", False):
             return
-        try:
-            journal.ingest_own()
-        except Exception as exc:  # the database busy or down: the rows wait in the file
-            _log.warning("audit journal: ingest failed (%s); trying again", type(exc).__name__)
+        waiting = journal._written - journal._ingested
+        now = time.monotonic()
+        if waiting and waiting_since is None:
+            waiting_since = now
+        if waiting >= INGEST_BYTES or (waiting and now - waiting_since >= INGEST_SECONDS):
+            try:
+                journal.ingest_own()
+                waiting_since = None
+            except Exception as exc:  # the database busy or down: the rows wait in the file
+                _log.warning("audit journal: ingest failed (%s); trying again", type(exc).__name__)
         del journal
 
 
@@ -239,6 +262,7 @@ def ingest(repo: Any, directory: Path) -> int:
         more = False
         with repo._writing() as conn:
             offsets = dict(conn.execute("SELECT file, position FROM audit_journal").fetchall())
+            before = moved
             for path in files:
                 count, done, left = _ingest_file(repo, conn, path, offsets.get(path.name, 0))
                 moved += count
@@ -246,6 +270,8 @@ def ingest(repo: Any, directory: Path) -> int:
                 if done:
                     conn.execute("DELETE FROM audit_journal WHERE file = ?", (path.name,))
                     dead.append(path)
+        if moved > before:
+            _commits[directory] = _commits.get(directory, 0) + 1
         for path in dead:  # after the commit: a crash before this re-reads it (module docstring)
             try:
                 path.unlink()
@@ -271,29 +297,48 @@ def _ingest_file(repo: Any, conn: Any, path: Path, offset: int) -> tuple[int, bo
         os.close(fd)
     end = data.rfind(b"\n") + 1
     left = offset + len(data) < size
-    rows = []
-    for line in data[:end].split(b"\n")[:-1]:
-        try:
-            values = orjson.loads(line)
-            if not isinstance(values, list) or len(values) != len(COLUMNS):
-                raise ValueError("not a row")
-        except (orjson.JSONDecodeError, ValueError):
-            _log.error("audit journal %s: a line at or after byte %d is not a row; skipped (the chain shows the gap)",
-                       path.name, offset)
-            continue
-        rows.append(values)
+    rows = _parse(data[:end], path.name, offset)
     position = offset + end
     if not held and not left and end < len(data):
         _log.error("audit journal %s: %d bytes of a torn last line skipped", path.name, len(data) - end)
         position = offset + len(data)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
-        conn.execute(f"INSERT OR IGNORE INTO audit_log ({', '.join(COLUMNS)}) VALUES "
-                     f"{', '.join([_ROW_VALUES] * len(chunk))}", [v for row in chunk for v in row])
+        conn.execute(_insert(len(chunk)), list(chain.from_iterable(chunk)))
     if position != offset:
         conn.execute("INSERT INTO audit_journal (file, position) VALUES (?, ?) "
                      "ON CONFLICT (file) DO UPDATE SET position = excluded.position", (path.name, position))
     return len(rows), not held and position >= size, left
+
+
+def _parse(lines: bytes, name: str, offset: int) -> list[list[Any]]:
+    """The rows of complete lines. All of them as one JSON array first (one call into
+    orjson, no Python per row); when that fails, line by line, skipping what is not a row."""
+    if not lines:
+        return []
+    try:
+        rows = orjson.loads(b"[" + lines[:-1].replace(b"\n", b",") + b"]")
+        if all(type(row) is list and len(row) == len(COLUMNS) for row in rows):
+            return rows
+    except orjson.JSONDecodeError:
+        pass
+    rows = []
+    for line in lines.split(b"\n")[:-1]:
+        try:
+            values = orjson.loads(line)
+            if not isinstance(values, list) or len(values) != len(COLUMNS):
+                raise ValueError("not a row")
+        except (orjson.JSONDecodeError, ValueError):
+            _log.error("audit journal %s: a line at or after byte %d is not a row; skipped (the chain shows the gap)",
+                       name, offset)
+            continue
+        rows.append(values)
+    return rows
+
+
+@functools.lru_cache(maxsize=8)
+def _insert(count: int) -> str:
+    return f"INSERT OR IGNORE INTO audit_log ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW_VALUES] * count)}"
 
 
 def _held(fd: int) -> bool:
