@@ -244,3 +244,18 @@ def test_the_file_holds_the_columns_in_table_order(repo):
     import orjson
 
     assert orjson.loads(file.read_bytes()) == [row[c] for c in COLUMNS]
+
+
+@pytest.mark.parametrize("awkward", ["plain", "quote \" and \\\\ backslash", "nul \x00 here", "lone \ud800 surrogate",
+                                     "æøå \u2028", "\\u0000 spelled out"])
+def test_a_sealed_line_is_the_row_as_stored_with_its_digest(awkward):
+    import orjson
+
+    from ehelse.audit.record import digest, sealed_digest, sealed_line
+
+    [row] = _rows(1)
+    row.update(chain="c" * 16, seq=7, previous="0" * 64, query=awkward, detail=awkward)
+    twin = dict(row)
+    line = sealed_line(row)
+    assert row["hash"] == sealed_digest(twin) == digest(row)  # awkward values replaced alike
+    assert orjson.loads(line) == [row[c] for c in COLUMNS]

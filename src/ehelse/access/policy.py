@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ehelse.access import freshness
 from ehelse.nobasis.seed.vocabulary import (
     LABEL_CONFIDENTIAL_ADDRESS, LABEL_RESTRICTED, LABEL_STRICTLY_CONFIDENTIAL_ADDRESS, LABEL_WITHHELD_FROM_PARENTS,
     SECURITY_LABEL,
@@ -135,15 +136,15 @@ class AccessPolicy:
     def view(self, repo: Any, actor: Any, *, facts_version: int | None = None) -> Any:
         """The actor's AccessView for one request. `facts_version`: the facts marker when the
         caller has read it already in this request (web/reads.py fetches it with the row)."""
-        from ehelse.access import freshness
-        from ehelse.access.view import AccessView
-
         if actor.kind in ("admin", "system"):
             # By identity: the token service hands out one Actor per verified token, so a
             # look-up needs no hashing and comparing of the frozen dataclass's fields.
             found = self._token_views.get(id(actor))
             if found is not None and found[0] is actor:
-                return found[1]
+                return found[1]  # before the import below: this is every such request but the first
+        from ehelse.access.view import AccessView  # view.py imports this module
+
+        if actor.kind in ("admin", "system"):
             view = AccessView.build(repo, actor, today=self.today(), facts=self.facts, grants=self.grants)
             with self._views_lock:
                 while len(self._token_views) >= _TOKEN_VIEWS:  # the oldest goes

@@ -59,7 +59,7 @@ from typing import Any
 
 import orjson
 
-from ehelse.audit.record import COLUMNS, event_id, sealed_digest
+from ehelse.audit.record import COLUMNS, event_id, sealed_line
 from ehelse.storage.budget import refuse_wait
 
 GENESIS = "0" * 64
@@ -129,8 +129,8 @@ class Journal:
             for row in rows:
                 seq += 1
                 row["chain"], row["seq"], row["previous"] = self.chain_id, seq, previous
-                row["hash"] = previous = sealed_digest(row)
-                lines.append(orjson.dumps([row[c] for c in COLUMNS]))
+                lines.append(sealed_line(row))
+                previous = row["hash"]
             lines.append(b"")
             data = b"\n".join(lines)
             try:

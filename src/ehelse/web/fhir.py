@@ -80,6 +80,7 @@ class FhirEndpoint:
         self._batchers: Any = weakref.WeakKeyDictionary()  # event loop -> web/reads.ReadBatcher (PostgreSQL)
         self._trail: tuple[Any, Any] = (None, None)  # (repository, its audit trail)
         self._base_urls: dict[tuple[str, str, str], str] = {}  # (scheme, host, root) -> base URL
+        self._json_accepts: set[str | None] = set()  # Accept values _negotiate let through
         # Query shapes (_inline_shape) that ran past the loop's read budget lately -> (times in
         # a row, until when they go to a worker thread without trying the loop first).
         self._slow_shapes: dict[tuple[str, ...], tuple[int, float]] = {}
@@ -151,7 +152,10 @@ class FhirEndpoint:
             return False
         rows: list[dict[str, Any]] = []
         try:
-            _negotiate(accept, None)
+            if accept not in self._json_accepts:  # the same few Accept values come again and again
+                _negotiate(accept, None)
+                if len(self._json_accepts) < 64:
+                    self._json_accepts.add(accept)
             actor = self._authenticate(authorization, self._base_url(scope, {"host": host}))
             secured = SecuredRepository(repo, actor, self.policy, self._audit_trail(repo))
             with secured.audit_batch(into=rows):
