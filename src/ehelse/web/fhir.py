@@ -117,7 +117,8 @@ class FhirEndpoint:
 
     async def _read_by_id(self, scope: dict, send: Any) -> bool:
         """A plain read by id (http.html#read: `GET [type]/[id]`, no parameters, no
-        conditional headers) of a resource the actor may see, on SQLite: answered here,
+        conditional headers) of a resource the actor may see: answered here (on PostgreSQL
+        from the loop's batched fetch, web/reads.py),
         without the FhirRequest, the router and the response object the general path builds
         for every interaction, which were a third of a read's CPU in the process
         (docs/benchmarks.md, ninth session). Everything it does not answer itself goes the
@@ -148,7 +149,8 @@ class FhirEndpoint:
             elif name in _CONDITIONAL_READ:
                 return False
         repo = self.state.repo
-        if authorization is None or getattr(repo, "backend", "") != "sqlite":
+        backend = getattr(repo, "backend", "")
+        if authorization is None or backend not in ("sqlite", "postgres"):
             return False
         rows: list[dict[str, Any]] = []
         try:
@@ -157,7 +159,12 @@ class FhirEndpoint:
                 if len(self._json_accepts) < 64:
                     self._json_accepts.add(accept)
             actor = self._authenticate(authorization, self._base_url(scope, {"host": host}))
-            secured = SecuredRepository(repo, actor, self.policy, self._audit_trail(repo))
+            source, facts_version = repo, None
+            if backend == "postgres":  # the row comes with the loop's batched fetch (web/reads.py)
+                fetched = await batcher_for(self._batchers, repo).read(parts[2], parts[3])
+                source, facts_version = Prefetched(repo, parts[2], parts[3], fetched.version), fetched.facts_version
+            secured = SecuredRepository(source, actor, self.policy, self._audit_trail(repo),
+                                        facts_version=facts_version)
             with secured.audit_batch(into=rows):
                 version = secured.read(parts[2], parts[3])
         except (FhirError, *_DATABASE_ERRORS):
