@@ -16,7 +16,7 @@ from ehelse.audit.events import audit_event
 from ehelse.audit.record import row_for
 from ehelse.audit.trail import AuditTrail
 from ehelse.audit.verify import verify
-from ehelse.storage import open_repository
+from ehelse.storage import SearchQuery, open_repository
 
 ADMIN = Actor("admin", "admin", ("system/*.*",), token_id="admin-token")
 # A bound on each await: a broken trail must fail the test, not hang the suite.
@@ -528,3 +528,39 @@ def test_a_database_error_in_the_trails_commit_is_not_a_client_error(pg_url, mon
         assert [(r["seq"], r["patient"]) for r in _stored(repository, trail)] == [(1, "after")]
     finally:
         repository.close()
+
+
+
+def test_a_refusal_that_cannot_be_audited_answers_503(sqlite_url, monkeypatch):
+    # A refused write is audited at once, from the worker thread, outside any transaction
+    # (SecuredRepository._check_write, AuditTrail.record): on SQLite into the journal. While
+    # the journal cannot be written (a full disk) the refusal cannot be recorded: 503 with
+    # Retry-After (storage/unavailable.py maps the OS's ENOSPC), not a 500, and nothing is
+    # written; afterwards the same request gets its 403, recorded.
+    import httpx
+
+    from ehelse.settings import Settings
+    from ehelse.web.app import create_app
+
+    repo = open_repository(sqlite_url)
+    repo.upgrade()
+    repo.update({"resourceType": "Patient", "id": "other", "name": [{"family": "Annen"}]})
+    app = create_app(Settings.from_env({}, log_level="critical", export_worker=False, validate=False), repo)
+    citizen = app.state.tokens.issue("patient:01010112345", scope="patient/*.*")
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                   "subject": {"reference": "Patient/other"}}
+
+    async def post():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                     headers={"Authorization": f"Bearer {citizen}"}) as client:
+            return await asyncio.wait_for(client.post("/fhir/Observation", json=observation), BOUND)
+
+    with journal_full(monkeypatch):
+        refused = asyncio.run(post())
+    assert refused.status_code == 503 and refused.headers["retry-after"], refused.text
+    assert refused.json()["issue"][0]["code"] == "transient"
+    again = asyncio.run(post())
+    assert again.status_code == 403, again.text
+    assert [r["outcome"] for r in log.select(repo, log.LogQuery(patients=["other"]))] == ["4"]
+    assert repo.search("Observation", SearchQuery()).entries == []  # nothing was written
+    repo.close()

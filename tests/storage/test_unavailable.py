@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 
 import psycopg
@@ -68,3 +69,19 @@ def test_a_locked_message_without_an_error_code_is_still_busy():
 def test_postgres_errors(error, expected):
     assert reason(error) == expected
     assert (unavailable(error) is None) == (expected is None)
+
+
+@pytest.mark.parametrize("error, expected", [
+    (OSError(errno.ENOSPC, "No space left on device"), "full"),
+    (OSError(errno.EDQUOT, "Disk quota exceeded"), "full"),
+    (OSError(errno.EIO, "Input/output error"), "io"),
+    (OSError(errno.EROFS, "Read-only file system"), "io"),
+    (OSError(errno.EBADF, "Bad file descriptor"), None),  # a bug of ours
+    (FileNotFoundError(errno.ENOENT, "No such file"), None),
+    (ConnectionResetError(errno.ECONNRESET, "reset"), None),
+])
+def test_the_operating_systems_refusals_to_write_the_audit_journal(error, expected):
+    # audit/journal.py writes a file of the database's own: a full disk there is the
+    # database's trouble (503), a bad descriptor ours (500)
+    assert reason(error) == expected
+    assert (unavailable(error) is not None) == (expected is not None)

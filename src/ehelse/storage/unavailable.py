@@ -15,6 +15,7 @@ Everything else a driver raises (a syntax error, a constraint we did not expect)
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 
 from ehelse.errors import ServiceUnavailable
@@ -28,6 +29,9 @@ _SQLITE_CODES = {5: "busy", 6: "busy", 13: "full", 10: "io", 14: "cantopen"}
 _SQLITE_TEXT = (("database is locked", "busy"), ("database table is locked", "busy"),
                 ("database is busy", "busy"), ("database or disk is full", "full"),
                 ("disk i/o error", "io"), ("unable to open database file", "cantopen"))
+# The operating system's refusals when writing a file of the database's own (SQLite's audit
+# journal, audit/journal.py): a full disk or quota, a disk error, a file system gone read-only.
+_OS_ERRNOS = {errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EIO: "io", errno.EROFS: "io"}
 _MESSAGES = {
     "busy": "The database is busy with another writer; nothing was changed, try again shortly",
     "full": "The database cannot store more now (its disk is full); nothing was changed",
@@ -47,6 +51,8 @@ def reason(exc: BaseException) -> str | None:
             return _SQLITE_CODES[code & 0xFF]
         text = str(exc).lower()
         return next((kind for needle, kind in _SQLITE_TEXT if needle in text), None)
+    if type(exc) is OSError and exc.errno in _OS_ERRNOS:  # not its subclasses (a lost connection)
+        return _OS_ERRNOS[exc.errno]
     return _postgres_reason(exc)
 
 
