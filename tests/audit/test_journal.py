@@ -259,3 +259,16 @@ def test_a_sealed_line_is_the_row_as_stored_with_its_digest(awkward):
     line = sealed_line(row)
     assert row["hash"] == sealed_digest(twin) == digest(row)  # awkward values replaced alike
     assert orjson.loads(line) == [row[c] for c in COLUMNS]
+
+
+@pytest.mark.parametrize("chunk", [100, 1000, 10_000])
+def test_rows_are_parsed_in_chunks_whatever_their_length(repo, monkeypatch, chunk, tmp_path):
+    monkeypatch.setattr(journal, "_CHUNK_BYTES", chunk)  # lines longer than a chunk too
+    monkeypatch.setattr(journal, "_ROWS_PER_STATEMENT", 3)
+    own = _quiet(AuditTrail(repo))
+    rows = _rows(20)
+    rows[5]["query"] = "x" * 3000
+    own.append(rows)
+    assert journal.ingest(repo, own.directory) == 20
+    assert [row[1] for row in _table(tmp_path / "j.sqlite")] == list(range(1, 21))
+    assert verify(repo).ok
