@@ -272,3 +272,16 @@ def test_rows_are_parsed_in_chunks_whatever_their_length(repo, monkeypatch, chun
     assert journal.ingest(repo, own.directory) == 20
     assert [row[1] for row in _table(tmp_path / "j.sqlite")] == list(range(1, 21))
     assert verify(repo).ok
+
+
+def test_a_reader_takes_no_write_lock_when_everything_is_in(repo, tmp_path):
+    own = _quiet(AuditTrail(repo))
+    own.append(_rows(2))
+    assert log.count(repo, log.LogQuery()) == 2  # moved in by this reader
+    holder = sqlite3.connect(tmp_path / "j.sqlite", isolation_level=None, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        assert log.count(repo, log.LogQuery()) == 2  # nothing to move: a read, answered
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -255,7 +255,7 @@ def ingest(repo: Any, directory: Path) -> int:
     """Move every journal's complete new lines into `audit_log` (see the module docstring);
     returns the rows moved. Joins the caller's write transaction when it has one."""
     files = pending(directory)
-    if not files:
+    if not files or not _work_in(repo, files):
         return 0
     refuse_wait()  # a write: never on the event loop within a read budget (storage/budget.py)
     moved, dead = 0, []
@@ -281,6 +281,26 @@ def ingest(repo: Any, directory: Path) -> int:
         if not more:
             return moved
         files, dead = [p for p in files if p not in dead], []
+
+
+def _work_in(repo: Any, files: list[Path]) -> bool:
+    """Whether a move would do anything: a journal with bytes past its offset, or one that
+    nobody holds any more (to delete). Asked with a read, so that a reader of the log does
+    not take the write lock when everything is in already (each live process keeps its
+    journal file, moved or not)."""
+    with repo._reading() as conn:
+        offsets = dict(conn.execute("SELECT file, position FROM audit_journal").fetchall())
+    for path in files:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            if os.fstat(fd).st_size > offsets.get(path.name, 0) or not _held(fd):
+                return True
+        finally:
+            os.close(fd)
+    return False
 
 
 def _ingest_file(repo: Any, conn: Any, path: Path, offset: int) -> tuple[int, bool, bool]:
