@@ -207,3 +207,13 @@ def test_representatives_show_in_the_access_log_by_their_role(repo):
                                         what=["Observation/obs-anna"], relation="fullmakt")])
     rows = reports.who_has_looked(repo, "anna")
     assert [(r["name"], r["role"]) for r in rows] == [("Frida Fullmektig", "Fullmektig")]
+
+
+def test_creating_a_patient_record_is_audited_under_that_patient(repo):
+    # A Patient posted without an id has no compartment until it is stored: the record of
+    # its creation names the new patient (it named no one, so it was not written at all).
+    created = SecuredRepository(repo, ADMIN, AccessPolicy()).create({"resourceType": "Patient",
+                                                                     "name": [{"family": "Ny"}]})
+    rows = log.select(repo, log.LogQuery(patients=[created.id]))
+    assert [(r["interaction"], r["refs"]) for r in rows] == [("create", f"Patient/{created.id}")]
+    assert verify(repo).ok

@@ -460,6 +460,8 @@ class SecuredRepository:
             writes.before_write(self.inner, self.actor, resource, None, self.policy.today())
             version = self.inner.create(resource, id=id)
             self._facts_changed(version.type)
+            if version.type == "Patient":  # a new record: its patient is known only now
+                patients = patients | {version.id}
             self._audit("create", {p: [f"{version.type}/{version.id}"] for p in patients})
         self.policy.facts.changed(version.type)  # a referral or visit is a care relationship now
         return version
