@@ -225,3 +225,26 @@ async def test_the_read_fast_path_answers_and_audits_as_the_router_does(served, 
                 == {k: v for k, v in reference.headers.items() if k not in strip}), name
         assert records(fast) == records(reference), name
         assert took_fast == (name in ("admin", "admin json", "own", "personnel, demographics")), name
+
+
+async def test_an_audit_event_is_read_off_the_loop(served, monkeypatch):
+    # Reading the log may first move the audit journals into it (SQLite): a write, which
+    # must not hold up the event loop; a read by id of an AuditEvent runs in a worker thread.
+    import threading
+
+    from ehelse.audit import journal
+
+    app, repo, ids, tag = served
+    moved_on = []
+    real = journal.ingest
+    monkeypatch.setattr(journal, "ingest", lambda *a: moved_on.append(threading.current_thread().name) or real(*a))
+    async with await _client(app) as client:
+        assert (await client.get(f"/fhir/Patient/{ids[5]}")).status_code == 200
+        found = (await client.get("/fhir/AuditEvent", params={"entity": f"Patient/{ids[5]}"})).json()
+        event_id = found["entry"][0]["resource"]["id"]
+        moved_on.clear()
+        await client.get(f"/fhir/Patient/{ids[5]}")  # something to move again
+        event = await client.get(f"/fhir/AuditEvent/{event_id}")
+    assert event.status_code == 200 and event.json()["id"] == event_id
+    if repo.backend == "sqlite":
+        assert moved_on and threading.current_thread().name not in moved_on

@@ -150,6 +150,10 @@ class Journal:
         if self._fd is not None and self._pid == os.getpid():
             return self._fd
         if self._fd is not None:  # a forked child: the parent's journal and chain are not its own
+            try:
+                os.close(self._fd)  # its copy only: the parent's lock stays (flock(2))
+            except OSError:
+                pass
             self.chain_id, self.seq, self.previous, self._part = uuid.uuid4().hex[:16], 0, GENESIS, 0
             self._ingester = None
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
