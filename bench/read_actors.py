@@ -71,7 +71,7 @@ async def observation_paths(base_url: str, admin: str, patient_id: str) -> list[
 def measured(base_url: str, server, paths: list[str], *, token: str, connections: int, seconds: float,
              postgres: bool, admin: str) -> dict:
     with CpuMeter(server.process_group) as meter:
-        figures = get_load(base_url, paths, token=token, connections=connections, admin=tokens["admin"], seconds=seconds)
+        figures = get_load(base_url, paths, token=token, connections=connections, seconds=seconds)
         settle_audit(base_url, admin)  # the records' move into the table counts too
     figures["cpu"] = meter.result
     figures["requests_per_cpu_s"] = per_cpu_second(figures["requests"], meter.result, postgres=postgres)
@@ -117,7 +117,7 @@ def run(backends: list[str], *, workers: list[int], connections: int = 32, secon
     for backend in backends:
         for count in workers:
             result["runs"][f"{backend}/workers={count}"] = bench_backend(
-                backend, workers=count, connections=connections, admin=tokens["admin"], seconds=seconds, patients=patients)
+                backend, workers=count, connections=connections, seconds=seconds, patients=patients)
     return result
 
 
