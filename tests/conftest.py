@@ -102,6 +102,17 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'ehelse.sqlite'}"  # tmp_path is absolute: sqlite:////tmp/...
 
 
+@pytest.fixture
+def sqlite_repo(sqlite_url):
+    """An upgraded, empty SQLite repository at sqlite_url."""
+    from ehelse.storage import open_repository
+
+    repository = open_repository(sqlite_url)
+    repository.upgrade()
+    yield repository
+    repository.close()
+
+
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def repo(request, tmp_path):
     from ehelse.storage import open_repository

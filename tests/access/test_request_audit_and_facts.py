@@ -17,7 +17,6 @@ from ehelse.access.policy import AccessPolicy
 from ehelse.access.repository import SecuredRepository
 from ehelse.audit import log
 from ehelse.audit.record import render
-from ehelse.audit.trail import trail_for
 from ehelse.errors import Forbidden
 from ehelse.storage.protocol import SearchParam, SearchQuery
 

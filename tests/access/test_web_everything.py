@@ -16,8 +16,6 @@ from access_world import C  # noqa: E402
 from ehelse.access.policy import PUBLIC_TYPES
 from ehelse.access.schedules import is_directory
 from ehelse.access.view import owners
-from ehelse.audit import log
-from ehelse.audit.trail import trail_for
 
 pytestmark = pytest.mark.anyio
 

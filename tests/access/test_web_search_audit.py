@@ -12,9 +12,7 @@ from testsupport import process_records
 
 from access_world import C  # noqa: E402
 
-from ehelse.audit import log
 from ehelse.audit.record import render
-from ehelse.audit.trail import trail_for
 from ehelse.settings import Settings
 from ehelse.web.app import create_app
 

@@ -23,7 +23,6 @@ from ehelse.audit.record import COLUMNS, row_for
 from ehelse.audit.trail import AuditTrail, trail_for
 from ehelse.audit.verify import verify
 from ehelse.cli.main import app as cli
-from ehelse.storage import open_repository
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ENV = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
@@ -31,11 +30,8 @@ ADMIN = Actor("admin", "admin", ("system/*.*",), token_id="t1")
 
 
 @pytest.fixture
-def repo(tmp_path):
-    repository = open_repository(f"sqlite:///{tmp_path / 'j.sqlite'}")
-    repository.upgrade()
-    yield repository
-    repository.close()
+def repo(sqlite_repo):
+    return sqlite_repo  # the journal is SQLite's (conftest's sqlite_repo)
 
 
 def _rows(n: int, patient: str = "anna") -> list[dict]:
@@ -44,6 +40,7 @@ def _rows(n: int, patient: str = "anna") -> list[dict]:
 
 
 def _table(path: Path) -> list[tuple]:
+    """audit_log's (chain, seq, patient) as another connection sees them."""
     with sqlite3.connect(path) as conn:
         return conn.execute("SELECT chain, seq, patient FROM audit_log ORDER BY chain, seq").fetchall()
 
@@ -60,12 +57,12 @@ def test_rows_are_in_the_file_when_append_returns_and_land_once(repo, tmp_path):
     assert ids == [f"{own.chain_id}-{n}" for n in (1, 2, 3)]
     [file] = journal.pending(own.directory)
     assert file.read_bytes().count(b"\n") == 3  # in the kernel's hands: survives this process
-    assert _table(tmp_path / "j.sqlite") == []
+    assert _table(repo.path) == []
     assert journal.ingest(repo, own.directory) == 3
     assert journal.ingest(repo, own.directory) == 0  # the offset moved with the rows
     own.append(_rows(2, "bjorn"))
     assert journal.ingest(repo, own.directory) == 2
-    assert [row[1:] for row in _table(tmp_path / "j.sqlite")] == [(1, "anna"), (2, "anna"), (3, "anna"),
+    assert [row[1:] for row in _table(repo.path)] == [(1, "anna"), (2, "anna"), (3, "anna"),
                                                                   (4, "bjorn"), (5, "bjorn")]
     assert file.exists()  # its process still holds it
     assert verify(repo).ok
@@ -90,9 +87,9 @@ def test_the_process_moves_its_records_in_the_background(repo, tmp_path, monkeyp
     trail = AuditTrail(repo)
     trail.journal.append(_rows(5))
     deadline = time.monotonic() + 20
-    while len(_table(tmp_path / "j.sqlite")) < 5 and time.monotonic() < deadline:
+    while len(_table(repo.path)) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(_table(tmp_path / "j.sqlite")) == 5  # no reader asked
+    assert len(_table(repo.path)) == 5  # no reader asked
     assert trail.journal.commits == 1
 
 
@@ -101,7 +98,7 @@ def test_a_journal_nobody_holds_is_deleted_once_ingested(repo, tmp_path):
     own.append(_rows(2))
     [file] = journal.pending(own.directory)
     own.close()  # a graceful shutdown: the rest goes in, and the file with it
-    assert len(_table(tmp_path / "j.sqlite")) == 2
+    assert len(_table(repo.path)) == 2
     assert not file.exists()
 
 
@@ -134,7 +131,7 @@ def test_a_torn_last_line_of_a_dead_journal_is_skipped_and_a_live_one_waits(repo
         assert journal.ingest(repo, own.directory) == 0
     assert "torn last line" in caplog.text
     assert not file.exists()
-    assert len(_table(tmp_path / "j.sqlite")) == 2
+    assert len(_table(repo.path)) == 2
 
 
 def test_a_line_that_is_not_a_row_is_skipped_and_the_chain_shows_the_gap(repo, tmp_path, caplog):
@@ -184,7 +181,7 @@ def test_a_journal_read_again_after_a_crash_before_its_deletion_adds_nothing(rep
     assert not file.exists()
     shutil.copy(copy, file)  # as if the process had died between the commit and the unlink
     assert journal.ingest(repo, own.directory) == 3  # read again ...
-    assert len(_table(tmp_path / "j.sqlite")) == 3  # ... and nothing doubled
+    assert len(_table(repo.path)) == 3  # ... and nothing doubled
     assert not file.exists()
 
 
@@ -270,7 +267,7 @@ def test_rows_are_parsed_in_chunks_whatever_their_length(repo, monkeypatch, chun
     rows[5]["query"] = "x" * 3000
     own.append(rows)
     assert journal.ingest(repo, own.directory) == 20
-    assert [row[1] for row in _table(tmp_path / "j.sqlite")] == list(range(1, 21))
+    assert [row[1] for row in _table(repo.path)] == list(range(1, 21))
     assert verify(repo).ok
 
 
@@ -278,7 +275,7 @@ def test_a_reader_takes_no_write_lock_when_everything_is_in(repo, tmp_path):
     own = _quiet(AuditTrail(repo))
     own.append(_rows(2))
     assert log.count(repo, log.LogQuery()) == 2  # moved in by this reader
-    holder = sqlite3.connect(tmp_path / "j.sqlite", isolation_level=None, timeout=0)
+    holder = sqlite3.connect(repo.path, isolation_level=None, timeout=0)
     holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
     try:
         assert log.count(repo, log.LogQuery()) == 2  # nothing to move: a read, answered

@@ -157,19 +157,11 @@ class SecuredRepository:
         if not batch:
             return
         make = audit_event if into is None else row_for
-        if len(batch) == 1:  # one patient, most often one read (a read by id): no merging
-            (patient, denied), (kinds, refs, queries) = next(iter(batch.items()))
-            if len(kinds) == 1 and len(refs) <= 1 and len(queries) <= 1:
-                made = [make(self.actor, interaction=kinds[0], patient_id=patient, what=refs, denied=denied,
-                             query=queries[0] if queries else None, relation=self._relation(patient))]
-                if into is None:
-                    self.audit.record(made)
-                else:
-                    into.extend(made)
-                return
+        # A lone read (most requests) merges nothing: no set, no dict.fromkeys, no join.
         made = [make(self.actor, interaction=kinds[0] if len(kinds) == 1 or len(set(kinds)) == 1 else "search",
-                     patient_id=patient, what=list(dict.fromkeys(refs)), denied=denied,
-                     query=" ; ".join(dict.fromkeys(queries)) or None, relation=self._relation(patient))
+                     patient_id=patient, what=refs if len(refs) <= 1 else list(dict.fromkeys(refs)), denied=denied,
+                     query=queries[0] if len(queries) == 1 else " ; ".join(dict.fromkeys(queries)) or None,
+                     relation=self._relation(patient))
                 for (patient, denied), (kinds, refs, queries) in (sorted(batch.items()) if len(batch) > 1
                                                                    else batch.items())]
         if into is None:

@@ -46,7 +46,6 @@ What can go wrong:
 from __future__ import annotations
 
 import fcntl
-import functools
 import logging
 import os
 import threading
@@ -59,7 +58,7 @@ from typing import Any
 
 import orjson
 
-from ehelse.audit.record import COLUMNS, event_id, sealed_line
+from ehelse.audit.record import COLUMNS, event_id, insert_rows, sealed_line
 from ehelse.storage.budget import refuse_wait
 
 GENESIS = "0" * 64
@@ -77,7 +76,6 @@ PART_BYTES = 64 * 1024 * 1024  # a new part once the journal is this long and in
 READ_BYTES = 16 * 1024 * 1024  # at most this much of one journal per ingest transaction
 _ROWS_PER_STATEMENT = 1000  # 21 columns x 1,000 = 21,000 values per INSERT (SQLite allows 32,766)
 _CHUNK_BYTES = 512 * 1024  # lines parsed at a time (~1,000 rows)
-_ROW_VALUES = f"({', '.join('?' * len(COLUMNS))})"
 _log = logging.getLogger("ehelse")
 _commits: dict[Path, int] = {}  # folder -> transactions of this process that moved rows (Journal.commits)
 
@@ -335,7 +333,7 @@ def _ingest_file(repo: Any, conn: Any, path: Path, offset: int) -> tuple[int, bo
         rows = _parse(data[start:stop].split(b"\n")[:-1], path.name, offset + start)
         for first in range(0, len(rows), _ROWS_PER_STATEMENT):
             part = rows[first:first + _ROWS_PER_STATEMENT]
-            conn.execute(_insert(len(part)), list(chain.from_iterable(part)))
+            conn.execute(insert_rows(len(part), or_ignore=True), list(chain.from_iterable(part)))
         moved += len(rows)
         start = stop
     if position != offset:
@@ -367,11 +365,6 @@ def _parse(lines: list[bytes], name: str, offset: int) -> list[list[Any]]:
             continue
         rows.append(values)
     return rows
-
-
-@functools.lru_cache(maxsize=8)
-def _insert(count: int) -> str:
-    return f"INSERT OR IGNORE INTO audit_log ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW_VALUES] * count)}"
 
 
 def _held(fd: int) -> bool:

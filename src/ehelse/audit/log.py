@@ -11,25 +11,18 @@ to the memory list. The log is append-only: nothing here updates or deletes a ro
 
 from __future__ import annotations
 
-import functools
 import threading
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ehelse.audit import journal
-from ehelse.audit.record import COLUMNS
+from ehelse.audit.record import COLUMNS, insert_rows
 
 _INSERT = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 # Rows per SQLite INSERT: 21 columns x 64 rows = 1,344 bound values, far under SQLite's
 # limit of 32,766 (https://www.sqlite.org/limits.html#max_variable_number).
 _ROWS_PER_STATEMENT = 64
-_ROW_VALUES = f"({', '.join('?' * len(COLUMNS))})"
-
-
-@functools.lru_cache(maxsize=_ROWS_PER_STATEMENT)
-def _insert_rows(count: int) -> str:
-    return f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW_VALUES] * count)}"
 
 
 _COPY = f"COPY audit_log ({', '.join(COLUMNS)}) FROM STDIN"
@@ -80,7 +73,7 @@ def insert(repo: Any, rows: list[dict[str, Any]]) -> None:
         # loop's reads); one statement steps once (https://www.sqlite.org/lang_insert.html).
         for start in range(0, len(rows), _ROWS_PER_STATEMENT):
             chunk = rows[start:start + _ROWS_PER_STATEMENT]
-            repo._exec(conn, _insert_rows(len(chunk)), [r.get(c, "") for r in chunk for c in COLUMNS])
+            repo._exec(conn, insert_rows(len(chunk)), [r.get(c, "") for r in chunk for c in COLUMNS])
 
 
 @contextmanager
