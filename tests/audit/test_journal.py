@@ -282,3 +282,26 @@ def test_a_reader_takes_no_write_lock_when_everything_is_in(repo, tmp_path):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_journal_being_made_is_never_taken_for_a_dead_one(repo, monkeypatch):
+    # Another process's ingester may look at the folder at any moment, also between the
+    # creation of a new journal and its lock: it must not see it then (it would take it for
+    # a dead, empty journal and delete it, and every row written to it after would be lost;
+    # seen once in CI as 300 of 600 records).
+    own = _quiet(AuditTrail(repo))
+    real_flock = journal.fcntl.flock
+    looked = []
+
+    def flock(fd, operation):  # fcntl is shared: the writers' file lock comes here too
+        if (operation == journal.fcntl.LOCK_EX | journal.fcntl.LOCK_NB and not looked
+                and ".journal" in os.readlink(f"/proc/self/fd/{fd}")):
+            looked.append(None)
+            looked[0] = journal.ingest(repo, own.directory)  # an ingester elsewhere, right now
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(journal.fcntl, "flock", flock)
+    own.append(_rows(3))
+    monkeypatch.undo()
+    assert looked == [0]
+    assert log.count(repo, log.LogQuery()) == 3

@@ -157,8 +157,13 @@ class Journal:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._part += 1
         path = self.directory / f"{self.chain_id}-{self._part:06d}{SUFFIX}"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Made under another name, locked, then renamed into place: an ingester that saw it
+        # empty and not yet locked would take it for a dead journal, all in, and delete it,
+        # and what this process then wrote would go to a file nobody reads.
+        making = path.with_name(path.name + ".new")
+        fd = os.open(making, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody else holds it
+        os.rename(making, path)
         self._fd, self._pid, self._size = fd, os.getpid(), 0
         return fd
 
