@@ -64,6 +64,18 @@ def forbidden(reason: str) -> Forbidden:
     return Forbidden(text, issues=[Issue("error", "forbidden", text, details=details)])
 
 
+_UNCHECKED = object()  # an update's or delete's checks have not run before its transaction
+
+
+def _same_version(checked: Any, current: ResourceVersion | None) -> bool:
+    """Whether the version the checks ran on is still the current one."""
+    if checked is _UNCHECKED:
+        return False
+    if checked is None or current is None:
+        return checked is current
+    return checked.version_id == current.version_id
+
+
 class SecuredRepository:
     def __init__(self, repo: Any, actor: Any, policy: AccessPolicy | None = None, audit: AuditTrail | None = None,
                  *, facts_version: int | None = None):
@@ -428,29 +440,54 @@ class SecuredRepository:
             if type == "AuditEvent":
                 raise Forbidden("AuditEvent is read-only, for admins too", code="forbidden")
             if patients:
-                self.audit.record([audit_event(self.actor, interaction=interaction, patient_id=p, denied=True,
-                                               relation=self._relation(p)) for p in sorted(patients)])
+                what = [f"{type}/{resource['id']}"] if isinstance(resource.get("id"), str) else None
+                self.audit.record([audit_event(self.actor, interaction=interaction, patient_id=p, what=what,
+                                               denied=True, relation=self._relation(p)) for p in sorted(patients)])
             if self.view.kind == "practitioner" and patients and not any(self.view.rights(p) for p in patients):
                 self._refuse(type, patients)
             raise Forbidden(f"You may not {interaction} this {type}", code="forbidden")
         return patients
 
-    def _existing(self, type: str, id: str, interaction: str) -> None:
-        current = self.inner.read(type, id)
+    def _check_existing(self, current: ResourceVersion | None, interaction: str) -> dict[str, Any] | None:
+        """May the actor write over `current`, the stored version? Returns its content (None
+        when there is none or it is deleted), for the write to use."""
         if current is None or current.deleted:
-            return
+            return None
         resource = self._subject(current)
         visible, patients = self._decide(resource, targeted=True)
         if not visible:
-            self._refuse(type, patients)
-            raise NotFound(f"{type}/{id} is not known")
+            self._refuse(current.type, patients)
+            raise NotFound(f"{current.type}/{current.id} is not known")
         self._check_write(resource, interaction)
+        return resource
+
+    @property
+    def _checks_first(self) -> bool:
+        """Whether an update's or delete's access checks run before its write transaction.
+        Where a write transaction shuts out every other writer of the database (SQLite's one
+        write lock, across processes), whatever runs inside it runs one write at a time: the
+        checks (reading and parsing the stored version, the access rules) were a tenth of
+        the lock's time in the CRUD benchmark (docs/benchmarks.md, tenth session). Inside,
+        the write then only confirms that the version checked is still the current one, and
+        checks again if not. Elsewhere (PostgreSQL locks rows, and each read is a round
+        trip) they stay inside the transaction, on the version it reads."""
+        return getattr(self.inner, "exclusive_writes", False)
+
+    def _index_of(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """The inner repository's index rows of `resource`, made now, before its write
+        transaction (as a keyword for its create/update; none for a repository that makes
+        them itself). The rows depend on the content alone, not on the id or meta the write
+        stamps (tests/storage/test_index_prepared.py), and no write rule (writes.before_write) changes
+        the resource it is given."""
+        index_rows = getattr(self.inner, "index_rows", None)
+        return {} if index_rows is None else {"index": index_rows(resource)}
 
     def create(self, resource: dict[str, Any], *, id: str | None = None) -> ResourceVersion:
         patients = self._check_write(resource, "create")
+        index = self._index_of(resource)
         with self.audit.transaction():
             writes.before_write(self.inner, self.actor, resource, None, self.policy.today())
-            version = self.inner.create(resource, id=id)
+            version = self.inner.create(resource, id=id, **index)
             self._facts_changed(version.type)
             if version.type == "Patient":  # a new record: its patient is known only now
                 patients = patients | {version.id}
@@ -461,14 +498,20 @@ class SecuredRepository:
     def update(self, resource: dict[str, Any], *, if_match: int | None = None,
                method: str = "PUT") -> tuple[ResourceVersion, bool]:
         interaction = "patch" if method == "PATCH" else "update"
-        with self.audit.transaction():
-            self._existing(resource["resourceType"], resource["id"], interaction)
+        type, id = resource["resourceType"], resource["id"]
+        checked: Any = _UNCHECKED
+        if self._checks_first:
+            checked = self.inner.read(type, id)
+            previous = self._check_existing(checked, interaction)
             patients = self._check_write(resource, interaction)
-            current = self.inner.read(resource["resourceType"], resource["id"])
-            writes.before_write(self.inner, self.actor, resource,
-                                self._subject(current) if current is not None and not current.deleted else None,
-                                self.policy.today())
-            version, created = self.inner.update(resource, if_match=if_match, method=method)
+        index = self._index_of(resource)
+        with self.audit.transaction():
+            current = self.inner.read(type, id)
+            if not _same_version(checked, current):  # not checked yet, or changed since
+                previous = self._check_existing(current, interaction)
+                patients = self._check_write(resource, interaction)
+            writes.before_write(self.inner, self.actor, resource, previous, self.policy.today())
+            version, created = self.inner.update(resource, if_match=if_match, method=method, **index)
             self._facts_changed(version.type)
             self._audit(interaction, {p: [f"{version.type}/{version.id}"] for p in patients})
         self.policy.facts.changed(version.type)
@@ -478,9 +521,14 @@ class SecuredRepository:
         self._check_type(type, "delete")
         if type == "AuditEvent":  # log rows are append-only: nothing deletes them (audit/log.py)
             raise Forbidden("AuditEvent is read-only, for admins too", code="forbidden")
+        checked: Any = _UNCHECKED
+        if self._checks_first:
+            checked = self.inner.read(type, id)
+            self._check_existing(checked, "delete")
         with self.audit.transaction():
             current = self.inner.read(type, id)
-            self._existing(type, id, "delete")
+            if not _same_version(checked, current):
+                self._check_existing(current, "delete")
             version = self.inner.delete(type, id, if_match=if_match)
             self._facts_changed(type)
             resource = self._subject(current) if current is not None else None

@@ -342,17 +342,24 @@ class SqlRepository:
     # deleting every row and inserting them all again.
     _INDEX_DIFF = False
 
-    def _write_index(self, conn: Any, type: str, id: str, resource: dict | None, *, fresh: bool) -> None:
+    def index_rows(self, resource: dict[str, Any]) -> list:
+        """The search index rows of `resource`, for a caller that makes them before the write
+        transaction and hands them to create/update (`index=`): access/repository.py."""
+        return self._indexer(resource)
+
+    def _write_index(self, conn: Any, type: str, id: str, resource: dict | None, *, fresh: bool,
+                     index: list | None = None) -> None:
         """Rewrite the resource's index rows: none for a deletion; no delete needed for a
-        resource that has no rows yet (`fresh`)."""
+        resource that has no rows yet (`fresh`). `index`: the rows, if made beforehand."""
+        rows = None if resource is None else index if index is not None else self._indexer(resource)
         if not fresh:
-            if resource is not None and self._INDEX_DIFF:
-                self._rewrite_index(conn, type, id, self._indexer(resource))
+            if rows is not None and self._INDEX_DIFF:
+                self._rewrite_index(conn, type, id, rows)
                 return
             self._clear_index(conn, type, id)
-        if resource is None:
+        if rows is None:
             return
-        self._buffer_index(type, id, self._indexer(resource))
+        self._buffer_index(type, id, rows)
 
     def _clear_index(self, conn: Any, type: str, id: str) -> None:
         for table in INDEX_TABLES:  # _exec writes any buffered rows first
@@ -418,7 +425,10 @@ class SqlRepository:
             return now
         return (datetime.strptime(previous, INSTANT_FORMAT) + timedelta(microseconds=1)).strftime(INSTANT_FORMAT)
 
-    def create(self, resource: dict[str, Any], *, id: str | None = None) -> ResourceVersion:
+    def create(self, resource: dict[str, Any], *, id: str | None = None,
+               index: list | None = None) -> ResourceVersion:
+        """`index`: the resource's index rows made beforehand by index_rows(resource), so that
+        the indexing need not run inside the write transaction (also for update)."""
         type = resource["resourceType"]
         fresh_id = id is None
         id = id or new_id()
@@ -429,11 +439,11 @@ class SqlRepository:
                                       stamp(resource, id, 1, last_updated))
             if not self._insert_first(conn, version, fresh_id=fresh_id):
                 raise Conflict(f"{type}/{id} exists already")
-            self._write_index(conn, type, id, resource, fresh=True)
+            self._write_index(conn, type, id, resource, fresh=True, index=index)
         return version
 
     def update(self, resource: dict[str, Any], *, if_match: int | None = None,
-               method: str = "PUT") -> tuple[ResourceVersion, bool]:
+               method: str = "PUT", index: list | None = None) -> tuple[ResourceVersion, bool]:
         type, id = resource["resourceType"], resource["id"]
         cleared = False  # the index rows deleted with the version (_next_version)
         with self._writing() as conn:
@@ -455,7 +465,7 @@ class SqlRepository:
                                           stamp(resource, id, current[0] + 1, last_updated))
                 cleared = self._next_version(conn, version, clear_index=live)
                 break
-            self._write_index(conn, type, id, resource, fresh=not live or cleared)
+            self._write_index(conn, type, id, resource, fresh=not live or cleared, index=index)
         return version, not live
 
     def delete(self, type: str, id: str, *, if_match: int | None = None) -> ResourceVersion | None:

@@ -89,6 +89,9 @@ class SqliteRepository(SqlRepository):
     # A write transaction holds the write lock from BEGIN IMMEDIATE on: a row read in it is
     # still the current one when the write comes (sqlrepo._current).
     _READ_IS_CURRENT = True
+    # A write transaction shuts out every other writer of the file, in every process: what
+    # can run before it should (access/repository.py: _checks_first).
+    exclusive_writes = True
 
     def __init__(self, url: str, *, sqlite_readers: int = 4, create: bool = True,
                  indexer: Indexer | None = None, compiler: SearchCompiler | None = None,
