@@ -43,6 +43,13 @@ class StandInRouter:
         return FhirResponse(200, {"resourceType": "Bundle", "type": "searchset", "total": 0},
                             interaction="search-type")
 
+    def stage_write(self, request: FhirRequest, repo):
+        """The write lane's way in (web/writes.py): answered at once, never staged."""
+        return self.handle(request, repo)
+
+    def failure(self, request: FhirRequest, exc: BaseException) -> FhirResponse:
+        raise exc
+
 
 @pytest.fixture
 def settings() -> Settings:

@@ -78,29 +78,6 @@ def test_a_call_that_has_not_started_is_dropped_when_its_request_is_cancelled(mo
     pool.shutdown()
 
 
-def test_writes_run_one_at_a_time_in_the_writer_thread():
-    running, most, names = [0], [0], set()
-    lock = threading.Lock()
-
-    def write():
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        names.add(threading.current_thread().name)
-        time.sleep(0.01)
-        with lock:
-            running[0] -= 1
-        return REQUEST.get()
-
-    async def main():
-        REQUEST.set("rid-w")
-        return await asyncio.gather(*(threads.run_write(write) for _ in range(8)))
-
-    assert asyncio.run(main()) == ["rid-w"] * 8
-    assert most[0] == 1
-    assert len(names) == 1 and names.pop().startswith("fhir-writer")
-
-
 @pytest.mark.parametrize("method,path,headers,where", [
     ("POST", "/fhir/Patient", {}, "writer"),  # create
     ("PUT", "/fhir/Patient/p1", {}, "writer"),  # update

@@ -39,6 +39,7 @@ from ehelse.fhir import jsoncodec
 from ehelse.nobasis.seed.vocabulary import EHELSE_CS
 from ehelse.storage.budget import check_budget
 from ehelse.storage.protocol import Page, ResourceVersion, SearchQuery
+from ehelse.storage.staged import Staged
 
 OUTCOME_SYSTEM = EHELSE_CS + "access-outcome"
 _READS = ("read", "vread", "search", "history")  # what audit_batch() may gather
@@ -482,42 +483,74 @@ class SecuredRepository:
         index_rows = getattr(self.inner, "index_rows", None)
         return {} if index_rows is None else {"index": index_rows(resource)}
 
+    # A write is staged (storage/staged.py): the checks now, before any write transaction;
+    # apply() writes inside one, with its audit record; the finish step runs after the
+    # commit, when the process may drop its cached access facts (a referral or visit is a care
+    # relationship now; dropped before the commit, a request between could cache them again
+    # without the write). create/update/delete take the steps one after the other.
     def create(self, resource: dict[str, Any], *, id: str | None = None) -> ResourceVersion:
-        patients = self._check_write(resource, "create")
-        index = self._index_of(resource)
-        with self.audit.transaction():
-            writes.before_write(self.inner, self.actor, resource, None, self.policy.today())
-            version = self.inner.create(resource, id=id, **index)
-            self._facts_changed(version.type)
-            if version.type == "Patient":  # a new record: its patient is known only now
-                patients = patients | {version.id}
-            self._audit("create", {p: [f"{version.type}/{version.id}"] for p in patients})
-        self.policy.facts.changed(version.type)  # a referral or visit is a care relationship now
-        return version
+        return self.stage_create(resource, id=id).run()
 
     def update(self, resource: dict[str, Any], *, if_match: int | None = None,
                method: str = "PUT") -> tuple[ResourceVersion, bool]:
+        return self.stage_update(resource, if_match=if_match, method=method).run()
+
+    def delete(self, type: str, id: str, *, if_match: int | None = None) -> ResourceVersion | None:
+        return self.stage_delete(type, id, if_match=if_match).run()
+
+    def stage_create(self, resource: dict[str, Any], *, id: str | None = None) -> Staged:
+        patients = self._check_write(resource, "create")
+        index = self._index_of(resource)
+
+        def apply() -> ResourceVersion:
+            with self.audit.transaction():
+                writes.before_write(self.inner, self.actor, resource, None, self.policy.today())
+                version = self.inner.create(resource, id=id, **index)
+                self._facts_changed(version.type)
+                # a new record: its patient is known only now
+                touched = patients | {version.id} if version.type == "Patient" else patients
+                self._audit("create", {p: [f"{version.type}/{version.id}"] for p in touched})
+            return version
+
+        def finish(version: ResourceVersion) -> ResourceVersion:
+            self.policy.facts.changed(version.type)
+            return version
+
+        return Staged(apply, finish)
+
+    def stage_update(self, resource: dict[str, Any], *, if_match: int | None = None,
+                     method: str = "PUT") -> Staged:
         interaction = "patch" if method == "PATCH" else "update"
         type, id = resource["resourceType"], resource["id"]
         checked: Any = _UNCHECKED
+        previous: dict[str, Any] | None = None
+        patients: set[str] = set()
         if self._checks_first:
             checked = self.inner.read(type, id)
             previous = self._check_existing(checked, interaction)
             patients = self._check_write(resource, interaction)
         index = self._index_of(resource)
-        with self.audit.transaction():
-            current = self.inner.read(type, id)
-            if not _same_version(checked, current):  # not checked yet, or changed since
-                previous = self._check_existing(current, interaction)
-                patients = self._check_write(resource, interaction)
-            writes.before_write(self.inner, self.actor, resource, previous, self.policy.today())
-            version, created = self.inner.update(resource, if_match=if_match, method=method, **index)
-            self._facts_changed(version.type)
-            self._audit(interaction, {p: [f"{version.type}/{version.id}"] for p in patients})
-        self.policy.facts.changed(version.type)
-        return version, created
 
-    def delete(self, type: str, id: str, *, if_match: int | None = None) -> ResourceVersion | None:
+        def apply() -> tuple[ResourceVersion, bool]:
+            nonlocal previous, patients
+            with self.audit.transaction():
+                current = self.inner.read(type, id)
+                if not _same_version(checked, current):  # not checked yet, or changed since
+                    previous = self._check_existing(current, interaction)
+                    patients = self._check_write(resource, interaction)
+                writes.before_write(self.inner, self.actor, resource, previous, self.policy.today())
+                version, created = self.inner.update(resource, if_match=if_match, method=method, **index)
+                self._facts_changed(version.type)
+                self._audit(interaction, {p: [f"{version.type}/{version.id}"] for p in patients})
+            return version, created
+
+        def finish(result: tuple[ResourceVersion, bool]) -> tuple[ResourceVersion, bool]:
+            self.policy.facts.changed(type)
+            return result
+
+        return Staged(apply, finish)
+
+    def stage_delete(self, type: str, id: str, *, if_match: int | None = None) -> Staged:
         self._check_type(type, "delete")
         if type == "AuditEvent":  # log rows are append-only: nothing deletes them (audit/log.py)
             raise Forbidden("AuditEvent is read-only, for admins too", code="forbidden")
@@ -525,17 +558,24 @@ class SecuredRepository:
         if self._checks_first:
             checked = self.inner.read(type, id)
             self._check_existing(checked, "delete")
-        with self.audit.transaction():
-            current = self.inner.read(type, id)
-            if not _same_version(checked, current):
-                self._check_existing(current, "delete")
-            version = self.inner.delete(type, id, if_match=if_match)
-            self._facts_changed(type)
-            resource = self._subject(current) if current is not None else None
-            patients = owners(resource) if resource else set()
-            self._audit("delete", {p: [f"{type}/{id}"] for p in patients})
-        self.policy.facts.changed(type)
-        return version
+
+        def apply() -> ResourceVersion | None:
+            with self.audit.transaction():
+                current = self.inner.read(type, id)
+                if not _same_version(checked, current):
+                    self._check_existing(current, "delete")
+                version = self.inner.delete(type, id, if_match=if_match)
+                self._facts_changed(type)
+                resource = self._subject(current) if current is not None else None
+                patients = owners(resource) if resource else set()
+                self._audit("delete", {p: [f"{type}/{id}"] for p in patients})
+            return version
+
+        def finish(version: ResourceVersion | None) -> ResourceVersion | None:
+            self.policy.facts.changed(type)
+            return version
+
+        return Staged(apply, finish)
 
     def _facts_changed(self, type: str) -> None:
         """Inside the write's transaction: other processes drop their cached access facts

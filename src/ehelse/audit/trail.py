@@ -242,6 +242,21 @@ class AuditTrail:
             finally:
                 self._owner = None
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside transaction(), in its thread: a block whose writes and audit rows are undone
+        alone if it raises (the repository's savepoint, and the chain back where it was), the
+        rest of the transaction kept. web/writes.py runs each of several writes in one."""
+        if self._owner != threading.get_ident():
+            raise RuntimeError("savepoint() outside the trail's transaction")
+        seq, previous = self.seq, self.previous
+        try:
+            with self.repo.savepoint():
+                yield
+        except BaseException:
+            self.seq, self.previous = seq, previous
+            raise
+
     def _append(self, rows: list[dict[str, Any]], append: Any = None) -> None:
         """Chain the rows and write them: with `append` (log.appending's) in the trail's own
         transaction, else in the open one of the repository."""

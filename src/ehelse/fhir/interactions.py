@@ -20,6 +20,7 @@ from ehelse.fhir.resource_types import is_valid_id
 from ehelse.fhir.summary import apply_subset, requested_subset
 from ehelse.settings import Settings
 from ehelse.storage.protocol import Repository, ResourceVersion
+from ehelse.storage.staged import Staged, staged
 
 
 @dataclass(slots=True)
@@ -119,16 +120,35 @@ def _validated(ctx: Context, resource: dict[str, Any], issues: list[Issue] | Non
 def create(ctx: Context, type: str, resource: dict[str, Any], *, id: str | None = None,
            issues: list[Issue] | None = None) -> FhirResponse:
     """http.html#create: the server assigns the id; an id in the body is ignored."""
-    resource.pop("id", None)
-    warnings = _validated(ctx, resource, issues)
-    version = ctx.repo.create(resource, id=id)
-    return written(ctx, version, 201, "create", warnings)
+    return stage_create(ctx, type, resource, id=id, issues=issues).run()
 
 
 def update(ctx: Context, type: str, id: str, resource: dict[str, Any], *,
            issues: list[Issue] | None = None) -> FhirResponse:
     """http.html#update: body id must equal the URL id (400); If-Match guards against lost
     updates (412); an unknown id is created (update-as-create, 201)."""
+    return stage_update(ctx, type, id, resource, issues=issues).run()
+
+
+def delete(ctx: Context, type: str, id: str) -> FhirResponse:
+    """http.html#delete: the deletion is a version (history keeps it); deleting what is not
+    there is fine too (204)."""
+    return stage_delete(ctx, type, id).run()
+
+
+# The same three as staged writes (storage/staged.py): validated and checked now, written by
+# apply() in a write transaction (the caller's, which several writes may share: web/writes.py),
+# answered by finish() after its commit.
+def stage_create(ctx: Context, type: str, resource: dict[str, Any], *, id: str | None = None,
+                 issues: list[Issue] | None = None) -> Staged:
+    resource.pop("id", None)
+    warnings = _validated(ctx, resource, issues)
+    return staged(ctx.repo, "create", resource, id=id).then(
+        lambda version: written(ctx, version, 201, "create", warnings))
+
+
+def stage_update(ctx: Context, type: str, id: str, resource: dict[str, Any], *,
+                 issues: list[Issue] | None = None) -> Staged:
     check_id(id)
     body_id = resource.get("id")
     if body_id is None:
@@ -139,16 +159,18 @@ def update(ctx: Context, type: str, id: str, resource: dict[str, Any], *,
                          expression=f"{type}.id")
     if_match = parse_etag(ctx.request.header("if-match"))
     warnings = _validated(ctx, resource, issues)
-    version, created = ctx.repo.update(resource, if_match=if_match, method="PUT")
-    return written(ctx, version, 201 if created else 200, "update", warnings)
+    return staged(ctx.repo, "update", resource, if_match=if_match, method="PUT").then(
+        lambda result: written(ctx, result[0], 201 if result[1] else 200, "update", warnings))
 
 
-def delete(ctx: Context, type: str, id: str) -> FhirResponse:
-    """http.html#delete: the deletion is a version (history keeps it); deleting what is not
-    there is fine too (204)."""
+def stage_delete(ctx: Context, type: str, id: str) -> Staged:
     check_id(id)
     if_match = parse_etag(ctx.request.header("if-match"))
-    version = ctx.repo.delete(type, id, if_match=if_match)
+    return staged(ctx.repo, "delete", type, id, if_match=if_match).then(
+        lambda version: _deleted(ctx, type, id, version))
+
+
+def _deleted(ctx: Context, type: str, id: str, version: ResourceVersion | None) -> FhirResponse:
     headers = {"etag": etag(version)} if version is not None else {}
     if prefer_return(ctx.request) == "OperationOutcome":
         text = f"Deleted {type}/{id}" if version else f"{type}/{id} did not exist or was deleted already"

@@ -21,9 +21,10 @@ from ehelse.fhir.headers import JSON_PATCH, check_format
 from ehelse.fhir.interactions import Context
 from ehelse.fhir.operations import defines_type, invoke, lookup
 from ehelse.fhir.request import FhirRequest, FhirResponse
-from ehelse.fhir.resource_types import is_resource_type
+from ehelse.fhir.resource_types import is_resource_type, is_valid_id
 from ehelse.settings import Settings
 from ehelse.storage.protocol import Repository
+from ehelse.storage.staged import Staged
 from ehelse.storage.stamp import now_instant
 from ehelse.storage.unavailable import unavailable
 
@@ -49,25 +50,58 @@ class Router:
                 response = commit_transaction(ctx, prepared, self.dispatch)
             else:
                 response = self.dispatch(ctx)
-            if request.method == "HEAD":
-                response.body, response.resource = None, None
-            elif request.param("_pretty") == "true" and (response.body or response.resource):
-                response.body, response.resource = response.json_bytes(pretty=True), None
-            return response
+            return _shaped(request, response)
         except FhirError as error:
             return error_response(error)
         except Exception as exc:
-            busy = unavailable(exc)  # the database cannot take it now (storage/unavailable.py): a 503
-            if busy is not None:
-                log.warning("database unavailable in %s /%s (request %s): %s", request.method, request.path,
-                            request.request_id, exc)
-                return error_response(busy)
-            # else a bug, not the client's fault: log it, tell nothing
-            log.exception("Unexpected error in %s /%s (request %s)", request.method, request.path,
-                          request.request_id)
-            reference = f" (request id {request.request_id})" if request.request_id else ""
-            return FhirResponse(500, resource=operation_outcome(
-                [Issue("fatal", "exception", f"Internal server error{reference}")]), interaction="error")
+            return self.failure(request, exc)
+
+    def stage_write(self, request: FhirRequest, repo: Repository) -> FhirResponse | Staged:
+        """A create (POST [type]), update (PUT [type]/[id]) or delete ([type]/[id]) made ready
+        for a write transaction of the caller's, which other writes may share (web/writes.py):
+        validated and checked now; its apply() writes, its finish() gives the response. Any
+        other request, and one refused before its write, is answered now as handle() would."""
+        try:
+            check_format(request)
+            ctx = Context(self.settings, repo, request)
+            parts = request.path.strip("/").split("/")
+            method = request.method.upper()
+            type = parts[0]
+            write = None
+            # Only what dispatch() would send to interactions.create/update/delete: no search
+            # criteria (conditional writes), no If-None-Exist, an id that is valid (so not
+            # _history, _search or an $operation, which dispatch routes elsewhere).
+            if is_resource_type(type) and not self._criteria(request):
+                if len(parts) == 1 and method == "POST" and not request.header("if-none-exist"):
+                    write = interactions.stage_create(ctx, type, parse_resource(request, self.settings, type))
+                elif len(parts) == 2 and is_valid_id(parts[1]) and method == "PUT":
+                    write = interactions.stage_update(ctx, type, parts[1], parse_resource(request, self.settings, type))
+                elif len(parts) == 2 and is_valid_id(parts[1]) and method == "DELETE":
+                    write = interactions.stage_delete(ctx, type, parts[1])
+            if write is None:
+                return self.handle(request, repo)
+        except FhirError as error:
+            return error_response(error)
+        except Exception as exc:
+            return self.failure(request, exc)
+        return write.then(lambda response: _shaped(request, response))
+
+    def failure(self, request: FhirRequest, exc: BaseException) -> FhirResponse:
+        """The answer to an exception that is not a FhirError: 503 when the database cannot
+        take the request now, else a 500 that says nothing about the inside (and a log line)."""
+        if isinstance(exc, FhirError):
+            return error_response(exc)
+        busy = unavailable(exc)  # the database cannot take it now (storage/unavailable.py): a 503
+        if busy is not None:
+            log.warning("database unavailable in %s /%s (request %s): %s", request.method, request.path,
+                        request.request_id, exc)
+            return error_response(busy)
+        # else a bug, not the client's fault: log it, tell nothing
+        log.error("Unexpected error in %s /%s (request %s)", request.method, request.path,
+                  request.request_id, exc_info=exc)
+        reference = f" (request id {request.request_id})" if request.request_id else ""
+        return FhirResponse(500, resource=operation_outcome(
+            [Issue("fatal", "exception", f"Internal server error{reference}")]), interaction="error")
 
     def dispatch(self, ctx: Context) -> FhirResponse:
         """Route to the interaction; FhirErrors propagate (bundle.py reports them per entry)."""
@@ -203,6 +237,15 @@ class Router:
         if method == "POST" and ctx.request.body.strip():
             parameters = parse_json(ctx.request, self.settings)
         return invoke(operation, ctx, type, id, parameters)
+
+
+def _shaped(request: FhirRequest, response: FhirResponse) -> FhirResponse:
+    """HEAD without the body; `_pretty=true` indented."""
+    if request.method == "HEAD":
+        response.body, response.resource = None, None
+    elif request.param("_pretty") == "true" and (response.body or response.resource):
+        response.body, response.resource = response.json_bytes(pretty=True), None
+    return response
 
 
 def error_response(error: FhirError) -> FhirResponse:

@@ -45,6 +45,11 @@ _STORED_INDEX = " UNION ALL ".join(
 _DELETE_INDEX_ROW = {table: f"DELETE FROM {table} WHERE rowid = ?" for table in INDEX_TABLES}
 
 
+class SavepointLost(Exception):
+    """A savepoint's block failed and its rollback did too: the transaction holds writes of
+    that block and must be rolled back whole. `__cause__` is the rollback's error."""
+
+
 def _check_paging(count: int, offset: int) -> None:
     if not (0 <= count < 2**31 and 0 <= offset < 2**62):
         raise BadRequest(f"Page size {count} or offset {offset} out of range", code="value")
@@ -124,6 +129,34 @@ class SqlRepository:
                 self._local.conn = None
                 self._local.pending = None
                 self._local.seen = None
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside transaction(): the block's writes undone alone if it raises, the rest of the
+        transaction kept (https://www.sqlite.org/lang_savepoint.html; PostgreSQL's SAVEPOINT
+        is the same). For several independent writes in one transaction (web/writes.py)."""
+        conn = self._local.conn
+        if conn is None:
+            raise RuntimeError("savepoint() outside a transaction")
+        self._flush_index(conn)  # what was buffered before belongs to the writes before
+        self._local.seen = {}
+        self._exec(conn, "SAVEPOINT write")
+        try:
+            yield
+            self._flush_index(conn)
+        except BaseException:
+            self._local.pending.clear()  # this block's rows: never written
+            self._local.seen = {}  # may hold what the block wrote
+            try:
+                self._exec(conn, "ROLLBACK TO write")
+                self._exec(conn, "RELEASE write")
+            except BaseException as failure:
+                raise SavepointLost("the savepoint could not be rolled back") from failure
+            raise
+        try:
+            self._exec(conn, "RELEASE write")
+        except BaseException as failure:
+            raise SavepointLost("the savepoint could not be released") from failure
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:

@@ -27,11 +27,13 @@ from ehelse.access.tokens import missing_token
 from ehelse.audit.trail import trail_for
 from ehelse.fhir.resource_types import is_resource_type, is_valid_id
 from ehelse.storage.budget import ReadBudgetExceeded, read_budget
+from ehelse.storage.staged import Staged
 from ehelse.storage.unavailable import RETRY_AFTER
 from ehelse.web import logs
 from ehelse.web.reads import Prefetched, batcher_for
 from ehelse.web.responses import FHIR_JSON, send_error
-from ehelse.web.threads import run_sync, run_write
+from ehelse.web.threads import run_sync
+from ehelse.web.writes import WriteLane
 
 # http://hl7.org/fhir/R4/http.html#mime-type: JSON only here. `_format` may also say "json".
 JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
@@ -84,6 +86,9 @@ class FhirEndpoint:
         # Query shapes (_inline_shape) that ran past the loop's read budget lately -> (times in
         # a row, until when they go to a worker thread without trying the loop first).
         self._slow_shapes: dict[tuple[str, ...], tuple[int, float]] = {}
+        # SQLite's writes by id (web/writes.py), several to a transaction
+        self._writes = WriteLane(self._stage_write, lambda: trail_for(self.state.repo),
+                                 lambda request, exc: self.state.router.failure(request, exc))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["method"] == "GET" and not scope["query_string"] and self.inline_reads:
@@ -231,11 +236,12 @@ class FhirEndpoint:
                 return await self._run_audited_inline(request, Prefetched(repo, parts[0], parts[1], fetched.version),
                                                       fetched.facts_version)
         if _is_plain_write(request) and getattr(self.state.repo, "backend", "") == "sqlite":
-            # One write at a time per process (SQLite's write lock): in one thread, not
-            # spread over the pool (web/threads.py). On PostgreSQL the pool stays: a write's
-            # round trips leave the GIL to the next write's validation (one thread cost
-            # 404/419 -> 277/324 ops/s in the CRUD bench, docs/benchmarks.md, sixth session).
-            return await run_write(self._run, request)
+            # SQLite's write lock lets one write transaction run at a time: the writes of
+            # this process wait in one lane, which writes those waiting in one transaction
+            # (web/writes.py). On PostgreSQL the pool stays: a write's round trips leave the
+            # GIL to the next write's validation (one thread cost 404/419 -> 277/324 ops/s in
+            # the CRUD bench, docs/benchmarks.md, sixth session).
+            return await self._writes.submit(request)
         if request.actor is not None and _is_query(request):
             on_sqlite = getattr(self.state.repo, "backend", "") == "sqlite"
             shape = _inline_shape(request) if self.inline_reads and on_sqlite else None
@@ -347,6 +353,17 @@ class FhirEndpoint:
             return error_response(error)
         with secured.audit_batch(into=rows):
             return self.state.router.handle(request, secured)
+
+    def _stage_write(self, request: FhirRequest) -> FhirResponse | Staged:
+        """For the write lane: the request staged against the actor's SecuredRepository (or
+        answered now: refused, not a plain write, or without an actor)."""
+        if request.actor is None:
+            return self._run(request)
+        try:
+            secured = SecuredRepository(self.state.repo, request.actor, self.policy)
+        except FhirError as error:
+            return error_response(error)
+        return self.state.router.stage_write(request, secured)
 
     def _run(self, request: FhirRequest) -> FhirResponse:
         repo = self.state.repo

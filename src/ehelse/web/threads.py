@@ -13,19 +13,13 @@ ThreadPoolExecutor, keeping what anyio gave us:
   dropped, one that runs is waited for before the cancellation goes on (anyio's
   abandon_on_cancel=False), so no write outlives the request that asked for it.
 
-On SQLite, writes by id and creates (web/fhir.py: _is_plain_write) go to one writer thread
-per process instead (`run_write`). They wait for one another anyway: the audit trail's chain
-lock and the database's write lock let one write transaction of a process run at a time. Spread over the
-pool, 32 concurrent writes woke 32 threads that fought for the GIL (sqlite3 lets go of it at
-every statement, so each statement of the one thread holding the locks handed the GIL to
-another thread and waited to get it back) and then queued on the locks: the CRUD benchmark's
-server spent ~1,800 us of CPU per operation, a quarter of it in the kernel switching threads
-(perf: finish_task_switch, futex). One thread takes the writes one after the other, ~1,350
-us per operation (docs/benchmarks.md, sixth session). Searches, history, Bundles and
-conditional writes (whose search may be slow) stay in the pool, so a write waiting for the
-database never stalls them, as before. On PostgreSQL writes stay in the pool too: there a
-write spends most of its time in round trips without the GIL, which the next write's
-validation uses; one thread lost a quarter of the CRUD benchmark's operations/s.
+On SQLite, writes by id and creates (web/fhir.py: _is_plain_write) go to the process's write
+lane instead (web/writes.py): one thread, which writes several in one transaction.
+Searches, history, Bundles and conditional writes (whose search may be slow) stay in the
+pool, so a write waiting for the database never stalls them. On PostgreSQL writes stay in
+the pool too: there a write spends most of its time in round trips without the GIL, which
+the next write's validation uses; one thread lost a quarter of the CRUD benchmark's
+operations/s (docs/benchmarks.md, sixth session).
 """
 
 from __future__ import annotations
@@ -56,12 +50,6 @@ async def run_sync(function: Callable[..., T], *args: Any) -> T:
     return await _run_in(_executor(), function, *args)
 
 
-async def run_write(function: Callable[..., T], *args: Any) -> T:
-    """`function(*args)` in the process's writer thread (writes one after the other, module
-    docstring), in a copy of the caller's context; cancellation as for run_sync."""
-    return await _run_in(_executor("fhir-writer", 1), function, *args)
-
-
 async def _run_in(executor: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
     context = contextvars.copy_context()
     done = executor.submit(context.run, function, *args)
@@ -71,11 +59,13 @@ async def _run_in(executor: ThreadPoolExecutor, function: Callable[..., T], *arg
         # wrap_future has cancelled `done` if it had not started; a running call cannot be
         # stopped, so wait for its end (ignoring further cancellations) and then go on.
         if not done.done():
-            await _finished(done)
+            await finished(done)
         raise
 
 
-async def _finished(done: Future) -> None:
+async def finished(done: Future) -> None:
+    """Wait until `done` is done, whatever cancellations come meanwhile (a call that runs
+    cannot be stopped: the request that asked for it waits for its end)."""
     loop = asyncio.get_running_loop()
     ended = loop.create_future()
 
