@@ -93,7 +93,7 @@ def test_a_call_that_has_not_started_is_dropped_when_its_request_is_cancelled(mo
     ("POST", "/fhir/Patient/_search", {"content-type": "application/x-www-form-urlencoded"}, "loop"),
     ("GET", "/fhir/Patient?name=x", {}, "loop"),
 ])
-def test_plain_writes_go_to_the_writer_thread_searches_to_the_loop_the_rest_to_the_pool(
+def test_plain_writes_go_to_the_write_lane_searches_to_the_loop_the_rest_to_the_pool(
         settings, tmp_path, router, method, path, headers, where):
     import httpx
 
@@ -142,8 +142,8 @@ def _threads_of(router) -> list[str]:
 
 @pytest.mark.anyio
 async def test_writes_on_other_backends_stay_in_the_pool(client, router):
-    """The writer thread is for SQLite's one write lock; elsewhere (here the in-memory
-    repository, on PostgreSQL too) a write runs in the pool as before."""
+    """The write lane is for the SQL backends' transactions (web/writes.py); elsewhere (here
+    the in-memory repository, which has none) a write runs in the pool."""
     seen = _threads_of(router)
 
     r = await client.post("/fhir/Patient", content=b'{"resourceType":"Patient"}',

@@ -40,5 +40,6 @@ def bump(repo: Any) -> None:
         with _MEMORY_LOCK:
             repo._facts_version = getattr(repo, "_facts_version", 0) + 1
         return
-    with repo._writing() as conn:
-        repo._exec(conn, "UPDATE facts_version SET version = version + 1 WHERE id = 1")
+    with repo._writing():
+        # once per transaction, at its end (storage/sqlrepo.py write_last)
+        repo.write_last("facts_version", "UPDATE facts_version SET version = version + 1 WHERE id = 1")

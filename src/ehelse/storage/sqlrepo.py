@@ -122,31 +122,57 @@ class SqlRepository:
             self._local.conn = conn
             self._local.pending = {}
             self._local.seen = {}
+            self._local.last = {}
             try:
                 yield
                 self._flush_index(conn)  # inside _begin: an error here rolls it all back
+                for sql in self._local.last.values():
+                    self._exec(conn, sql)
             finally:
                 self._local.conn = None
                 self._local.pending = None
                 self._local.seen = None
+                self._local.last = None
+
+    def write_last(self, key: str, sql: str) -> None:
+        """Run `sql` once at the end of the open write transaction, however many of its
+        writes ask (the access facts' marker, access/freshness.py). At the end, a row that
+        many transactions write is locked only from then to the COMMIT, and always after
+        the rows of the writes themselves: several writes in one transaction (web/writes.py)
+        take their rows' locks in their own order, and a row every transaction takes at the
+        start would hold up every other group on PostgreSQL meanwhile. A write undone by its
+        savepoint leaves its request here: the marker then moves once more than needed,
+        which only makes a cache be built again."""
+        self._local.last[key] = sql
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Inside transaction(): the block's writes undone alone if it raises, the rest of the
-        transaction kept (https://www.sqlite.org/lang_savepoint.html; PostgreSQL's SAVEPOINT
-        is the same). For several independent writes in one transaction (web/writes.py)."""
+        transaction kept (https://www.sqlite.org/lang_savepoint.html,
+        https://www.postgresql.org/docs/current/sql-savepoint.html). For several independent
+        writes in one transaction (web/writes.py). Raises SavepointLost if the block's writes
+        could not be undone: then only a rollback of the whole transaction is safe."""
         conn = self._local.conn
         if conn is None:
             raise RuntimeError("savepoint() outside a transaction")
         self._flush_index(conn)  # what was buffered before belongs to the writes before
         self._local.seen = {}
-        self._exec(conn, "SAVEPOINT write")
         try:
-            yield
-            self._flush_index(conn)
+            with self._savepoint(conn):
+                yield
+                self._flush_index(conn)
         except BaseException:
             self._local.pending.clear()  # this block's rows: never written
             self._local.seen = {}  # may hold what the block wrote
+            raise
+
+    @contextmanager
+    def _savepoint(self, conn: Any) -> Iterator[None]:
+        """SAVEPOINT ... RELEASE, or ROLLBACK TO on an exception (the dialect hook)."""
+        self._exec(conn, "SAVEPOINT write")
+        try:
+            yield
+        except BaseException:
             try:
                 self._exec(conn, "ROLLBACK TO write")
                 self._exec(conn, "RELEASE write")

@@ -235,12 +235,10 @@ class FhirEndpoint:
                     return await run_sync(self._run, request)
                 return await self._run_audited_inline(request, Prefetched(repo, parts[0], parts[1], fetched.version),
                                                       fetched.facts_version)
-        if _is_plain_write(request) and getattr(self.state.repo, "backend", "") == "sqlite":
-            # SQLite's write lock lets one write transaction run at a time: the writes of
-            # this process wait in one lane, which writes those waiting in one transaction
-            # (web/writes.py). On PostgreSQL the pool stays: a write's round trips leave the
-            # GIL to the next write's validation (one thread cost 404/419 -> 277/324 ops/s in
-            # the CRUD bench, docs/benchmarks.md, sixth session).
+        if _is_plain_write(request) and getattr(self.state.repo, "backend", "") in ("sqlite", "postgres"):
+            # The writes of this process wait in one lane, which writes those waiting in one
+            # transaction (web/writes.py): on SQLite a transaction holds the file's one write
+            # lock, and on both a transaction costs a fixed part whatever it writes.
             return await self._writes.submit(request)
         if request.actor is not None and _is_query(request):
             on_sqlite = getattr(self.state.repo, "backend", "") == "sqlite"
@@ -414,7 +412,7 @@ def _is_query(request: FhirRequest) -> bool:
 
 def _is_plain_write(request: FhirRequest) -> bool:
     """create (POST [type]), update, patch or delete by id: one resource's write, for the
-    writer thread on SQLite (web/threads.py). Not a conditional one (If-None-Exist, [type]?search): its
+    write lane (web/writes.py). Not a conditional one (If-None-Exist, [type]?search): its
     search may take long, and it waits in the pool instead of holding up the other writes."""
     parts = request.path.split("/")
     if request.method == "POST":

@@ -13,13 +13,10 @@ ThreadPoolExecutor, keeping what anyio gave us:
   dropped, one that runs is waited for before the cancellation goes on (anyio's
   abandon_on_cancel=False), so no write outlives the request that asked for it.
 
-On SQLite, writes by id and creates (web/fhir.py: _is_plain_write) go to the process's write
-lane instead (web/writes.py): one thread, which writes several in one transaction.
-Searches, history, Bundles and conditional writes (whose search may be slow) stay in the
-pool, so a write waiting for the database never stalls them. On PostgreSQL writes stay in
-the pool too: there a write spends most of its time in round trips without the GIL, which
-the next write's validation uses; one thread lost a quarter of the CRUD benchmark's
-operations/s (docs/benchmarks.md, sixth session).
+Writes by id and creates (web/fhir.py: _is_plain_write) go to the process's write lane
+instead (web/writes.py): one thread, which writes several in one transaction. Searches,
+history, Bundles and conditional writes (whose search may be slow) stay in the pool, so a
+write waiting for the database never stalls them.
 """
 
 from __future__ import annotations

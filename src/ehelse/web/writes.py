@@ -1,20 +1,22 @@
-"""The write lane: on SQLite, the writes by id waiting in a process, written several to one
-transaction.
+"""The write lane: the writes by id waiting in a process, written several to one transaction.
 
-SQLite has one write lock per file, shared by every server worker, and each write held it for
-a transaction of its own. That cost a fixed part per write whatever it wrote: BEGIN and COMMIT,
-a WAL frame for each B-tree page it touched (about 25: resource, history, audit log, the index
-tables and their indexes, the full-text tables), and the page cache: SQLite drops a
-connection's cache when another process has written since its last transaction, so with two
-workers taking turns every write read its pages in again. In process, with another writer
-between transactions, the CRUD scenario's writes cost 739 us of CPU each one per transaction,
-540 four per transaction and 482 eight (docs/benchmarks.md, tenth session).
+A transaction costs a fixed part whatever it writes, and one write per transaction paid it
+alone. On SQLite: BEGIN and COMMIT under the file's one write lock, shared by every server
+worker; a WAL frame for each B-tree page the write touched (about 25: resource, history,
+audit log, the index tables and their indexes, the full-text tables); and the page cache,
+which SQLite drops when another process has written since the connection's last
+transaction, so with two workers taking turns every write read its pages in again. In
+process, with another writer between transactions, the CRUD scenario's writes cost 739 us
+of CPU each one per transaction, 540 four per transaction and 482 eight. On PostgreSQL: a
+round trip for BEGIN and one for COMMIT, the commit's WAL flush, and a pool thread per write
+(docs/benchmarks.md, tenth session).
 
 So one thread per process (the lane) takes the writes that wait, up to MAX_GROUP, and:
 
-1. stages each (Router.stage_write): parse, validate, access checks, index rows; all of it
-   outside any transaction. A request refused here, or one that is not a plain create, update
-   or delete (PATCH), is answered now;
+1. stages each (Router.stage_write): parse, validate, index rows and, where a transaction
+   shuts out every other writer (SQLite), the access checks; all of it outside any
+   transaction. A request refused here, or one that is not a plain create, update or
+   delete (PATCH), is answered now;
 2. applies them in one write transaction, each in a savepoint of its own
    (AuditTrail.savepoint): a write that fails (a 412, a 409, a refusal found only now) is
    undone alone, with its audit rows, and the others go on;
@@ -25,15 +27,16 @@ If the transaction itself fails (the write lock not had within the busy timeout,
 at COMMIT, a savepoint that cannot be rolled back), nothing of it is written and every write
 in it gets the same answer as it would alone (503 for the database's errors).
 
-One thread, as before. Spread over the pool, 32 concurrent writes woke 32 threads that
-fought for the GIL (sqlite3 lets go of it at every statement, so each statement of the one
-thread holding the locks handed the GIL to another thread and waited to get it back): the
-CRUD benchmark's server spent ~1,800 us of CPU per operation, a quarter of it in the kernel
+One thread. Spread over the pool, 32 concurrent SQLite writes woke 32 threads that fought
+for the GIL (sqlite3 lets go of it at every statement, so each statement of the one thread
+holding the locks handed the GIL to another thread and waited to get it back): the CRUD
+benchmark's server spent ~1,800 us of CPU per operation, a quarter of it in the kernel
 switching threads; one thread, ~1,350 (docs/benchmarks.md, sixth session). And no other
 write's Python runs in this process while the lane holds the write lock: every staging runs
-before the transaction. PostgreSQL keeps its writes in the pool (there a write waits on round trips, not on a
-file lock). Cancellation as for run_sync: a write not yet staged is dropped, one staged is
-waited for.
+before the transaction. On PostgreSQL one thread writing one write per transaction lost a
+quarter of the pool's operations/s (its round trips left the GIL idle); one writing a group
+per transaction made ~1,000 against the pool's ~750. Cancellation as for run_sync: a write
+not yet staged is dropped, one staged is waited for.
 """
 
 from __future__ import annotations
@@ -144,11 +147,15 @@ class WriteLane:
                 for write, step in staged:
                     try:
                         with trail.savepoint():
-                            results.append((True, write.context.run(step.apply)))
+                            value = write.context.run(step.apply)
+                        # only now: the savepoint's end may fail too (its buffered index
+                        # rows, on PostgreSQL what the pipeline had not answered yet)
                     except SavepointLost:
                         raise
                     except Exception as exc:  # undone alone; the others go on
                         results.append((False, exc))
+                        continue
+                    results.append((True, value))
         except BaseException as exc:
             # Nothing of the transaction was written: each write gets its own answer to that.
             failure = exc.__cause__ if isinstance(exc, SavepointLost) and exc.__cause__ is not None else exc

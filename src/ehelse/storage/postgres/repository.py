@@ -33,7 +33,7 @@ from psycopg_pool import ConnectionPool, PoolClosed
 from ehelse.errors import BadRequest, Conflict
 from ehelse.storage.index import INDEX_TABLES, Indexer
 from ehelse.storage.protocol import ResourceVersion
-from ehelse.storage.sqlrepo import SqlRepository
+from ehelse.storage.sqlrepo import SavepointLost, SqlRepository
 from ehelse.storage.sqlsearch import SearchCompiler
 
 _PREPARE_THRESHOLD = 2  # server-side prepare a statement from its 2nd use on a connection
@@ -283,13 +283,46 @@ class PostgresRepository(SqlRepository):
 
     # -- connections ------------------------------------------------------------------------
     @contextmanager
+    def _savepoint(self, conn: psycopg.Connection) -> Iterator[None]:
+        """psycopg's nested transaction: its SAVEPOINT, and on an exception the ROLLBACK TO
+        with the pipeline brought back in step (a bare ROLLBACK TO after a failed statement
+        found the pipeline aborted). An error other than the block's own is the rollback's.
+        The block's database errors are answered as a transaction's are (_refusals)."""
+        raised: BaseException | None = None
+        with self._refusals():
+            try:
+                with conn.transaction():
+                    try:
+                        yield
+                        # What the block sent without waiting (pipeline mode) answers now,
+                        # inside the savepoint: an error there is the block's, rolled back
+                        # with it. Left to the RELEASE, it left the whole transaction aborted.
+                        with conn.pipeline() as pipeline:
+                            pipeline.sync()
+                    except BaseException as exc:
+                        raised = exc
+                        raise
+            except BaseException as exc:
+                if exc is raised:
+                    raise
+                raise SavepointLost("the savepoint could not be rolled back or released") from exc
+
+    @contextmanager
     def _begin(self) -> Iterator[psycopg.Connection]:
-        try:
+        with self._refusals():
             # Pipeline mode: statements whose results nobody reads (history and index rows)
             # are sent without waiting for the server, which halves the round trips of a
             # write; any error still surfaces before or at COMMIT and rolls it all back.
             with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 yield conn
+
+    @staticmethod
+    @contextmanager
+    def _refusals() -> Iterator[None]:
+        """The database's refusals of a write as the client's answers: a transaction's, or a
+        savepoint's within one (its writes undone, the error the same)."""
+        try:
+            yield
         except pg_errors.UniqueViolation as exc:
             # A generated id that exists already (_insert_first): the client may retry. Only
             # `resource`: every other insert of it says ON CONFLICT DO NOTHING, so a clash
