@@ -272,3 +272,49 @@ async def test_a_value_the_database_refuses_in_a_group_is_a_400_and_the_others_s
     assert [r.status_code for r in answers[1:]] == [201] * 8
     assert all(repo.read("Patient", r.json()["id"]) is not None for r in answers[1:])
     assert verify(repo).ok
+
+
+@pytest.mark.postgres
+def test_two_groups_that_deadlock_on_postgresql_lose_one_write_not_the_groups(pg_url):
+    """Two processes' groups (here two repositories with their own pools and lanes) write
+    the same two resources in opposite orders: PostgreSQL breaks the deadlock by failing one
+    statement; that write alone is undone by its savepoint and answered 409 (retry), and
+    every other write of both groups is written."""
+    import threading
+
+    from ehelse.web.writes import _Write
+
+    repos = [open_repository(pg_url) for _ in range(2)]
+    repos[0].upgrade()
+    try:
+        for id in ("X", "Y"):
+            repos[0].update({"resourceType": "Patient", "id": id})
+        both_hold_their_first = threading.Barrier(2, timeout=10)
+
+        def stage_for(repo):
+            def stage(request):
+                first, second = request.path.split(">")
+
+                def apply():
+                    if second == "wait":  # the group's second write starts once both hold a row
+                        both_hold_their_first.wait()
+                    return repo.update({"resourceType": "Patient", "id": first, "gender": "other"})
+                return Staged(apply, lambda result: FhirResponse(200))
+            return stage
+
+        lanes = [_lane_over(repo, stage_for(repo)) for repo in repos]
+        groups = [[_Write(FhirRequest(method="PUT", path="X>first")), _Write(FhirRequest(method="PUT", path="Y>wait"))],
+                  [_Write(FhirRequest(method="PUT", path="Y>first")), _Write(FhirRequest(method="PUT", path="X>wait"))]]
+        threads = [threading.Thread(target=lane._group, args=(group,)) for lane, group in zip(lanes, groups)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        answers = [write.future.result(0).status for group in groups for write in group]
+        assert sorted(answers) == [200, 200, 200, 409]
+        written = [repos[0].read("Patient", id).version_id for id in ("X", "Y")]
+        assert sorted(written) == [2, 3]  # one of them got both groups' writes, the other one
+        assert verify(repos[0]).ok
+    finally:
+        for repo in repos:
+            repo.close()
