@@ -130,6 +130,12 @@ async def test_the_lane_answers_as_the_router_does_alone(served):
         ("DELETE", "Patient/same-1", {}, None),
         ("DELETE", "Patient/never", {"prefer": "return=OperationOutcome"}, None),
         ("PUT", "Patient/same-1", {"if-match": 'W/"9"'}, {"resourceType": "Patient", "id": "same-1"}),
+        ("PATCH", "Patient/same-1", {"content-type": "application/json-patch+json"},
+         [{"op": "add", "path": "/gender", "value": "male"}]),
+        ("PATCH", "Patient/same-1", {"content-type": "application/json-patch+json", "if-match": 'W/"1"'},
+         [{"op": "add", "path": "/gender", "value": "female"}]),
+        ("PATCH", "Patient/never", {"content-type": "application/json-patch+json"},
+         [{"op": "add", "path": "/gender", "value": "male"}]),
     ]
 
     def request(method, path, headers, body):

@@ -182,6 +182,10 @@ def _deleted(ctx: Context, type: str, id: str, version: ResourceVersion | None) 
 def patch(ctx: Context, type: str, id: str, patch_document: Any) -> FhirResponse:
     """http.html#patch with JSON Patch. The result is validated like an update, and If-Match
     (or else the version we patched) guards the write so a concurrent change is not lost."""
+    return stage_patch(ctx, type, id, patch_document).run()
+
+
+def stage_patch(ctx: Context, type: str, id: str, patch_document: Any) -> Staged:
     check_id(id)
     if_match = parse_etag(ctx.request.header("if-match"))
     version = current(ctx, type, id)
@@ -190,5 +194,5 @@ def patch(ctx: Context, type: str, id: str, patch_document: Any) -> FhirResponse
     resource = jsoncodec.loads(version.content, max_depth=10_000)
     patched = apply_json_patch(resource, patch_document)
     warnings = validate_write(patched, ctx.settings)
-    new_version, _ = ctx.repo.update(patched, if_match=version.version_id, method="PATCH")
-    return written(ctx, new_version, 200, "patch", warnings)
+    return staged(ctx.repo, "update", patched, if_match=version.version_id, method="PATCH").then(
+        lambda result: written(ctx, result[0], 200, "patch", warnings))

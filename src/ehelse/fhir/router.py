@@ -57,8 +57,8 @@ class Router:
             return self.failure(request, exc)
 
     def stage_write(self, request: FhirRequest, repo: Repository) -> FhirResponse | Staged:
-        """A create (POST [type]), update (PUT [type]/[id]) or delete ([type]/[id]) made ready
-        for a write transaction of the caller's, which other writes may share (web/writes.py):
+        """A create (POST [type]), or an update, patch or delete of [type]/[id], made ready for
+        a write transaction of the caller's, which other writes may share (web/writes.py):
         validated and checked now; its apply() writes, its finish() gives the response. Any
         other request, and one refused before its write, is answered now as handle() would."""
         try:
@@ -78,6 +78,8 @@ class Router:
                     write = interactions.stage_update(ctx, type, parts[1], parse_resource(request, self.settings, type))
                 elif len(parts) == 2 and is_valid_id(parts[1]) and method == "DELETE":
                     write = interactions.stage_delete(ctx, type, parts[1])
+                elif len(parts) == 2 and is_valid_id(parts[1]) and method == "PATCH":
+                    write = interactions.stage_patch(ctx, type, parts[1], self._patch_body(ctx))
             if write is None:
                 return self.handle(request, repo)
         except FhirError as error:

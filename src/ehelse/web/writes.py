@@ -15,8 +15,8 @@ So one thread per process (the lane) takes the writes that wait, up to MAX_GROUP
 
 1. stages each (Router.stage_write): parse, validate, index rows and, where a transaction
    shuts out every other writer (SQLite), the access checks; all of it outside any
-   transaction. A request refused here, or one that is not a plain create, update or
-   delete (PATCH), is answered now;
+   transaction. A request refused here, or one that is not a plain create, update, patch
+   or delete, is answered now;
 2. applies them in one write transaction, each in a savepoint of its own
    (AuditTrail.savepoint): a write that fails (a 412, a 409, a refusal found only now) is
    undone alone, with its audit rows, and the others go on;
