@@ -478,8 +478,8 @@ class SecuredRepository:
         """The inner repository's index rows of `resource`, made now, before its write
         transaction (as a keyword for its create/update; none for a repository that makes
         them itself). The rows depend on the content alone, not on the id or meta the write
-        stamps (tests/storage/test_index_prepared.py), and no write rule (writes.before_write) changes
-        the resource it is given."""
+        stamps (tests/storage/test_index_prepared.py), and no write rule
+        (writes.before_write) changes the resource it is given."""
         index_rows = getattr(self.inner, "index_rows", None)
         return {} if index_rows is None else {"index": index_rows(resource)}
 
