@@ -63,23 +63,8 @@ class Router:
         other request, and one refused before its write, is answered now as handle() would."""
         try:
             check_format(request)
-            ctx = Context(self.settings, repo, request)
             parts = request.path.strip("/").split("/")
-            method = request.method.upper()
-            type = parts[0]
-            write = None
-            # Only what dispatch() would send to interactions.create/update/delete: no search
-            # criteria (conditional writes), no If-None-Exist, an id that is valid (so not
-            # _history, _search or an $operation, which dispatch routes elsewhere).
-            if is_resource_type(type) and not self._criteria(request):
-                if len(parts) == 1 and method == "POST" and not request.header("if-none-exist"):
-                    write = interactions.stage_create(ctx, type, parse_resource(request, self.settings, type))
-                elif len(parts) == 2 and is_valid_id(parts[1]) and method == "PUT":
-                    write = interactions.stage_update(ctx, type, parts[1], parse_resource(request, self.settings, type))
-                elif len(parts) == 2 and is_valid_id(parts[1]) and method == "DELETE":
-                    write = interactions.stage_delete(ctx, type, parts[1])
-                elif len(parts) == 2 and is_valid_id(parts[1]) and method == "PATCH":
-                    write = interactions.stage_patch(ctx, type, parts[1], self._patch_body(ctx))
+            write = self._plain_write(Context(self.settings, repo, request), request.method.upper(), parts)
             if write is None:
                 return self.handle(request, repo)
         except FhirError as error:
@@ -128,6 +113,9 @@ class Router:
                 return self._operation(ctx, method, parts[-1][1:], head, parts[1] if len(parts) == 3 else None)
             raise NotFound(f"{head[:80]!r} is not a resource type this server knows", code="not-supported")
         type = head
+        write = self._plain_write(ctx, method, parts)
+        if write is not None:
+            return write.run()
         if len(parts) == 1:
             return self._type(ctx, method, type)
         second = parts[1]
@@ -172,12 +160,9 @@ class Router:
         criteria = self._criteria(request)
         if method in _READS:
             return searchset.search(ctx, type, type)
-        if method == "POST":
+        if method == "POST":  # with If-None-Exist (a plain create is _plain_write's)
             resource = parse_resource(request, self.settings, type)
-            if_none_exist = request.header("if-none-exist")
-            if if_none_exist:
-                return conditional.conditional_create(ctx, type, resource, if_none_exist.lstrip("?"))
-            return interactions.create(ctx, type, resource)
+            return conditional.conditional_create(ctx, type, resource, request.header("if-none-exist").lstrip("?"))
         if not criteria:
             raise MethodNotAllowed(f"{method} on {type} needs an id or search criteria")
         if method == "PUT":
@@ -189,15 +174,32 @@ class Router:
         raise MethodNotAllowed(f"{method} is not allowed on {type}")
 
     def _instance(self, ctx: Context, method: str, type: str, id: str) -> FhirResponse:
-        if method in _READS:
+        if method in _READS:  # PUT, DELETE and PATCH are _plain_write's
             return interactions.read(ctx, type, id)
-        if method == "PUT":
-            return interactions.update(ctx, type, id, parse_resource(ctx.request, self.settings, type))
-        if method == "DELETE":
-            return interactions.delete(ctx, type, id)
-        if method == "PATCH":
-            return interactions.patch(ctx, type, id, self._patch_body(ctx))
         raise MethodNotAllowed(f"{method} is not allowed on {type}/{id}")
+
+    def _plain_write(self, ctx: Context, method: str, parts: list[str]) -> Staged | None:
+        """The request staged, when it is a create (POST [type] without If-None-Exist) or an
+        update, patch or delete of [type]/[id]; None for everything else. dispatch() runs it
+        at once, stage_write() hands it to the caller. An invalid id is left to dispatch
+        (so are _history, _search and $operations, which are not ids)."""
+        request = ctx.request
+        type = parts[0]
+        if not is_resource_type(type):
+            return None
+        if len(parts) == 1:
+            if method != "POST" or request.header("if-none-exist"):
+                return None
+            return interactions.stage_create(ctx, type, parse_resource(request, self.settings, type))
+        if len(parts) != 2 or not is_valid_id(parts[1]):
+            return None
+        if method == "PUT":
+            return interactions.stage_update(ctx, type, parts[1], parse_resource(request, self.settings, type))
+        if method == "DELETE":
+            return interactions.stage_delete(ctx, type, parts[1])
+        if method == "PATCH":
+            return interactions.stage_patch(ctx, type, parts[1], self._patch_body(ctx))
+        return None
 
     # -- helpers ---------------------------------------------------------------------------------
     @staticmethod

@@ -353,24 +353,22 @@ class FhirEndpoint:
             return self.state.router.handle(request, secured)
 
     def _stage_write(self, request: FhirRequest) -> FhirResponse | Staged:
-        """For the write lane: the request staged against the actor's SecuredRepository (or
-        answered now: refused, not a plain write, or without an actor)."""
-        if request.actor is None:
-            return self._run(request)
-        try:
-            secured = SecuredRepository(self.state.repo, request.actor, self.policy)
-        except FhirError as error:
-            return error_response(error)
-        return self.state.router.stage_write(request, secured)
+        """For the write lane: the request staged (Router.stage_write), or answered now."""
+        return self._against_repo(request, self.state.router.stage_write)
 
     def _run(self, request: FhirRequest) -> FhirResponse:
+        return self._against_repo(request, self.state.router.handle)
+
+    def _against_repo(self, request: FhirRequest, call: Any) -> Any:
+        """`call(request, repo)` on the actor's SecuredRepository (the plain one without an
+        actor); a refusal of the actor itself is answered at once."""
         repo = self.state.repo
         if request.actor is not None:
             try:
                 repo = SecuredRepository(repo, request.actor, self.policy)
             except FhirError as error:
                 return error_response(error)
-        return self.state.router.handle(request, repo)
+        return call(request, repo)
 
 
 async def _send_response(send: Any, response: FhirResponse, pretty: bool, head: bool) -> None:

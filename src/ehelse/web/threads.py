@@ -30,26 +30,22 @@ from typing import Any, Callable, TypeVar
 THREADS = 40
 T = TypeVar("T")
 
-# One pool and one writer thread per process, by name: (the pid that made it, the executor).
-# A forked server worker makes its own: the parent's threads do not exist in the child.
+# The pool of this process: (the pid that made it, the executor). A forked server worker
+# makes its own: the parent's threads do not exist in the child.
 _executors: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 
 
-def _executor(name: str = "fhir", threads: int = THREADS) -> ThreadPoolExecutor:
-    found = _executors.get(name)
+def _executor() -> ThreadPoolExecutor:
+    found = _executors.get("fhir")
     if found is None or found[0] != os.getpid():
-        found = _executors[name] = (os.getpid(), ThreadPoolExecutor(threads, thread_name_prefix=name))
+        found = _executors["fhir"] = (os.getpid(), ThreadPoolExecutor(THREADS, thread_name_prefix="fhir"))
     return found[1]
 
 
 async def run_sync(function: Callable[..., T], *args: Any) -> T:
     """`function(*args)` in a pool thread, in a copy of the caller's context."""
-    return await _run_in(_executor(), function, *args)
-
-
-async def _run_in(executor: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
     context = contextvars.copy_context()
-    done = executor.submit(context.run, function, *args)
+    done = _executor().submit(context.run, function, *args)
     try:
         return await asyncio.wrap_future(done)
     except asyncio.CancelledError:
