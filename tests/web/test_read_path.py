@@ -248,3 +248,54 @@ async def test_an_audit_event_is_read_off_the_loop(served, monkeypatch):
     assert event.status_code == 200 and event.json()["id"] == event_id
     if repo.backend == "sqlite":
         assert moved_on and threading.current_thread().name not in moved_on
+
+
+async def test_reads_of_one_loop_iteration_share_a_fetch_and_each_record_names_its_request(served):
+    # web/reads.py: the reads that arrive together are fetched with one statement and
+    # answered in one pass, outside their requests' tasks; each audit record still carries
+    # its own request's id (the request's context), and the data leaves only after it.
+    app, repo, ids, tag = served
+    async with await _client(app) as client:
+        await client.get(f"/fhir/Patient/{ids[0]}")  # the loop's batcher exists
+        batcher = app.fhir._batchers.for_repo(repo)
+        reads, batches = batcher.reads, batcher.batches
+        responses = await asyncio.gather(*(client.get(f"/fhir/Patient/{ids[i % 40]}",
+                                                      headers={"X-Request-Id": f"req-{tag}-{i}"})
+                                           for i in range(64)))
+    assert [r.status_code for r in responses] == [200] * 64
+    assert batcher.reads - reads == 64
+    assert batcher.batches - batches < 64  # shared (ASGITransport: most in a handful of fetches)
+    rows = log.select(repo, log.LogQuery(newest_first=False))
+    named = {r["request_id"]: r["patient"] for r in rows if r["request_id"].startswith(f"req-{tag}-")}
+    assert named == {f"req-{tag}-{i}": ids[i % 40] for i in range(64)}
+    for response, i in zip(responses, range(64)):
+        assert response.headers["x-request-id"] == f"req-{tag}-{i}"
+
+
+async def test_a_fault_in_one_read_of_a_batch_is_its_own_500_and_the_others_are_answered(served, monkeypatch):
+    from ehelse.access.repository import SecuredRepository
+
+    app, repo, ids, tag = served
+    real = SecuredRepository.read
+
+    def read(self, type, id):
+        if id == ids[7]:
+            raise RuntimeError("a bug in the access layer")
+        return real(self, type, id)
+
+    monkeypatch.setattr(SecuredRepository, "read", read)
+    async with await _client(app) as client:
+        await client.get(f"/fhir/Patient/{ids[0]}")
+        batcher = app.fhir._batchers.for_repo(repo)
+        batches = batcher.batches
+        paths = [f"/fhir/Patient/{ids[i]}" for i in range(12)]
+        responses = await asyncio.gather(*(client.get(p) for p in paths))
+        assert batcher.batches - batches < 12  # the faulty read shared a batch with others
+        after = await client.get(f"/fhir/Patient/{ids[3]}")  # the loop goes on
+    for i, response in enumerate(responses):
+        if i == 7:
+            assert response.status_code == 500 and response.json()["resourceType"] == "OperationOutcome"
+            assert "a bug" not in response.text  # no internals leave
+        else:
+            assert response.status_code == 200 and response.json()["id"] == ids[i]
+    assert after.status_code == 200

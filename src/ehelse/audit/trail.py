@@ -48,7 +48,7 @@ import weakref
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ehelse.storage.budget import refuse_wait
 from ehelse.audit import log
@@ -149,11 +149,34 @@ class AuditTrail:
         Rows of concurrent callers on this loop share one transaction (module docstring)."""
         if not rows:
             return
+        await self._loop_batcher().add(rows)
+
+    def when_durable(self, rows: list[dict[str, Any]], then: Callable[[BaseException | None], None]) -> None:
+        """For the event loop, from a callback (web/reads.py: a batch of reads by id, whose
+        rows are already one batch): `then(None)` once these rows are durable, or
+        `then(error)` when they could not be written, and then nothing they cover may be
+        answered with data. On SQLite the journal takes them at once, so `then` runs before
+        this returns; elsewhere they join the loop's next group commit."""
+        if not rows:
+            then(None)
+            return
+        if self.journal is not None:
+            try:
+                self.journal.append(rows)
+            except OSError as exc:
+                then(exc)
+            else:
+                then(None)
+            return
+        done = self._loop_batcher().add(rows)
+        done.add_done_callback(lambda future: then(None if future.cancelled() else future.exception()))
+
+    def _loop_batcher(self) -> "_LoopBatcher":
         loop = asyncio.get_running_loop()
         batcher = self._batchers.get(loop)
         if batcher is None:
             batcher = self._batchers.setdefault(loop, _LoopBatcher(self, loop))
-        await batcher.add(rows)
+        return batcher
 
     def _enqueue(self, rows: list[dict[str, Any]]) -> _Pending:
         item = _Pending(rows)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-import weakref
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,7 +29,7 @@ from ehelse.storage.budget import ReadBudgetExceeded, read_budget
 from ehelse.storage.staged import Staged
 from ehelse.storage.unavailable import RETRY_AFTER
 from ehelse.web import logs
-from ehelse.web.reads import Prefetched, batcher_for
+from ehelse.web.reads import Batchers, Prefetched, Wanted
 from ehelse.web.responses import FHIR_JSON, send_error
 from ehelse.web.threads import run_sync
 from ehelse.web.writes import WriteLane
@@ -79,7 +78,7 @@ class FhirEndpoint:
         # (web/reads.py) and then run on the loop from the fetched row.
         self.inline_reads = inline_reads
         self.policy = AccessPolicy()  # the access rules' process-wide caches (access/policy.py)
-        self._batchers: Any = weakref.WeakKeyDictionary()  # event loop -> web/reads.ReadBatcher (PostgreSQL)
+        self._batchers = Batchers(self._answer_reads)  # per event loop: its reads by id, in batches (web/reads.py)
         self._trail: tuple[Any, Any] = (None, None)  # (repository, its audit trail)
         self._base_urls: dict[tuple[str, str, str], str] = {}  # (scheme, host, root) -> base URL
         self._json_accepts: set[str | None] = set()  # Accept values _negotiate let through
@@ -122,9 +121,9 @@ class FhirEndpoint:
 
     async def _read_by_id(self, scope: dict, send: Any) -> bool:
         """A plain read by id (http.html#read: `GET [type]/[id]`, no parameters, no
-        conditional headers) of a resource the actor may see: answered here (on PostgreSQL
-        from the loop's batched fetch, web/reads.py),
-        without the FhirRequest, the router and the response object the general path builds
+        conditional headers) of a resource the actor may see: answered here, fetched,
+        checked and audited together with the other reads of its loop iteration
+        (web/reads.py, _answer_reads), without the FhirRequest, the router and the response object the general path builds
         for every interaction, which were a third of a read's CPU in the process
         (docs/benchmarks.md, ninth session). Everything it does not answer itself goes the
         general way, which is the reference: False, and nothing sent, for a path that is
@@ -132,7 +131,7 @@ class FhirEndpoint:
         that is missing, deleted or not the actor's to see (its refusal is audited there,
         once: the records made here are dropped), an AuditEvent (read from the log), and a
         database error. The same access rules (SecuredRepository.read), the same audit
-        record, durable before the answer (_durable), the same headers and bytes
+        record, durable before the answer (AuditTrail.when_durable), the same headers and bytes
         (tests/web/test_read_path.py compares the two)."""
         parts = scope["path"].split("/")
         if (len(parts) != 4 or parts[1] != "fhir" or parts[2] == "AuditEvent" or not is_resource_type(parts[2])
@@ -154,32 +153,25 @@ class FhirEndpoint:
             elif name in _CONDITIONAL_READ:
                 return False
         repo = self.state.repo
-        backend = getattr(repo, "backend", "")
-        if authorization is None or backend not in ("sqlite", "postgres"):
+        if authorization is None or getattr(repo, "backend", "") not in ("sqlite", "postgres"):
             return False
-        rows: list[dict[str, Any]] = []
         try:
             if accept not in self._json_accepts:  # the same few Accept values come again and again
                 _negotiate(accept, None)
                 if len(self._json_accepts) < 64:
                     self._json_accepts.add(accept)
             actor = self._authenticate(authorization, self._base_url(scope, {"host": host}))
-            source, facts_version = repo, None
-            if backend == "postgres":  # the row comes with the loop's batched fetch (web/reads.py)
-                fetched = await batcher_for(self._batchers, repo).read(parts[2], parts[3])
-                source, facts_version = Prefetched(repo, parts[2], parts[3], fetched.version), fetched.facts_version
-            secured = SecuredRepository(source, actor, self.policy, self._audit_trail(repo),
-                                        facts_version=facts_version)
-            with secured.audit_batch(into=rows):
-                version = secured.read(parts[2], parts[3])
         except (FhirError, *_DATABASE_ERRORS):
             return False
-        if version is None or version.deleted:
-            return False
-        unavailable = await self._durable(repo, rows)
-        if unavailable is not None:
-            await _send_response(send, unavailable, False, False)
+        try:
+            # fetched with the other reads of this loop iteration, checked and audited with
+            # them, and set once their records are durable (web/reads.py)
+            version = await self._batchers.for_repo(repo).read(actor, parts[2], parts[3])
+        except _DATABASE_ERRORS as exc:  # the records could not be written: no data leaves
+            await _send_response(send, self._unrecorded(exc), False, False)
             return True
+        if version is None:
+            return False
         scope["state"]["interaction"] = "read"
         body = version.content
         await send({"type": "http.response.start", "status": 200, "headers": [
@@ -188,6 +180,57 @@ class FhirEndpoint:
             (b"content-type", FHIR_JSON), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
         return True
+
+    def _answer_reads(self, reads: list[Wanted], found: dict[tuple[str, str], Any], facts_version: int) -> None:
+        """A batch of plain reads by id, fetched (web/reads.py): each checked by the access
+        rules (SecuredRepository.read, against the fetched row), their audit rows made
+        durable together, then each read's future set: its version, to send; None for the
+        general path (missing, deleted, refused: the router answers and audits it, once;
+        the rows made here for it are dropped); the database's error when the records could
+        not be written. A bug in one read is that read's 500 alone."""
+        repo = self.state.repo
+        trail = self._audit_trail(repo)
+        rows: list[dict[str, Any]] = []
+        answered = []
+        for read in reads:
+            version = found.get((read.type, read.id))
+            if version is None or version.deleted:
+                read.future.set_result(None)
+                continue
+            mine: list[dict[str, Any]] = []
+            try:
+                version = read.context.run(self._checked_read, Prefetched(repo, read.type, read.id, version),
+                                           read, trail, facts_version, mine)
+            except (FhirError, *_DATABASE_ERRORS):
+                read.future.set_result(None)
+                continue
+            except Exception as exc:
+                read.future.set_exception(exc)
+                continue
+            if version is None or version.deleted:
+                read.future.set_result(None)
+                continue
+            rows.extend(mine)
+            answered.append((read, version))
+
+        def then(error: BaseException | None) -> None:
+            for read, version in answered:
+                if read.future.done():  # cancelled meanwhile: its record stands, nothing is sent
+                    continue
+                if error is None:
+                    read.future.set_result(version)
+                else:
+                    read.future.set_exception(error)
+
+        trail.when_durable(rows, then)
+
+    def _checked_read(self, source: Prefetched, read: Wanted, trail: Any, facts_version: int,
+                      rows: list[dict[str, Any]]) -> Any:
+        """One read of a batch, in its request's context: the access rules' answer, its audit
+        rows appended to `rows`."""
+        secured = SecuredRepository(source, read.actor, self.policy, trail, facts_version=facts_version)
+        with secured.audit_batch(into=rows):
+            return secured.read(read.type, read.id)
 
     def _base_url(self, scope: dict, headers: dict[str, str]) -> str:
         configured = self.state.settings.base_url
@@ -230,7 +273,7 @@ class FhirEndpoint:
             parts = request.path.split("/")
             if len(parts) == 2 and is_resource_type(parts[0]) and is_valid_id(parts[1]):
                 try:
-                    fetched = await batcher_for(self._batchers, repo).read(parts[0], parts[1])
+                    fetched = await self._batchers.for_repo(repo).fetch(parts[0], parts[1])
                 except Exception:  # the database: the router's own path answers (and logs) it
                     return await run_sync(self._run, request)
                 return await self._run_audited_inline(request, Prefetched(repo, parts[0], parts[1], fetched.version),
@@ -276,12 +319,15 @@ class FhirEndpoint:
             await self._audit_trail(repo).durable(rows)
         except _DATABASE_ERRORS as exc:  # the database refused: the request is not answered with data
             # (any other exception is a bug: it propagates, a 500, and no data leaves either)
-            logs.log.error("audit trail could not commit %d record(s): %s", len(rows), type(exc).__name__,
-                           exc_info=exc)
-            return error_response(ServiceUnavailable(
-                "The access could not be recorded in the audit trail, so nothing is returned; try again later",
-                headers={"Retry-After": RETRY_AFTER}))
+            return self._unrecorded(exc, len(rows))
         return None
+
+    @staticmethod
+    def _unrecorded(exc: BaseException, count: int = 1) -> FhirResponse:
+        logs.log.error("audit trail could not commit %d record(s): %s", count, type(exc).__name__, exc_info=exc)
+        return error_response(ServiceUnavailable(
+            "The access could not be recorded in the audit trail, so nothing is returned; try again later",
+            headers={"Retry-After": RETRY_AFTER}))
 
     def _may_try_inline(self, shape: tuple[str, ...]) -> bool:
         """Whether the loop tries a query of this shape (_inline_shape) itself (SQLite): one

@@ -20,6 +20,7 @@ server whether it is needed. `create=False` opens without creating anything.
 from __future__ import annotations
 
 import asyncio
+import functools
 import fcntl
 import logging
 import os
@@ -79,6 +80,17 @@ def sqlite_path(url: str) -> Path:
     if not path or path == ":memory:":
         raise ValueError("SQLite needs a file (sqlite:///path); :memory: is not supported")
     return Path(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_many_sql(count: int) -> str:
+    """SELECT of `count` rows by (type, id) and the facts marker (a row with type NULL): a
+    join from the VALUES list, so each pair is one primary-key search (a row-value IN over
+    the key scans the index instead)."""
+    values = ", ".join(["(?, ?)"] * count)
+    return (f"WITH wanted(type, id) AS (VALUES {values}) SELECT r.type, r.id, r.version_id, r.last_updated,"
+            " r.method, r.content FROM wanted CROSS JOIN resource r ON r.type = wanted.type AND r.id = wanted.id"
+            " UNION ALL SELECT NULL, version, NULL, NULL, NULL, NULL FROM facts_version WHERE id = 1")
 
 
 class SqliteRepository(SqlRepository):
@@ -217,6 +229,34 @@ class SqliteRepository(SqlRepository):
         finally:
             self._give_back(conn)
         return ResourceVersion(*row) if row else None
+
+    def read_many(self, keys: list[tuple[str, str]]) -> tuple[dict[tuple[str, str], ResourceVersion], int]:
+        """The current rows of these (type, id) pairs and the access facts' marker
+        (access/freshness.py), in one statement: one read transaction, one snapshot."""
+        sql = _read_many_sql(len(keys))
+        params = [part for key in keys for part in key]
+        conn = None
+        if asyncio._get_running_loop() is not None and threading.get_ident() not in self._held:
+            try:
+                conn = self._idle_readers.pop()
+            except IndexError:
+                pass
+        if conn is None:
+            with self._reading() as held:
+                rows = self._exec(held, sql, params).fetchall()
+        else:
+            try:
+                rows = conn.execute(sql, params).fetchall()
+            finally:
+                self._give_back(conn)
+        found: dict[tuple[str, str], ResourceVersion] = {}
+        marker = 0
+        for row in rows:
+            if row[0] is None:
+                marker = row[1]
+            else:
+                found[(row[0], row[1])] = ResourceVersion(*row)
+        return found, marker
 
     def _exec(self, conn: sqlite3.Connection, sql: str, params: Any = (), **options: Any) -> Any:
         check_budget()  # within a read budget: spent before this statement? (storage/budget.py)
