@@ -153,18 +153,23 @@ class ReadBatcher:
                 wanted.future.set_exception(error)
             else:
                 wanted.future.set_result(Fetched(found.get((wanted.type, wanted.id)), marker))
-        try:
-            if reads:
+        # The next fetch first (PostgreSQL: its round trip overlaps this batch's checks),
+        # then this batch's answer.
+        self.busy = False
+        if self.waiting:
+            self.busy = True
+            loop = self._loop()
+            if self._on_loop and loop is not None:  # arrived while this batch was fetched
+                loop.call_soon(self._start)
+            elif not self._on_loop:
+                self._start()
+        if reads:
+            try:
                 self.answer(reads, found, marker)
-        finally:
-            self.busy = False
-            if self.waiting:
-                self.busy = True
-                loop = self._loop()
-                if self._on_loop and loop is not None:  # arrived while this batch was answered
-                    loop.call_soon(self._start)
-                else:
-                    self._start()
+            except Exception as exc:  # a fault outside any one read: none of them may hang
+                for wanted in reads:
+                    if not wanted.future.done():
+                        wanted.future.set_exception(exc)
 
     def close(self) -> None:
         if self._executor is not None:
