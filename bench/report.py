@@ -84,6 +84,10 @@ def print_tables(report: dict) -> None:
     print(f"ehelse benchmarks  commit {machine['git_commit'][:10]}{' (dirty)' if machine['git_dirty'] else ''}"
           f"  nproc {machine['nproc']}  Python {machine['python']}"
           f"{'  QUICK' if report.get('quick') else ''}")
+    speed = machine.get("python_speed_ms") or {}
+    if speed:  # bench/machine.py: lower is faster; absolute figures compare only at a like speed
+        print("machine speed (bench/machine.py, ms, lower is faster): "
+              + ", ".join(f"{moment} {value}" for moment, value in speed.items()))
     for backend, reason in report.get("skipped_backends", {}).items():
         print(f"skipped {backend}: {reason}")
     for name, result in report["benchmarks"].items():

@@ -24,6 +24,7 @@ import orjson
 
 from bench import REPO_ROOT, RESULTS_DIR
 from bench.databases import BACKENDS, postgres_available
+from bench.machine import python_speed_ms
 from bench.report import print_tables
 
 BENCHMARKS = ("import", "read", "crud")
@@ -52,6 +53,8 @@ def machine_info() -> dict:
         "wrk": command("wrk", "-v").splitlines()[0] if shutil.which("wrk") else None,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        # bench/machine.py: compare absolute figures across reports only at a like speed
+        "python_speed_ms": {"before": python_speed_ms()},
     }
 
 
@@ -110,6 +113,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
                       "traceback": traceback.format_exc(limit=8)}
         result["wall_s"] = round(time.perf_counter() - started, 1)
         report["benchmarks"][name] = result
+    report["machine"]["python_speed_ms"]["after"] = python_speed_ms()
     return report
 
 

@@ -42,6 +42,8 @@ def test_report_has_machine_info_and_a_table(report):
     assert machine["nproc"] >= 1
     assert machine["python"].startswith("3.")
     assert len(machine["git_commit"]) == 40
+    speed = machine["python_speed_ms"]  # bench/machine.py, before and after the benchmarks
+    assert set(speed) == {"before", "after"} and all(0 < value < 60_000 for value in speed.values())
     assert report["quick"] is True
     assert set(report["benchmarks"]) == {"import", "read", "crud"}
     assert "CRUD" in report["_stdout"] and "Read by id" in report["_stdout"]
