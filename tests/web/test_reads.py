@@ -75,7 +75,7 @@ def any_repo(request, tmp_path):
 
 
 def _answering(answered):
-    def answer(reads, found, marker):
+    def answer(repo, reads, found, marker):
         answered.append([read.id for read in reads])
         for read in reads:
             read.future.set_result(found.get((read.type, read.id)))

@@ -181,14 +181,14 @@ class FhirEndpoint:
         await send({"type": "http.response.body", "body": body})
         return True
 
-    def _answer_reads(self, reads: list[Wanted], found: dict[tuple[str, str], Any], facts_version: int) -> None:
+    def _answer_reads(self, repo: Any, reads: list[Wanted], found: dict[tuple[str, str], Any],
+                      facts_version: int) -> None:
         """A batch of plain reads by id, fetched (web/reads.py): each checked by the access
         rules (SecuredRepository.read, against the fetched row), their audit rows made
         durable together, then each read's future set: its version, to send; None for the
         general path (missing, deleted, refused: the router answers and audits it, once;
         the rows made here for it are dropped); the database's error when the records could
         not be written. A bug in one read is that read's 500 alone."""
-        repo = self.state.repo
         trail = self._audit_trail(repo)
         rows: list[dict[str, Any]] = []
         answered = []

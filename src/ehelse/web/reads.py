@@ -69,9 +69,9 @@ class Wanted:
         self.context = context
 
 
-# The endpoint's answer to a fetched batch: (the reads with an actor, the rows found by
-# (type, id), the facts marker). It sets every read's future.
-Answer = Callable[[list[Wanted], dict[tuple[str, str], ResourceVersion], int], None]
+# The endpoint's answer to a fetched batch: (the repository fetched from, the reads with an
+# actor, the rows found by (type, id), the facts marker). It sets every read's future.
+Answer = Callable[[Any, list[Wanted], dict[tuple[str, str], ResourceVersion], int], None]
 
 
 class ReadBatcher:
@@ -165,7 +165,7 @@ class ReadBatcher:
                 self._start()
         if reads:
             try:
-                self.answer(reads, found, marker)
+                self.answer(self.repo, reads, found, marker)
             except Exception as exc:  # a fault outside any one read: none of them may hang
                 for wanted in reads:
                     if not wanted.future.done():
