@@ -88,6 +88,10 @@ def print_tables(report: dict) -> None:
     if speed:  # bench/machine.py: lower is faster; absolute figures compare only at a like speed
         print("machine speed (bench/machine.py, ms, lower is faster): "
               + ", ".join(f"{moment} {value}" for moment, value in speed.items()))
+    bare = machine.get("bare_granian")
+    if bare:  # the issue's targets were set where this endpoint did 49.4k req/s
+        print(f"bare granian endpoint (bench/machine.py): {bare['requests_per_s']:,.0f} req/s, "
+              f"{bare['ratio_to_issue_machine']} x the issue's machine (49.4k)")
     for backend, reason in report.get("skipped_backends", {}).items():
         print(f"skipped {backend}: {reason}")
     for name, result in report["benchmarks"].items():

@@ -24,7 +24,7 @@ import orjson
 
 from bench import REPO_ROOT, RESULTS_DIR
 from bench.databases import BACKENDS, postgres_available
-from bench.machine import python_speed_ms
+from bench.machine import bare_granian, python_speed_ms
 from bench.report import print_tables
 
 BENCHMARKS = ("import", "read", "crud")
@@ -114,6 +114,8 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
         result["wall_s"] = round(time.perf_counter() - started, 1)
         report["benchmarks"][name] = result
     report["machine"]["python_speed_ms"]["after"] = python_speed_ms()
+    if not args.quick:  # the yardstick (bench/machine.py), after the benchmarks: nothing else runs
+        report["machine"]["bare_granian"] = bare_granian()
     return report
 
 
