@@ -74,8 +74,9 @@ class FhirEndpoint:
         # to a thread (bench/web_stack.py: 2.2x the reads/s). Everything else runs in a
         # worker thread, so a slow search or a write waiting on the database lock never
         # stalls other requests.
-        # On PostgreSQL a read is a round trip: reads by id are fetched together off the loop
-        # (web/reads.py) and then run on the loop from the fetched row.
+        # The reads by id of one loop iteration are fetched with one statement (on SQLite on
+        # the loop, on PostgreSQL, a round trip, in a worker thread) and answered together
+        # on the loop (web/reads.py).
         self.inline_reads = inline_reads
         self.policy = AccessPolicy()  # the access rules' process-wide caches (access/policy.py)
         self._batchers = Batchers(self._answer_reads)  # per event loop: its reads by id, in batches (web/reads.py)
@@ -123,16 +124,16 @@ class FhirEndpoint:
         """A plain read by id (http.html#read: `GET [type]/[id]`, no parameters, no
         conditional headers) of a resource the actor may see: answered here, fetched,
         checked and audited together with the other reads of its loop iteration
-        (web/reads.py, _answer_reads), without the FhirRequest, the router and the response object the general path builds
-        for every interaction, which were a third of a read's CPU in the process
+        (web/reads.py, _answer_reads), without the FhirRequest, the router and the
+        response object the general path builds for every interaction, which were a third of a read's CPU in the process
         (docs/benchmarks.md, ninth session). Everything it does not answer itself goes the
         general way, which is the reference: False, and nothing sent, for a path that is
         not a read by id, a missing or bad token, an Accept that is not JSON, a resource
         that is missing, deleted or not the actor's to see (its refusal is audited there,
         once: the records made here are dropped), an AuditEvent (read from the log), and a
         database error. The same access rules (SecuredRepository.read), the same audit
-        record, durable before the answer (AuditTrail.when_durable), the same headers and bytes
-        (tests/web/test_read_path.py compares the two)."""
+        record, durable before the answer (AuditTrail.when_durable), the same headers and
+        bytes (tests/web/test_read_path.py compares the two)."""
         parts = scope["path"].split("/")
         if (len(parts) != 4 or parts[1] != "fhir" or parts[2] == "AuditEvent" or not is_resource_type(parts[2])
                 or not is_valid_id(parts[3])):
