@@ -564,3 +564,28 @@ def test_a_refusal_that_cannot_be_audited_answers_503(sqlite_url, monkeypatch):
     assert [r["outcome"] for r in log.select(repo, log.LogQuery(patients=["other"]))] == ["4"]
     assert repo.search("Observation", SearchQuery()).entries == []  # nothing was written
     repo.close()
+
+
+def test_when_durable_says_once_the_rows_are_stored_and_says_why_not(any_repo, monkeypatch):
+    # AuditTrail.when_durable, for a batch of reads by id (web/reads.py): `then(None)` once
+    # the rows are durable (SQLite: the journal's write, before it returns; PostgreSQL: the
+    # loop's group commit), `then(error)` when they could not be written.
+    trail = AuditTrail(any_repo)
+    said: list = []
+
+    async def main() -> None:
+        trail.when_durable([], said.append)  # nothing to write: said at once
+        assert said == [None]
+        done = asyncio.get_running_loop().create_future()
+        trail.when_durable([_row("w1"), _row("w2")], lambda error: (said.append(error), done.set_result(None)))
+        await asyncio.wait_for(done, BOUND)
+        assert said == [None, None]
+        if trail.journal is not None:
+            with journal_full(monkeypatch):
+                trail.when_durable([_row("lost")], said.append)
+            assert isinstance(said[-1], OSError)
+
+    asyncio.run(main())
+    stored = [r["patient"] for r in log.select(any_repo, log.LogQuery(newest_first=False))]
+    assert stored[-2:] == ["w1", "w2"] and "lost" not in stored
+    assert verify(any_repo).ok
