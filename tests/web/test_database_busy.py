@@ -133,3 +133,30 @@ def test_fhir_requests_while_postgres_is_down_are_503_not_500():
     answers = _run(app, [("GET", "/fhir/Patient/kjent", None), ("POST", "/fhir/Patient", PATIENT)])
     assert [r.status_code for r in answers] == [503, 503], [r.text[:300] for r in answers]
     assert all(_is_busy(r) for r in answers)
+
+
+@pytest.mark.postgres
+def test_portal_pages_while_postgres_is_down_are_a_503_page_not_json():
+    # A person in a browser gets a page, in bokmål first and English second, with the same
+    # 503 and Retry-After; the FHIR API keeps answering OperationOutcome whatever the Accept.
+    url = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1"
+    app = create_app(Settings.from_env({}, log_level="critical", export_worker=False, validate=False,
+                                       database_url=url))
+    app.state._repo_options = {"connect_timeout": 1.0}
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                     headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}) as client:
+            page = await asyncio.wait_for(client.get("/strategi"), BOUND)
+            # a token whose key cannot be looked up: the database is needed at once
+            api = await asyncio.wait_for(client.get("/fhir/Patient/kjent", headers={
+                "Authorization": "Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.e30.c2ln"}), BOUND)
+            return page, api
+
+    page, api = asyncio.run(go())
+    assert page.status_code == 503 and page.headers["retry-after"].isdigit()
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<html lang="nb">' in page.text and "midlertidig utilgjengelig" in page.text
+    assert '<section lang="en"' in page.text and page.headers["x-request-id"] in page.text
+    assert "OperationalError" not in page.text and "127.0.0.1" not in page.text  # no internals
+    assert api.status_code == 503 and _is_busy(api)

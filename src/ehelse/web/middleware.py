@@ -17,11 +17,12 @@ from ehelse.storage.unavailable import unavailable
 from ehelse.web import logs
 from ehelse.web.hardening import security_headers
 from ehelse.web.metrics import Metrics
-from ehelse.web.responses import internal_error_body, send_bytes, send_error
+from ehelse.web.responses import error_headers, error_page, internal_error_body, send_bytes, send_error, wants_html
 
 # A client's X-Request-Id is kept when it is short and plain (it goes into logs and headers);
 # anything else is replaced by a fresh id.
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+HTML = b"text/html; charset=utf-8"
 
 
 class RequestContext:
@@ -77,12 +78,18 @@ class RequestContext:
             if busy is not None:
                 logs.log.warning("database unavailable in %s %s: %s", scope["method"], scope["path"], exc)
                 if not response_started:
-                    await send_error(send_wrapper, busy)
+                    if wants_html(scope):  # a person in a browser, on a portal page: a page, not JSON
+                        await send_bytes(send_wrapper, 503, error_page(503, rid), HTML, headers=error_headers(busy))
+                    else:
+                        await send_error(send_wrapper, busy)
                 status = 503
             else:
                 logs.log.exception("unhandled error in %s %s", scope["method"], scope["path"])
                 if not response_started:
-                    await send_bytes(send_wrapper, 500, internal_error_body(rid))
+                    if wants_html(scope):
+                        await send_bytes(send_wrapper, 500, error_page(500, rid), HTML)
+                    else:
+                        await send_bytes(send_wrapper, 500, internal_error_body(rid))
                 status = 500
         finally:
             self.metrics.in_flight -= 1

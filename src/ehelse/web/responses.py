@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any, Awaitable, Callable, Iterable
 
 from ehelse.errors import FhirError, Issue, operation_outcome
@@ -37,3 +38,50 @@ def internal_error_body(request_id: str) -> bytes:
     # Never the exception text: it may quote data. The request id finds the log line.
     return jsoncodec.dumps(operation_outcome([Issue(
         "fatal", "exception", f"Internal server error (request id {request_id})")]))
+
+
+# What a person in a browser gets when the middleware, not a page, has to answer (the portals'
+# own handlers render their errors in the portal's layout): Norwegian (bokmål) first, English
+# second, each marked with its language (WCAG 2.1 3.1.1 and 3.1.2), no script, no style.
+_PAGE_TEXTS = {
+    503: ("Tjenesten er midlertidig utilgjengelig",
+          "Vi får ikke kontakt med databasen akkurat nå. Ingenting er endret. Prøv igjen om litt.",
+          "The service is temporarily unavailable",
+          "The database cannot be reached right now. Nothing was changed. Please try again shortly."),
+    500: ("Noe gikk galt", "Det oppstod en feil hos oss. Prøv igjen, eller kontakt oss og oppgi feilkoden.",
+          "Something went wrong", "An error occurred on our side. Try again, or contact us and give the error code."),
+}
+
+
+def wants_html(scope: dict[str, Any]) -> bool:
+    """A browser asking for a page (Accept names text/html), anywhere but the FHIR API, whose
+    clients get an OperationOutcome whatever they accept (http.html#mime-type)."""
+    path = scope.get("path", "")
+    if path == "/fhir" or path.startswith("/fhir/"):
+        return False
+    return any(name == b"accept" and b"text/html" in value for name, value in scope.get("headers") or ())
+
+
+def error_page(status: int, request_id: str) -> bytes:
+    """The HTML page for a 503 (the database cannot take the request now) or a 500."""
+    title_nb, text_nb, title_en, text_en = _PAGE_TEXTS[503 if status == 503 else 500]
+    code = escape(request_id)
+    return (f'''<!doctype html>
+<html lang="nb">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title_nb} – ehelse</title></head>
+<body>
+<main>
+<h1>{title_nb}</h1>
+<p>{text_nb}</p>
+<p>Feilkode: <code>{code}</code></p>
+<section lang="en" aria-labelledby="en-title">
+<h2 id="en-title">{title_en}</h2>
+<p>{text_en}</p>
+<p>Error code: <code>{code}</code></p>
+</section>
+<p><a href="/">Til forsiden</a> · <a href="/" lang="en">Home</a></p>
+</main>
+</body>
+</html>
+''').encode()

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -30,7 +29,7 @@ from ehelse.oauth.sessions import SessionContext, current_session, set_cookie
 from ehelse.portals.audit.messages import MESSAGES
 from ehelse.portals.healthdata.app import is_admin
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming
-from ehelse.portals.ui.mounting import FullPath, LazySessions
+from ehelse.portals.ui.mounting import FullPath, LazySessions, portal_starlette
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -119,7 +118,7 @@ def install(app: Any) -> AuditPortal:
               Route(PREFIX + "/hendelse/{id}", _endpoint(portal, "record")),
               Route(PREFIX + "/logg-inn", _endpoint(portal, "login"))]
     sessions = LazySessions(lambda: portal.state.oauth.sessions)
-    asgi = ServerTiming(SessionContext(Starlette(routes=routes), sessions))
+    asgi = ServerTiming(SessionContext(portal_starlette(routes), sessions))
 
     app.mount(PREFIX, FullPath(asgi))
     return portal

@@ -26,7 +26,6 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
-from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -38,7 +37,7 @@ from ehelse.oauth.sessions import SessionContext, csrf_ok, current_session
 from ehelse.portals.citizen import context
 from ehelse.portals.citizen.messages import MESSAGES
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming, measure
-from ehelse.portals.ui.mounting import FullPath, LazySessions, fhir_base_url
+from ehelse.portals.ui.mounting import FullPath, LazySessions, fhir_base_url, portal_starlette
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -209,7 +208,7 @@ def build(state: Any) -> tuple[CitizenPortal, Any]:
         Route(PREFIX + "/last-ned/sammendrag.pdf", p(pdf.summary_pdf), methods=get),
         Route(PREFIX, lambda request: RedirectResponse(PREFIX + "/", status_code=308)),
     ]
-    starlette = Starlette(routes=routes)
+    starlette = portal_starlette(routes)
     return portal, ServerTiming(SessionContext(starlette, LazySessions(lambda: portal.sessions)))
 
 

@@ -27,7 +27,6 @@ from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from jinja2 import ChainableUndefined
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -38,7 +37,7 @@ from ehelse.oauth.sessions import SessionContext, csrf_ok, current_session
 from ehelse.portals.clinician import context
 from ehelse.portals.clinician.messages import MESSAGES
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming, front_door, measure
-from ehelse.portals.ui.mounting import FullPath, LazySessions, fhir_base_url
+from ehelse.portals.ui.mounting import FullPath, LazySessions, fhir_base_url, portal_starlette
 from ehelse.portals.ui.timing import SCOPE_KEY
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
@@ -201,7 +200,7 @@ def build(state: Any) -> tuple[ClinicianPortal, Any]:
         Route(PREFIX, lambda request: RedirectResponse(PREFIX + "/", status_code=308)),
     ]
     sessions = LazySessions(lambda: portal.sessions)
-    return portal, ServerTiming(SessionContext(Starlette(routes=routes), sessions))
+    return portal, ServerTiming(SessionContext(portal_starlette(routes), sessions))
 
 
 def install(app: Any) -> ClinicianPortal:

@@ -19,7 +19,6 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -31,7 +30,7 @@ from ehelse.oauth.sessions import SessionContext, csrf_ok, current_session, set_
 from ehelse.portals.healthdata import run
 from ehelse.portals.healthdata.messages import MESSAGES
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming
-from ehelse.portals.ui.mounting import FullPath, LazySessions
+from ehelse.portals.ui.mounting import FullPath, LazySessions, portal_starlette
 from ehelse.portals.ui.messages import MESSAGES as UI_MESSAGES
 
 HERE = Path(__file__).parent
@@ -180,7 +179,7 @@ def install(app: Any) -> HealthDataPortal:
               Route(PREFIX + "/last-ned", _endpoint(portal, "download"), methods=["POST"]),
               Route(PREFIX + "/logg-inn", _endpoint(portal, "login", login=False), methods=["GET"]),
               Route(PREFIX, lambda request: RedirectResponse(PREFIX + "/", status_code=308))]
-    asgi = ServerTiming(SessionContext(Starlette(routes=routes), LazySessions(lambda: portal.sessions)))
+    asgi = ServerTiming(SessionContext(portal_starlette(routes), LazySessions(lambda: portal.sessions)))
 
     app.mount(PREFIX, FullPath(asgi))
     return portal

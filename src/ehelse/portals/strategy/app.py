@@ -22,7 +22,6 @@ from urllib.parse import parse_qsl
 from typing import Any
 
 import anyio.to_thread
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -36,7 +35,7 @@ from ehelse.portals.strategy.indicators import DEFINITIONS, compute
 from ehelse.portals.strategy.messages import MESSAGES
 from ehelse.portals.strategy.plan import STATUSES, PlanStore
 from ehelse.portals.ui import Catalogue, Pages, ServerTiming
-from ehelse.portals.ui.mounting import FullPath, LazySessions
+from ehelse.portals.ui.mounting import FullPath, LazySessions, portal_starlette
 from ehelse.portals.ui.pages import flash
 from ehelse.portals.ui.chart import Series, line_chart
 from ehelse.portals.ui.i18n import language
@@ -175,7 +174,7 @@ def install(app: Any) -> StrategyPortal:
               Route(PREFIX + "/rediger/{code}", _endpoint(portal, "edit"), methods=["GET", "POST"]),
               Route(PREFIX + "/logg-inn", _endpoint(portal, "login"))]
     sessions = LazySessions(lambda: portal.state.oauth.sessions)
-    asgi = ServerTiming(SessionContext(Starlette(routes=routes), sessions))
+    asgi = ServerTiming(SessionContext(portal_starlette(routes), sessions))
 
     app.mount(PREFIX, FullPath(asgi))
     return portal
