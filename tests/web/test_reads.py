@@ -113,3 +113,19 @@ async def test_a_failed_fetch_sends_reads_the_general_way_and_fails_fetches(any_
     with pytest.raises(RuntimeError):
         await alone
     assert answered == []
+
+
+@pytest.mark.postgres
+@pytest.mark.anyio
+async def test_a_closed_batcher_sends_its_reads_the_general_way_instead_of_leaving_them_waiting(pg_url):
+    repo = PostgresRepository(pg_url, db_pool_size=2)
+    repo.upgrade()
+    try:
+        batcher = Batchers(_answering([])).for_repo(repo)
+        batcher.close()  # what for_repo does to the old batcher when the repository was reopened
+        read, alone = batcher.read("actor", "Patient", "r1"), batcher.fetch("Patient", "r1")
+        assert await asyncio.wait_for(read, 10) is None
+        with pytest.raises(RuntimeError):
+            await asyncio.wait_for(alone, 10)
+    finally:
+        repo.close()

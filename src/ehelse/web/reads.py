@@ -122,7 +122,11 @@ class ReadBatcher:
             else:
                 self._finish(batch, None, found, marker)
             return
-        done = self._executor.submit(fetch, self.repo, keys)
+        try:
+            done = self._executor.submit(fetch, self.repo, keys)
+        except RuntimeError as exc:  # closed (its repository was reopened): the general path answers
+            self._finish(batch, exc, {}, 0)
+            return
         done.add_done_callback(lambda f: self._call_loop(batch, f))
 
     def _call_loop(self, batch: list[Wanted], done: Any) -> None:
