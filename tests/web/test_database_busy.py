@@ -120,16 +120,27 @@ def test_reads_are_answered_while_the_write_lock_is_held_and_audited(world):
     assert sorted(r["interaction"] for r in rows) == ["read", "search"]
 
 
+# A token whose key cannot be looked up: checking it needs the database at once.
+UNKNOWN_KEY_TOKEN = "eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.e30.c2ln"
+
+
+def _app_without_postgres():
+    """The app on a PostgreSQL URL where nothing listens (port 1): opening the repository, or
+    a connection of its pool, fails (psycopg OperationalError or the pool's timeout)."""
+    url = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1"
+    app = create_app(Settings.from_env({}, log_level="critical", export_worker=False, validate=False,
+                                       database_url=url))
+    app.state._repo_options = {"connect_timeout": 1.0}
+    return app
+
+
 @pytest.mark.postgres
 def test_fhir_requests_while_postgres_is_down_are_503_not_500():
     # Nothing listens on port 1: opening the repository, or a connection of its pool, fails
     # (psycopg OperationalError or the pool's timeout), and whatever the request was, the
     # answer is the 503 (the token cannot even be checked: its key is in the database).
-    url = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1"
-    app = create_app(Settings.from_env({}, log_level="critical", export_worker=False, validate=False,
-                                       database_url=url))
-    app.state._repo_options = {"connect_timeout": 1.0}
-    app.state.admin_token = "eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.e30.c2ln"  # its key cannot be looked up
+    app = _app_without_postgres()
+    app.state.admin_token = UNKNOWN_KEY_TOKEN
     answers = _run(app, [("GET", "/fhir/Patient/kjent", None), ("POST", "/fhir/Patient", PATIENT)])
     assert [r.status_code for r in answers] == [503, 503], [r.text[:300] for r in answers]
     assert all(_is_busy(r) for r in answers)
@@ -139,10 +150,7 @@ def test_fhir_requests_while_postgres_is_down_are_503_not_500():
 def test_portal_pages_while_postgres_is_down_are_a_503_page_not_json():
     # A person in a browser gets a page, in bokmål first and English second, with the same
     # 503 and Retry-After; the FHIR API keeps answering OperationOutcome whatever the Accept.
-    url = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=1"
-    app = create_app(Settings.from_env({}, log_level="critical", export_worker=False, validate=False,
-                                       database_url=url))
-    app.state._repo_options = {"connect_timeout": 1.0}
+    app = _app_without_postgres()
 
     async def go():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
@@ -150,7 +158,7 @@ def test_portal_pages_while_postgres_is_down_are_a_503_page_not_json():
             page = await asyncio.wait_for(client.get("/strategi"), BOUND)
             # a token whose key cannot be looked up: the database is needed at once
             api = await asyncio.wait_for(client.get("/fhir/Patient/kjent", headers={
-                "Authorization": "Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.e30.c2ln"}), BOUND)
+                "Authorization": f"Bearer {UNKNOWN_KEY_TOKEN}"}), BOUND)
             return page, api
 
     page, api = asyncio.run(go())

@@ -211,18 +211,23 @@ class SqliteRepository(SqlRepository):
                 time.sleep(delay)
                 delay = min(delay * 2, 0.002)
 
-    def read(self, type: str, id: str) -> ResourceVersion | None:
-        # The event loop's reads by id (web/fhir.py) are the server's hottest path: taken
-        # from the idle readers and given back without the context managers of _reading and
-        # _read_conn (a third of the read's cost; bench/read_bench.py). Only in the plain case:
-        # on a loop (never gated), outside a transaction, a read budget or another read of
-        # this thread; everything else goes the general way.
-        if (current_budget() is not None or getattr(self._local, "seen", None) is not None or asyncio._get_running_loop() is None
-                or threading.get_ident() in self._held):
-            return super().read(type, id)
+    def _loop_reader(self) -> sqlite3.Connection | None:
+        """An idle reader for the event loop's reads by id (web/fhir.py, web/reads.py), the
+        server's hottest path: taken and given back without the context managers of _reading
+        and _read_conn (a third of the read's cost; bench/read_bench.py). Only in the plain
+        case: on a loop (never gated), outside a transaction, a read budget or another read of
+        this thread, and with a reader idle; None otherwise, and the caller goes the general way."""
+        if (current_budget() is not None or getattr(self._local, "seen", None) is not None
+                or asyncio._get_running_loop() is None or threading.get_ident() in self._held):
+            return None
         try:
-            conn = self._idle_readers.pop()
+            return self._idle_readers.pop()
         except IndexError:
+            return None
+
+    def read(self, type: str, id: str) -> ResourceVersion | None:
+        conn = self._loop_reader()
+        if conn is None:
             return super().read(type, id)
         try:
             row = conn.execute(READ_BY_ID, (type, id)).fetchone()
@@ -235,12 +240,7 @@ class SqliteRepository(SqlRepository):
         (access/freshness.py), in one statement: one read transaction, one snapshot."""
         sql = _read_many_sql(len(keys))
         params = [part for key in keys for part in key]
-        conn = None
-        if asyncio._get_running_loop() is not None and threading.get_ident() not in self._held:
-            try:
-                conn = self._idle_readers.pop()
-            except IndexError:
-                pass
+        conn = self._loop_reader()
         if conn is None:
             with self._reading() as held:
                 rows = self._exec(held, sql, params).fetchall()
