@@ -42,7 +42,8 @@ def internal_error_body(request_id: str) -> bytes:
 
 # What a person in a browser gets when the middleware, not a page, has to answer (the portals'
 # own handlers render their errors in the portal's layout): Norwegian (bokmål) first, English
-# second, each marked with its language (WCAG 2.1 3.1.1 and 3.1.2), no script, no style.
+# second, each marked with its language (WCAG 2.1 3.1.1 and 3.1.2), no script; the portals'
+# stylesheets, which /static serves from files whether or not the database answers.
 _PAGE_TEXTS = {
     503: ("Tjenesten er midlertidig utilgjengelig",
           "Vi får ikke kontakt med databasen akkurat nå. Ingenting er endret. Prøv igjen om litt.",
@@ -69,18 +70,21 @@ def error_page(status: int, request_id: str) -> bytes:
     return (f'''<!doctype html>
 <html lang="nb">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title_nb} – ehelse</title></head>
-<body>
-<main>
-<h1>{title_nb}</h1>
-<p>{text_nb}</p>
-<p>Feilkode: <code>{code}</code></p>
+<title>{title_nb} – ehelse</title>
+<link rel="stylesheet" href="/static/ds/theme/digdir.css">
+<link rel="stylesheet" href="/static/ds/css/index.css">
+<link rel="stylesheet" href="/static/ui/ehelse.css"></head>
+<body data-color-scheme="light" data-color="accent">
+<main id="main">
+<h1 class="ds-heading" data-size="lg">{title_nb}</h1>
+<p class="ds-paragraph">{text_nb}</p>
+<p class="ds-paragraph">Feilkode: <code>{code}</code></p>
 <section lang="en" aria-labelledby="en-title">
-<h2 id="en-title">{title_en}</h2>
-<p>{text_en}</p>
-<p>Error code: <code>{code}</code></p>
+<h2 class="ds-heading" data-size="sm" id="en-title">{title_en}</h2>
+<p class="ds-paragraph">{text_en}</p>
+<p class="ds-paragraph">Error code: <code>{code}</code></p>
 </section>
-<p><a href="/">Til forsiden</a> · <a href="/" lang="en">Home</a></p>
+<p class="ds-paragraph"><a class="ds-link" href="/">Til forsiden</a> · <a class="ds-link" href="/" lang="en">Home</a></p>
 </main>
 </body>
 </html>
